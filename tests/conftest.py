@@ -1,0 +1,56 @@
+"""Shared test set-up: offline guard, isolated data directories, shared fixtures."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import pytest
+
+from stackwise.config import enforce_offline
+
+enforce_offline()
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_address(address: object) -> None:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        try:
+            local = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            local = host in {"localhost"}
+        if not local:
+            raise ConnectionRefusedError(f"test tried to reach the network: {address!r} (Stackwise is offline)")
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    _check_address(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    _check_address(address)
+    return _real_connect_ex(self, address)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Any attempt to open a non-loopback connection fails the test that makes it."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """Settings with a fresh Chroma dir and database per test; the model cache stays shared."""
+    from stackwise.config import Settings, get_settings
+
+    base = get_settings()
+    monkeypatch.setenv("STACKWISE_CHROMA_DIR", str(tmp_path / "chroma"))
+    monkeypatch.setenv("STACKWISE_DATABASE_URL", f"sqlite:///{tmp_path / 'stackwise.db'}")
+    monkeypatch.setenv("STACKWISE_MODEL_DIR", str(base.models_path))
+    get_settings.cache_clear()
+    yield Settings()
+    get_settings.cache_clear()
