@@ -15,13 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.embeddings import Embeddings
+
 from knowledge.documents import CatalogueDocument, catalogue_documents
 from knowledge.schema import Catalogue
 from stackwise.config import Settings, enforce_offline
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
-    from langchain_core.embeddings import Embeddings
 
 COLLECTION = "stackwise_catalogue"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -54,7 +55,9 @@ _embeddings_lock = threading.Lock()
 def _load_embeddings() -> Embeddings:
     enforce_offline()
     from langchain_huggingface import HuggingFaceEmbeddings
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     return HuggingFaceEmbeddings(
         model_name=str(embedding_model_path()),
         model_kwargs={"device": "cpu", "local_files_only": True},
@@ -66,6 +69,16 @@ def get_embeddings() -> Embeddings:
     """The local sentence-embedding model, loaded once per process."""
     with _embeddings_lock:
         return _load_embeddings()
+
+
+class LazyEmbeddings(Embeddings):
+    """Loads the embedding model on first use, so opening the index or an unchanged sync costs nothing."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return get_embeddings().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return get_embeddings().embed_query(text)
 
 
 class CatalogueIndex:
@@ -88,7 +101,7 @@ class CatalogueIndex:
         )
         store = Chroma(
             collection_name=collection,
-            embedding_function=get_embeddings(),
+            embedding_function=LazyEmbeddings(),
             client=client,
             collection_metadata={"hnsw:space": "cosine", "embedding_model": EMBEDDING_MODEL},
         )

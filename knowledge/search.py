@@ -23,8 +23,8 @@ CANDIDATES = 30
 MAX_QUERY_CHARS = 2000
 
 _STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from has have how i in is it me my of on or our that the this "
-    "to was what when where which who why will with you your about into than then there these those".split()  # noqa: SIM905
+    "a an and are as at be by can do does for from has have how i in is it me my of on or our that the this "  # noqa: SIM905
+    "to was what when where which who why will with you your about into than then there these those".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -22,9 +22,12 @@ def demo():
     return load_catalogue(BUNDLED_CATALOGUE)
 
 
-@pytest.fixture
-def demo_index(settings, demo):
-    index = CatalogueIndex.open(settings)
+@pytest.fixture(scope="module")
+def demo_index(tmp_path_factory, demo):
+    """One demo index shared by the read-only tests of this module."""
+    from stackwise.config import Settings
+
+    index = CatalogueIndex.open(Settings(chroma_dir=tmp_path_factory.mktemp("demo-index")))
     index.sync(demo)
     return index
 
@@ -83,11 +86,11 @@ def test_hybrid_carries_both_scores(demo_index):
 
 
 def test_empty_query_and_empty_index(settings, demo_index):
+    # settings points at a fresh, empty Chroma directory
     with pytest.raises(SearchError):
         search(demo_index, "   \n ")
-    other = settings.model_copy(update={"chroma_dir": settings.chroma_path.parent / "other"})
     with pytest.raises(IndexNotBuilt):
-        search(CatalogueIndex.open(other), "anything")
+        search(CatalogueIndex.open(settings), "anything")
 
 
 def test_huge_query_is_truncated_not_fatal(demo_index):
