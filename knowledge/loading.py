@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from knowledge.schema import Catalogue, CatalogueFile, Credential, Pathway, Provider
 
 YAML_SUFFIXES = {".yaml", ".yml"}
-IGNORED_NAMES = {"readme", "readme.md", "license", "license.txt", "notice", ".gitkeep"}
+IGNORED_NAMES = {"readme", "license", "notice", ".gitkeep"}
+DOC_SUFFIXES = {".md", ".txt"}  # notes and import reports may sit beside the catalogue files
 MAX_FILE_BYTES = 2_000_000
 
 Loc = tuple[str | int, ...]
@@ -175,7 +176,7 @@ def catalogue_files(root: Path) -> tuple[list[Path], list[Problem]]:
             continue
         if path.suffix.lower() in YAML_SUFFIXES:
             files.append(path)
-        elif path.name.lower() not in IGNORED_NAMES:
+        elif path.name.lower() not in IGNORED_NAMES and path.suffix.lower() not in DOC_SUFFIXES:
             problems.append(Problem(str(path), 1, f"unsupported file type {path.suffix or '(none)'!r}; expected .yaml"))
     if not files and not problems:
         problems.append(Problem(str(root), 1, "no catalogue files (*.yaml) found"))

@@ -67,28 +67,44 @@ def catalogue_validate(
 def catalogue_import_ctdl(
     files: Annotated[list[Path], typer.Argument(help="CTDL JSON-LD files")],
     out: Annotated[Path, typer.Option("--out", help="directory to write catalogue files into")],
+    force: Annotated[bool, typer.Option(help="write into a directory that is not empty")] = False,
+    verbose: Annotated[bool, typer.Option(help="print every note, not only the counts")] = False,
 ) -> None:
-    """Convert Credential Engine CTDL JSON-LD into catalogue files; report what could not be mapped."""
-    from knowledge.ctdl import CtdlImportError, import_ctdl, write_catalogue
+    """Convert Credential Engine CTDL JSON-LD into catalogue files; report what could not be mapped.
+
+    Every note (unmapped property, placeholder, approximation) is written to IMPORT-REPORT.txt in
+    the output directory and at the top of the file it concerns.
+    """
+    from collections import Counter
 
     from knowledge import validate_catalogue
+    from knowledge.ctdl import CtdlImportError, import_ctdl, write_catalogue
 
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         fail(f"no such file: {', '.join(missing)}")
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file, not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        fail(f"--out {out} is not empty; choose an empty directory or pass --force")
     try:
         result = import_ctdl(list(files))
     except CtdlImportError as exc:
         fail(str(exc))
     written = write_catalogue(result, out)
-    for note in result.report:
-        typer.echo(f"note: {note}")
+    report = out / "IMPORT-REPORT.txt"
+    report.write_text("".join(f"{note}\n" for note in result.report), encoding="utf-8")
+    if verbose:
+        for note in result.report:
+            typer.echo(f"note: {note}")
+    kinds = Counter(note.kind for note in result.report)
     problems = validate_catalogue(out)
     for problem in problems:
         typer.echo(str(problem))
     typer.echo(f"wrote {len(written)} file(s) to {out}: {len(result.providers)} providers, "
-               f"{len(result.credentials)} credentials, {len(result.pathways)} pathways; "
-               f"{len(result.report)} note(s)")
+               f"{len(result.credentials)} credentials, {len(result.pathways)} pathways")
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    typer.echo(f"{len(result.report)} note(s) ({summary}) in {report}; review every placeholder before publishing")
     if problems:
         fail("the imported catalogue does not validate", code=1)
 

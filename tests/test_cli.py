@@ -1,0 +1,44 @@
+"""CLI adapters: clear messages and exit codes on bad input, real work on good input."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from knowledge import validate_catalogue
+from stackwise.cli import app
+from tests.paths import shared_path
+
+runner = CliRunner()
+
+
+def test_import_ctdl_writes_a_valid_catalogue_and_a_report(tmp_path):
+    sample = shared_path("external", "ctdl", "pathway-examples", "CompTIA-IT_Networking_Specialist.jsonld")
+    out = tmp_path / "imported"
+    result = runner.invoke(app, ["catalogue", "import-ctdl", str(sample), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 pathways" in result.output and "placeholder" in result.output
+    assert validate_catalogue(out) == []
+    report = (out / "IMPORT-REPORT.txt").read_text()
+    assert "REVIEW" in report and len(report.splitlines()) > 10
+
+    again = runner.invoke(app, ["catalogue", "import-ctdl", str(sample), "--out", str(out)])
+    assert again.exit_code == 2 and "not empty" in again.output
+
+
+def test_import_ctdl_bad_inputs(tmp_path):
+    missing = runner.invoke(app, ["catalogue", "import-ctdl", str(tmp_path / "nope.json"), "--out", str(tmp_path)])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    bad = runner.invoke(app, ["catalogue", "import-ctdl", str(junk), "--out", str(tmp_path / "o")])
+    assert bad.exit_code == 2 and "JSON" in bad.output and "Traceback" not in bad.output
+
+
+def test_validate_reports_wrong_path(tmp_path):
+    result = runner.invoke(app, ["catalogue", "validate", str(tmp_path / "missing")])
+    assert result.exit_code == 1 and "no such file or directory" in result.output
+
+
+def test_search_without_index_says_what_to_do(settings):
+    result = runner.invoke(app, ["search", "ethics"])
+    assert result.exit_code == 2 and "stackwise index" in result.output
