@@ -1,0 +1,37 @@
+"""Composition root: builds the services from settings. Adapters (CLI, Gradio, Telegram) call these."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from stackwise.config import Settings, get_settings
+
+
+class SetupError(RuntimeError):
+    """Something the install step should have prepared is missing; the message says what to run."""
+
+
+@lru_cache(maxsize=4)
+def _assistant(settings_json: str):
+    from assistant.memory import ConversationMemory
+    from assistant.service import AssistantService
+    from knowledge import CatalogueInvalid, load_catalogue
+    from knowledge.index import CatalogueIndex
+    from stackwise.models import load_model
+
+    settings = Settings.model_validate_json(settings_json)
+    try:
+        catalogue = load_catalogue(settings.catalogue)
+    except CatalogueInvalid as exc:
+        raise SetupError(f"the catalogue at {settings.catalogue} is invalid; run `stackwise catalogue validate`:\n"
+                         f"{exc}") from exc
+    index = CatalogueIndex.open(settings)
+    index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
+    memory = ConversationMemory(settings.db_url)
+    return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(settings))
+
+
+def assistant_service(settings: Settings | None = None):
+    """The process-wide assistant for these settings (catalogue loaded, index synced, model lazy)."""
+    settings = settings or get_settings()
+    return _assistant(settings.model_dump_json(exclude={"telegram_token"}))
