@@ -40,8 +40,8 @@ from knowledge.search import Hit, search
 from prompts import load_prompt
 
 MAX_QUESTION_CHARS = 2000
-CONTEXT_CHUNKS = 4
-CHUNK_CHARS = 700
+CONTEXT_CHUNKS = 3
+CHUNK_CHARS = 450  # short prompts keep the time to first token near a second on 2 cores
 # below this cosine similarity, with no catalogue entry named, a question is treated as out of catalogue
 RELEVANCE_FLOOR = 0.35
 REFUSAL = "The catalogue does not say."
@@ -147,8 +147,9 @@ class AssistantService:
         held = self._update_holding(learner_id, text, holding)
         mentions = link_entities(self.catalogue, text)
         intent = detect_intent(text)
-        if intent is Intent.info and mentions and detect_facets(text):
-            intent = Intent.facts
+        names_credential_only = bool(mentions) and all(m.kind == "credential" for m in mentions)
+        if detect_facets(text) and names_credential_only and intent in (Intent.info, Intent.cheapest):
+            intent = Intent.facts  # "how much does Data Strategy cost?" is about that credential
         if intent is Intent.info and not mentions and detect_facets(text) and self.memory.recent_entities(learner_id):
             intent = Intent.facts  # follow-up such as "and how long does that one take?"
 
@@ -283,9 +284,9 @@ class AssistantService:
                 lines.append(f"You have completed the {pathway.title}. {held_note}")
             else:
                 lines.append(f"For the {pathway.title}: {held_note}")
-                for rule in progress.rules:
-                    mark = "met" if rule.satisfied else f"still needed — {self._names(rule.still_needed)}"
-                    lines.append(f"- {rule.description} → {mark}")
+                for rule, spec in zip(progress.rules, pathway.requirements, strict=True):
+                    mark = "met" if rule.satisfied else f"still needed: {self._names(rule.still_needed)}"
+                    lines.append(f"- {spec.label or rule.description} → {mark}")
                 if route:
                     lines.append(self._route_sentence(route, "The cheapest way to finish"))
         elif intent is Intent.cheapest:
@@ -395,8 +396,8 @@ class AssistantService:
         ordered = sorted(hits, key=lambda h: (h.entity_id not in named,))[:CONTEXT_CHUNKS]
         context = "\n\n".join(f"[{h.entity_id}] {h.text[:CHUNK_CHARS]}" for h in ordered)
         messages: list[dict[str, str]] = [{"role": "system", "content": self.prompt.render("system")}]
-        for turn in self.memory.history(learner_id)[-4:]:
-            messages.append({"role": turn.role, "content": turn.content[:600]})
+        for turn in self.memory.history(learner_id)[-2:]:
+            messages.append({"role": turn.role, "content": turn.content[:200]})
         messages.append({"role": "user", "content": self.prompt.render("user", context=context, question=text)})
 
         pieces: list[str] = []

@@ -54,3 +54,22 @@ def settings(tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield Settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def shared_settings(tmp_path_factory):
+    """Settings for tests that only read the demo catalogue: one index and database for the whole run.
+
+    Tests using it keep apart by using their own learner ids.
+    """
+    from stackwise.config import Settings, get_settings
+
+    return Settings(home=tmp_path_factory.mktemp("stackwise-home"), model_dir=get_settings().models_path)
+
+
+@pytest.fixture(scope="session")
+def assistant(shared_settings):
+    """The real assistant service (demo catalogue, real index, SQLite, lazily loaded model)."""
+    from stackwise.wiring import assistant_service
+
+    return assistant_service(shared_settings)

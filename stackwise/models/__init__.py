@@ -15,6 +15,7 @@ when a model of that runtime is loaded.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import threading
 import time
@@ -63,6 +64,7 @@ __all__ = [
     "model_info",
     "model_path",
     "render_model_info",
+    "unload_model",
     "verify",
 ]
 
@@ -317,11 +319,20 @@ def render_model_info(info: ModelInfo) -> str:
     return "\n".join(lines)
 
 
-def _unload_all() -> None:
-    """Drop the per-process cache (tests only)."""
+def unload_model(settings: Settings | None = None, runtime: Runtime | None = None) -> bool:
+    """Forget (and close) the instance :func:`load_model` cached for this configuration.
+
+    Returns whether one was loaded. Callers still holding the instance keep a usable object only
+    until they drop it; use this to free memory (the transformers runtime holds ~4 GB).
+    """
+    s = _settings(settings)
+    key = _key(s, runtime or s.runtime)
     with _LOCK:
-        for m in _LOADED.values():
-            with contextlib.suppress(Exception):
-                m.close()  # type: ignore[attr-defined]
-        _LOADED.clear()
-        _LOAD_SECONDS.clear()
+        model = _LOADED.pop(key, None)
+        _LOAD_SECONDS.pop(key, None)
+    if model is None:
+        return False
+    with contextlib.suppress(Exception):
+        model.close()  # type: ignore[attr-defined]
+    gc.collect()
+    return True

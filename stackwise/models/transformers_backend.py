@@ -247,4 +247,6 @@ class TransformersModel:
         return softmax_dict(scores)
 
     def close(self) -> None:
+        """Free the weights and the cache; the instance is unusable afterwards."""
         self._cache, self._cache_ids = None, []
+        self.model = None

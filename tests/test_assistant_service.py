@@ -1,0 +1,123 @@
+"""The assistant service on the real catalogue, index and database (LLM only where marked)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.memory import ConversationMemory
+from assistant.planner import cheapest_route
+from assistant.service import AssistantError
+from assistant.understanding import Intent, detect_intent, link_entities, says_holding
+
+
+@pytest.fixture
+def service(assistant):
+    return assistant
+
+
+def money(route) -> str:
+    (currency, amount), = route.total_price.items()
+    return f"{currency} {amount:,}"
+
+
+def test_planner_question_figures_equal_the_planner(service):
+    answer = service.ask("l1", "What do I still need for the AI Leadership Certificate if I hold Data Strategy?")
+    assert answer.intent == "progress" and not answer.refused
+    assert answer.holding == ["data-strategy"]
+    route = cheapest_route(service.catalogue, "ai-leadership-certificate", {"data-strategy"})
+    assert money(route) in answer.text
+    assert f"{route.total_ects:g} ECTS" in answer.text and f"{route.total_weeks} weeks" in answer.text
+    assert "ai-leadership-certificate" in [c.id for c in answer.citations]
+    for step in route.steps:
+        assert step.credential_id in answer.text
+
+
+def test_cheapest_route_question(service):
+    answer = service.ask("l2", "What is the cheapest route to the Data & AI for Managers pathway?")
+    route = cheapest_route(service.catalogue, "data-ai-for-managers")
+    assert answer.intent == "cheapest" and money(route) in answer.text
+
+
+def test_facts_and_follow_up_use_memory(service):
+    first = service.ask("l3", "How much does Data Strategy cost?")
+    cred = service.catalogue.credentials["data-strategy"]
+    assert first.intent == "facts" and f"{cred.price.amount:,}" in first.text
+    follow = service.ask("l3", "and how long does that one take?")
+    assert follow.intent == "facts" and f"{cred.duration.weeks} weeks" in follow.text
+    assert [c.id for c in follow.citations] == ["data-strategy"]
+
+
+def test_shared_credentials_counted_in_code(service):
+    answer = service.ask("l4", "Which credentials count towards more than one pathway?")
+    shared = answer.planner["shared"]
+    assert answer.text.startswith(f"{len(shared)} credentials")
+    assert all(cid in answer.text for cid in shared)
+
+
+def test_memory_persists_across_restart_and_can_be_deleted(service, shared_settings):
+    service.ask("l5", "I have completed Data Strategy. What do I still need for the AI Leadership Certificate?")
+    reopened = ConversationMemory(shared_settings.db_url)  # a new process would open the same database
+    assert reopened.holding("l5") == ["data-strategy"]
+    assert len(reopened.history("l5")) == 2
+    assert service.forget("l5") == 2
+    assert reopened.holding("l5") == [] and reopened.history("l5") == []
+
+
+def test_memory_is_bounded(settings):
+    memory = ConversationMemory(settings.db_url, window=3, max_stored=4)
+    for i in range(5):
+        memory.add_exchange("l6", f"q{i}", f"a{i}", [])
+    assert [t.content for t in memory.history("l6", limit=10)] == ["q3", "a3", "q4", "a4"]
+    assert [t.content for t in memory.history("l6")] == ["a3", "q4", "a4"]
+
+
+@pytest.mark.parametrize("bad", ["", "   \n  ", "x" * 20_000])
+def test_bad_messages_get_clear_errors(service, bad):
+    with pytest.raises(AssistantError, match=r"type a question|characters"):
+        service.ask("l7", bad)
+
+
+@pytest.mark.parametrize("raw", ["nope", "data-strategy,,nope", "DATA STRATEGY"])
+def test_unknown_or_malformed_holding(service, raw):
+    with pytest.raises(AssistantError, match="unknown credential"):
+        service.parse_holding(raw)
+
+
+def test_unknown_pathway_in_plan(service):
+    with pytest.raises(AssistantError, match="known pathways"):
+        service.plan([], "quantum-degree")
+
+
+def test_question_without_pathway_asks_which(service):
+    answer = service.ask("l8", "What do I still need to finish?")
+    assert "Which pathway" in answer.text and len(answer.citations) == len(service.catalogue.pathways)
+
+
+def test_understanding_rules(service):
+    cat = service.catalogue
+    assert link_entities(cat, "tell me about the AI Leadership certificate")[0].entity_id == "ai-leadership-certificate"
+    assert {m.entity_id for m in link_entities(cat, "data strategy and prompt engineering")} >= {
+        "data-strategy", "prompt-engineering"}
+    assert link_entities(cat, "how do I bake bread") == []
+    assert detect_intent("in what order should I take them?") is Intent.order
+    assert detect_intent("how many ECTS does it count towards the MSc?") is Intent.credit
+    assert says_holding("I already hold Data Strategy") and not says_holding("I have a question")
+
+
+@pytest.mark.model
+def test_llm_answer_cites_catalogue_and_refuses_outside_it(service):
+    answer = service.ask("l9", "Which credentials cover AI ethics and the EU AI Act?")
+    assert not answer.refused and answer.prompt_id == "assistant_answer.v1"
+    assert "ethical-ai-governance" in [c.id for c in answer.citations]
+    refusal = service.ask("l9", "Do you offer a degree in quantum computing?")
+    assert refusal.refused and refusal.text.startswith("The catalogue does not say")
+    # no invented credential: every id-like token in the answer is a catalogue id
+    for token in re.findall(r"\[([a-z0-9-]+)\]", answer.text):
+        assert token in cat_ids(service)
+
+
+def cat_ids(service) -> set[str]:
+    cat = service.catalogue
+    return set(cat.credentials) | set(cat.pathways) | set(cat.providers)
