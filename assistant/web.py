@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -34,10 +35,10 @@ EXAMPLES = [
     "Which credentials count towards more than one pathway?",
     "How much does Data Strategy cost?",
     "Which credentials cover AI ethics?",
-    "What is the cheapest route to the Responsible AI Practitioner?",
 ]
 SHOWN_QUESTION_CHARS = 500  # a very long message is shown shortened in the chat (the service still sees all of it)
 HISTORY_SHOWN = 20  # turns loaded back into the chat when a learner gives their name
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s")
 
 
 def new_learner_id() -> str:
@@ -53,11 +54,28 @@ def learner_id(name: str | None, session_id: str | None) -> str:
     return session_id or new_learner_id()
 
 
+def as_markdown(text: str) -> str:
+    """Answer text as markdown: a blank line between a list and the sentences around it.
+
+    Without it a sentence after a list would render as part of the list's last item.
+    """
+    lines: list[str] = []
+    previous: bool | None = None  # was the previous line a list item (None: blank or first line)
+    for line in text.split("\n"):
+        current = bool(_LIST_ITEM.match(line)) if line.strip() else None
+        if previous is not None and current is not None and current != previous:
+            lines.append("")
+        lines.append(line)
+        previous = current
+    return "\n".join(lines)
+
+
 def render_answer(answer: Answer) -> str:
-    """Answer text as markdown, with its citations as a "Sources:" line underneath."""
+    """Answer text as markdown, with its citations as a "Sources:" line underneath (labels ``Title (id)``)."""
+    text = as_markdown(answer.text)
     if not answer.citations:
-        return answer.text
-    return f"{answer.text}\n\n**Sources:** " + "; ".join(c.label for c in answer.citations)
+        return text
+    return f"{text}\n\n**Sources:** " + "; ".join(c.label for c in answer.citations)
 
 
 def _shown_question(message: str) -> str:
@@ -94,10 +112,10 @@ def build_app(service: AssistantService) -> gr.Blocks:
             for event in service.stream(learner, message or "", list(holding or []) or None):
                 if event.type == "token":
                     text += event.text
-                    yield [*shown, {"role": "assistant", "content": text}], gr.skip(), gr.skip()
+                    yield [*shown, {"role": "assistant", "content": as_markdown(text)}], gr.skip(), gr.skip()
                 else:
                     answer = event.answer
-            reply = render_answer(answer) if answer is not None else text
+            reply = render_answer(answer) if answer is not None else as_markdown(text)
             held: Any = service.memory.holding(learner)  # the question may have said what the learner holds
         except AssistantError as exc:
             reply, held = str(exc), gr.skip()
@@ -161,7 +179,6 @@ def build_app(service: AssistantService) -> gr.Blocks:
                                   placeholder="leave empty to stay anonymous in this browser session")
                 holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True, scale=2,
                                       label="Credentials I hold", info="saved for you; the planner counts them")
-            status = gr.Markdown("")
             chatbot = gr.Chatbot(label="Stackwise assistant", height=460, latex_delimiters=[],
                                  placeholder="Ask about credentials, prices, pathways or what you still need.")
             with gr.Row():
@@ -169,7 +186,9 @@ def build_app(service: AssistantService) -> gr.Blocks:
                                      scale=5, max_lines=4, autofocus=True)
                 send = gr.Button("Send", variant="primary", scale=1)
             gr.Examples(EXAMPLES, inputs=[message], label="Try asking")
-            forget_button = gr.Button("Forget me", variant="stop", size="sm")
+            with gr.Row(equal_height=True):
+                status = gr.Markdown("")
+                forget_button = gr.Button("Forget me", variant="stop", size="sm", scale=0, min_width=120)
         with gr.Tab("Plan"):
             with gr.Row():
                 pathway = gr.Dropdown(choices=pathway_choices, value=pathway_choices[0][1] if pathway_choices else None,

@@ -174,6 +174,20 @@ class Rubric(StrictModel):
         return sum(c.max_points for c in self.criteria)
 
 
+class RoutingPolicy(StrictModel):
+    """When an AI grade goes to a human assessor instead of being decided automatically.
+
+    Instructions aimed at the grader always send a submission to review; that is not configurable.
+    """
+
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.6
+    threshold_margin: Annotated[int, Field(ge=0)] = 1
+    review_on_machine_generated: bool = True
+    review_on_near_duplicate: bool = True
+    review_on_missing_quote: bool = True
+    near_duplicate_similarity: Annotated[float, Field(gt=0, le=1)] = 0.6
+
+
 class Credential(StrictModel):
     """A micro-credential with the EU Annex I mandatory elements (see module docstring)."""
 
@@ -205,6 +219,7 @@ class Credential(StrictModel):
     )
     url: HttpUrl | None = None
     rubric: Rubric
+    routing: RoutingPolicy = Field(default_factory=RoutingPolicy, description="when grades go to an assessor")
 
     @field_validator("prerequisites")
     @classmethod

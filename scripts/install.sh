@@ -7,6 +7,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required" >&2; exit 1; }
   "$PYTHON" -m venv .venv
 fi
+# headless Chromium for the browser tests (Debian package; nothing is downloaded by the test tools)
+if [ "${STACKWISE_SKIP_CHROMIUM:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q && apt-get install -y -q chromium chromium-driver
+  else
+    echo "warning: browser tests need Chromium: sudo apt-get install -y chromium chromium-driver" >&2
+  fi
+fi
 stamp=.venv/.stackwise-installed
 want="$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

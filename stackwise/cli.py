@@ -251,6 +251,36 @@ def plan_cmd(
     typer.echo(json.dumps(result, indent=2) if as_json else answer.text)
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 7860,
+    warm: Annotated[bool, typer.Option(help="load the model before accepting questions")] = True,
+    telegram: Annotated[bool, typer.Option("--telegram", help="run the Telegram bot instead of the web app")] = False,
+) -> None:
+    """Start the learner web app (Gradio), or with --telegram the Telegram bot."""
+    if telegram:
+        telegram_cmd()
+        return
+    from assistant.web import launch
+
+    typer.echo(f"Stackwise web app on http://{host}:{port} (Ctrl+C stops it)")
+    launch(_service(), host=host, port=port, warm=warm)
+
+
+@app.command("telegram")
+def telegram_cmd() -> None:
+    """Run the Telegram bot (token from STACKWISE_TELEGRAM_TOKEN; needs access to api.telegram.org)."""
+    from assistant.telegram_bot import run_bot
+    from stackwise.models import ModelAssemblyError
+    from stackwise.wiring import SetupError
+
+    try:
+        run_bot(get_settings())
+    except (SetupError, ModelAssemblyError) as exc:
+        fail(str(exc))
+
+
 # ------------------------------------------------------------------ model
 
 

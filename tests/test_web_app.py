@@ -1,6 +1,7 @@
 """The Gradio web chat, served for real on 127.0.0.1 and driven through ``gradio_client``.
 
-The service behind it is the real one (catalogue, Chroma index, SQLite memory) on temporary directories.
+The service behind it is the real one (catalogue, Chroma index, SQLite memory) on temporary directories:
+the session-wide ``assistant`` fixture, so the index is built once per test run.
 Planner and facts questions never load the language model, so these tests are fast once the index is
 built; the one test that makes the model answer is marked ``model``.
 """
@@ -11,28 +12,10 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 AI_LEADERSHIP = "ai-leadership-certificate"
-_SERVICES: dict[str, Any] = {}
-
-
-def web_service(tmp_path_factory: pytest.TempPathFactory):
-    """One real assistant service per test process, shared by the web test modules.
-
-    Like the ``settings`` fixture it points Chroma and the database at fresh temporary directories, but
-    it is built once: embedding the catalogue into a new index takes 20-40 s on two cores.
-    """
-    if "service" not in _SERVICES:
-        from stackwise.config import Settings
-        from stackwise.wiring import assistant_service
-
-        root = tmp_path_factory.mktemp("web")
-        settings = Settings(chroma_dir=root / "chroma", database_url=f"sqlite:///{root / 'stackwise.db'}")
-        _SERVICES["service"] = assistant_service(settings)
-    return _SERVICES["service"]
 
 
 def free_port() -> int:
@@ -71,8 +54,9 @@ def texts(history: list[dict]) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory):
-    return web_service(tmp_path_factory)
+def svc(assistant):
+    """The session's real assistant service (conftest); these tests keep to their own learner ids."""
+    return assistant
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +141,8 @@ def test_bad_input_gets_a_clear_reply_not_an_error(client, message, expected):
 def test_plan_tab_renders_the_plan_answer(client, svc):
     expected = svc.plan_answer(["data-strategy"], AI_LEADERSHIP)
     shown = client.predict(AI_LEADERSHIP, ["data-strategy"], api_name="/plan")
-    assert shown.startswith(expected.text)
-    assert shown.endswith("**Sources:** " + "; ".join(c.label for c in expected.citations))
+    sources = "**Sources:** " + "; ".join(c.label for c in expected.citations)
+    assert [line for line in shown.splitlines() if line] == [*filter(None, expected.text.splitlines()), sources]
     assert money(svc.plan(["data-strategy"], AI_LEADERSHIP)["route"]["total_price"]) in shown
 
 

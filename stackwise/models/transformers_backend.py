@@ -181,6 +181,7 @@ class TransformersModel:
             thread = threading.Thread(target=run, name="stackwise-generate", daemon=True)
             thread.start()
             buf = StopBuffer(stops)
+            exhausted = False
             try:
                 for text in streamer:
                     piece = buf.feed(text)
@@ -188,12 +189,15 @@ class TransformersModel:
                         yield piece
                     if buf.stopped:
                         break
+                else:
+                    exhausted = True
                 tail = buf.flush()
                 if tail:
                     yield tail
             finally:
-                for _ in streamer:  # drain so generate() can finish
-                    pass
+                if not exhausted:  # consumer stopped early: let generate() run out
+                    for _ in streamer:
+                        pass
                 thread.join()
         if error:
             raise error[0]

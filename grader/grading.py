@@ -1,0 +1,78 @@
+"""Grading one piece of evidence against a credential's rubric: the pipeline, without storage.
+
+evidence text → pseudonymised → instructions aimed at the grader removed (and flagged) → scored per
+criterion → risk signals → decision by :mod:`grader.policy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.evidence import combine
+from grader.policy import Outcome, Signals, decide
+from grader.scoring import RubricScore, RubricScorer
+from grader.signals import (
+    looks_machine_generated,
+    near_duplicate,
+    pseudonymise,
+    quote_in_evidence,
+    scan_injection,
+)
+from knowledge.schema import Catalogue, Credential
+
+
+class UnknownCredential(LookupError):
+    def __init__(self, credential_id: str, known: list[str]):
+        super().__init__(f"unknown credential {credential_id!r}; known credentials: {', '.join(known)}")
+
+
+@dataclass(frozen=True)
+class GradingReport:
+    credential_id: str
+    evidence_for_model: str
+    score: RubricScore
+    outcome: Outcome
+    signals: Signals
+    injection_matches: list[str] = field(default_factory=list)
+    pseudonymised: dict[str, int] = field(default_factory=dict)
+
+
+def credential_or_error(catalogue: Catalogue, credential_id: str) -> Credential:
+    if credential_id not in catalogue.credentials:
+        raise UnknownCredential(credential_id, sorted(catalogue.credentials))
+    return catalogue.credentials[credential_id]
+
+
+def grade_evidence(
+    catalogue: Catalogue,
+    credential_id: str,
+    texts: list[str],
+    scorer: RubricScorer,
+    *,
+    reflection: str | None = None,
+    learner_names: list[str] = (),
+    learner_identifiers: list[str] = (),
+    other_submissions: dict[str, str] | None = None,
+) -> GradingReport:
+    """Grade extracted evidence texts; raises :class:`~grader.evidence.EvidenceError` for unusable evidence."""
+    credential = credential_or_error(catalogue, credential_id)
+    evidence = combine(texts, reflection)
+    private = pseudonymise(evidence, names=list(learner_names), identifiers=list(learner_identifiers))
+    scan = scan_injection(private.text)
+    score = scorer.score(credential, scan.sanitised)
+    missing = [c.criterion_id for c in score.criteria if any(not quote_in_evidence(q, private.text) for q in c.quotes)]
+    duplicate = near_duplicate(private.text, other_submissions or {}, credential.routing.near_duplicate_similarity)
+    signals = Signals(
+        injection=scan.flagged,
+        machine_generated=looks_machine_generated(private.text),
+        near_duplicate_of=duplicate[0] if duplicate else None,
+        missing_quotes=missing,
+    )
+    outcome = decide(
+        credential.rubric,
+        {c.criterion_id: c.level_id for c in score.criteria},
+        {c.criterion_id: c.confidence for c in score.criteria},
+        credential.routing,
+        signals,
+    )
+    return GradingReport(credential_id, scan.sanitised, score, outcome, signals, scan.matches, private.replacements)

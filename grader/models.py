@@ -1,0 +1,342 @@
+"""Boundary models and typed errors of the grader domain.
+
+Everything that crosses the grader's public face (``grader.queue``) is one of these pydantic models:
+adapters (CLI, Gradio, Telegram) build :class:`SubmissionIn`, the scorer builds :class:`GradeResult`,
+and every read returns a view model, never an ORM row. Errors are typed per concern so adapters can
+turn each into a clear message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# --------------------------------------------------------------------------------------------------
+# Vocabulary
+
+
+class Status(StrEnum):
+    """Submission lifecycle states.
+
+    ``received`` → ``grading`` → ``passed`` | ``failed`` | ``review`` (or ``error``); a submission in
+    ``review`` is decided by an assessor holding its lease: ``approved`` | ``rejected`` |
+    ``resubmission_requested``. Only ``passed`` and ``approved`` are ever ready to issue.
+    """
+
+    received = "received"
+    grading = "grading"
+    passed = "passed"
+    failed = "failed"
+    review = "review"
+    approved = "approved"
+    rejected = "rejected"
+    resubmission_requested = "resubmission_requested"
+    error = "error"
+
+
+FINAL_STATUSES = frozenset({Status.passed, Status.failed, Status.approved, Status.rejected,
+                            Status.resubmission_requested})
+ISSUABLE_STATUSES = frozenset({Status.passed, Status.approved})
+
+Decision = Literal["approve", "reject", "resubmit"]
+AIDecision = Literal["pass", "fail", "review"]
+
+# Review reasons, most urgent first; ``list_queue(sort="reason")`` orders by this list, unknown reasons last.
+REASON_PRIORITY: tuple[str, ...] = (
+    "prompt_injection",
+    "machine_generated",
+    "near_duplicate",
+    "quote_not_found",
+    "near_threshold",
+    "low_confidence",
+    "appeal",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+
+
+class SubmissionIn(_Model):
+    """A learner's evidence for one credential. ``files`` are ``(filename, bytes, media_type)``.
+
+    ``idempotency_key``: the same key from the same learner never creates a second submission
+    (a key is generated when absent, so leave it empty only when duplicates cannot arise).
+    """
+
+    credential_id: NonEmpty
+    learner_id: NonEmpty
+    learner_name: str = ""
+    learner_email: str | None = None
+    files: list[tuple[str, bytes, str]] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+    reflection: str = ""
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @field_validator("files")
+    @classmethod
+    def _filenames(cls, files: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes, str]]:
+        for name, _content, media_type in files:
+            if not name.strip():
+                raise ValueError("every file needs a filename")
+            if len(name) > 255 or len(media_type) > 200:
+                raise ValueError(f"filename or media type too long: {name[:60]!r}")
+        return files
+
+
+class CriterionGrade(_Model):
+    """The model's grade for one rubric criterion."""
+
+    criterion_id: str
+    level_id: str
+    distribution: dict[str, float] = Field(default_factory=dict, description="level_id -> probability")
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    rationale: str = ""
+    quotes: list[str] = Field(default_factory=list)
+
+
+class GradeResult(_Model):
+    """What the scorer concluded for a submission (filled by ``grader.scoring``)."""
+
+    credential_id: str
+    criteria: list[CriterionGrade]
+    total_points: float
+    max_points: float
+    decision: AIDecision
+    reasons: list[str] = Field(default_factory=list)
+    model: str
+    prompt_version: str
+    seconds: float = 0.0
+
+
+class ExtractedFile(_Model):
+    """Text extracted from the file at ``position`` (0-based, in upload order), or why it failed."""
+
+    position: Annotated[int, Field(ge=0)]
+    text: str | None = None
+    error: str | None = None
+
+
+class Assessor(_Model):
+    """An authenticated human assessor (see ``grader.accounts.authenticate``)."""
+
+    username: NonEmpty
+    display_name: str = ""
+
+
+class Totals(_Model):
+    """The result of re-scoring a set of criterion levels against a rubric."""
+
+    total_points: float
+    max_points: float
+    passed: bool
+
+
+# --------------------------------------------------------------------------------------------------
+# Views (outputs)
+
+
+class CriterionOutcome(_Model):
+    """Final level of one criterion: the AI's, or the assessor's when they overrode it."""
+
+    criterion_id: str
+    level_id: str
+    ai_level_id: str | None = None
+    source: Literal["ai", "assessor"] = "ai"
+    comment: str = ""
+
+
+class SubmissionView(_Model):
+    """What a learner may see about their own submission (no evidence, no other learner)."""
+
+    id: str
+    credential_id: str
+    learner_id: str
+    status: Status
+    ready_to_issue: bool
+    created_at: datetime
+    updated_at: datetime
+    previous_submission_id: str | None = None
+    error_message: str | None = None
+    total_points: float | None = None
+    max_points: float | None = None
+    decided_by: Literal["ai", "assessor"] | None = None
+    comment: str = ""
+    criteria: list[CriterionOutcome] = Field(default_factory=list)
+    filenames: list[str] = Field(default_factory=list)
+
+
+class StoredFile(_Model):
+    position: int
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    content: bytes | None = None
+    extracted_text: str | None = None
+    extraction_error: str | None = None
+
+
+class StoredGrade(GradeResult):
+    """A recorded AI grade, with what the model actually saw (the pseudonymised text)."""
+
+    id: int
+    model_input: str | None = None
+    created_at: datetime
+
+
+class ReviewDecision(_Model):
+    """An assessor's decision on a submission, with the per-criterion outcome and recomputed totals."""
+
+    submission_id: str
+    assessor: str
+    decision: Decision
+    comment: str = ""
+    criteria: list[CriterionOutcome] = Field(default_factory=list)
+    total_points: float | None = None
+    max_points: float | None = None
+    rubric_passed: bool | None = None
+    status: Status
+    decided_at: datetime
+
+
+class SubmissionDetail(SubmissionView):
+    """The assessor's view: evidence, identity, grades and reviews."""
+
+    learner_name: str = ""
+    learner_email: str | None = None
+    links: list[str] = Field(default_factory=list)
+    reflection: str = ""
+    files: list[StoredFile] = Field(default_factory=list)
+    grades: list[StoredGrade] = Field(default_factory=list)
+    reviews: list[ReviewDecision] = Field(default_factory=list)
+    claimed_by: str | None = None
+    lease_expires_at: datetime | None = None
+
+
+class GradingJob(_Model):
+    """Everything the grading pipeline needs for one submission (system use, not a learner view)."""
+
+    submission_id: str
+    credential_id: str
+    learner_name: str
+    learner_email: str | None
+    files: list[StoredFile]
+    links: list[str]
+    reflection: str
+    previous_submission_id: str | None = None
+
+
+class QueueItem(_Model):
+    """One submission waiting for (or under) human review. Carries no learner identity."""
+
+    submission_id: str
+    credential_id: str
+    reasons: list[str]
+    waiting_since: datetime
+    age_seconds: float
+    claimed_by: str | None = None
+    lease_expires_at: datetime | None = None
+    ai_total_points: float | None = None
+    ai_max_points: float | None = None
+    ai_decision: AIDecision | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+
+
+class Lease(_Model):
+    submission_id: str
+    assessor: str
+    expires_at: datetime
+
+
+class AgreementStat(_Model):
+    """How often assessors kept the AI's level for one criterion."""
+
+    criterion_id: str
+    reviewed: int
+    kept: int
+    rate: float
+    changes: dict[str, int] = Field(default_factory=dict, description="'ai_level->final_level' -> count")
+
+
+class AuditEntry(_Model):
+    id: int
+    event_type: str
+    submission_id: str | None
+    actor: str
+    details: dict
+    created_at: datetime
+
+
+class ReadyToIssue(_Model):
+    """The one event issuance consumes: a submission became issuable (auto-pass or assessor approval)."""
+
+    submission_id: str
+    credential_id: str
+    learner_id: str
+    learner_name: str
+    learner_email: str | None
+    source: Literal["auto_pass", "assessor"]
+    actor: str
+    at: datetime
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+class GraderError(Exception):
+    """Base of every grader error; the message is meant for the person at the other end."""
+
+
+class SubmissionNotFound(GraderError, LookupError):
+    def __init__(self, submission_id: str):
+        super().__init__(f"no submission {submission_id!r}")
+        self.submission_id = submission_id
+
+
+class InvalidTransition(GraderError):
+    def __init__(self, submission_id: str, current: str, wanted: str, detail: str = ""):
+        message = f"submission {submission_id!r} is {current!r}; it cannot become {wanted!r}"
+        super().__init__(message + (f" ({detail})" if detail else ""))
+        self.submission_id, self.current, self.wanted = submission_id, current, wanted
+
+
+class IdempotencyConflict(GraderError):
+    """The idempotency key was already used by this learner for a different credential."""
+
+
+class ClaimConflict(GraderError):
+    def __init__(self, submission_id: str, holder: str, expires_at: datetime):
+        super().__init__(f"submission {submission_id!r} is claimed by {holder!r} until {expires_at:%Y-%m-%d %H:%M} UTC")
+        self.submission_id, self.holder, self.expires_at = submission_id, holder, expires_at
+
+
+class NotLeaseHolder(GraderError):
+    """The assessor does not hold the lease on this submission (never claimed, or someone else's)."""
+
+
+class LeaseExpired(NotLeaseHolder):
+    """The assessor's lease ran out; claim again (if nobody else has) before deciding."""
+
+
+class InvalidOverride(GraderError):
+    """An override names an unknown criterion or level, or changes a level without a comment."""
+
+
+class RubricRequired(GraderError):
+    """Totals must be recomputed but no rubric (or re-scoring callable) was given or found."""
+
+
+class JustificationRequired(GraderError):
+    """The decision contradicts the rubric's result; the assessor must say why in the comment."""

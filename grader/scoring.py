@@ -1,0 +1,137 @@
+"""Rubric scoring with the open-weights model: one probability distribution over levels per criterion.
+
+The level distribution comes from the model's token log-probabilities over the level letters
+(:meth:`TextModel.choice_distribution`), never from parsing generated text. The evidence comes first
+in every criterion prompt, so the model's KV cache of the evidence is reused across criteria.
+Quotes are verbatim evidence sentences chosen for the criterion; the rationale names the level's
+descriptor and the quote that supports it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from grader.signals import jaccard, shingles
+from knowledge.schema import Credential, RubricCriterion
+from prompts import Prompt, load_prompt
+
+LETTERS = "ABCDEF"
+CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+MAX_EVIDENCE_CHARS = 6000  # what the model reads; the whole text is stored and quoted from
+EXEMPLARS_PER_CRITERION = 2
+
+
+class ChoiceModel(Protocol):
+    name: str
+
+    def choice_distribution(self, messages: list[dict[str, str]], options: list[str]) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class CriterionScore:
+    criterion_id: str
+    level_id: str
+    distribution: dict[str, float]  # level id -> probability (calibrated)
+    confidence: float
+    rationale: str
+    quotes: list[str]
+
+
+@dataclass(frozen=True)
+class RubricScore:
+    criteria: list[CriterionScore]
+    model: str
+    prompt_id: str
+    seconds: float
+
+
+def load_temperature(model: str, prompt_id: str, path: Path = CALIBRATION_FILE) -> float:
+    """Temperature fitted by ``stackwise eval`` on labelled data for this model and prompt (1.0 if none)."""
+    if not path.is_file():
+        return 1.0
+    table = json.loads(path.read_text(encoding="utf-8"))
+    return float(table.get(f"{model}|{prompt_id}", {}).get("temperature", 1.0))
+
+
+def calibrate(distribution: dict[str, float], temperature: float) -> dict[str, float]:
+    """Temperature scaling of a probability distribution (T > 1 softens, T < 1 sharpens)."""
+    if temperature == 1.0:
+        return dict(distribution)
+    logits = {k: math.log(max(p, 1e-12)) / temperature for k, p in distribution.items()}
+    top = max(logits.values())
+    exps = {k: math.exp(v - top) for k, v in logits.items()}
+    total = sum(exps.values())
+    return {k: v / total for k, v in exps.items()}
+
+
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCES.split(text) if len(s.split()) >= 4]
+
+
+def pick_quotes(evidence: str, criterion: RubricCriterion, level_index: int, k: int = 2) -> list[str]:
+    """The ``k`` evidence sentences closest to the criterion and the chosen level (verbatim)."""
+    level = criterion.levels[level_index]
+    target = shingles(f"{criterion.title} {criterion.description} {level.descriptor}", size=1)
+    scored = [(jaccard(shingles(s, size=1), target), i, s) for i, s in enumerate(sentences(evidence))]
+    best = sorted(scored, key=lambda t: (-t[0], t[1]))[:k]
+    return [s for score, _, s in sorted(best, key=lambda t: t[1]) if score > 0]
+
+
+def select_exemplars(
+    evidence: str, criterion: RubricCriterion, k: int = EXEMPLARS_PER_CRITERION
+) -> list[tuple[str, str]]:
+    """(letter, exemplar text) of the ``k`` level exemplars most similar to the evidence."""
+    mine = shingles(evidence, size=1)
+    scored = [
+        (jaccard(mine, shingles(level.exemplar, size=1)), LETTERS[i], level.exemplar)
+        for i, level in enumerate(criterion.levels) if level.exemplar
+    ]
+    best = sorted(scored, key=lambda t: -t[0])[:k]
+    return [(letter, text) for _, letter, text in sorted(best, key=lambda t: t[1])]
+
+
+class RubricScorer:
+    def __init__(self, model: ChoiceModel, prompt: Prompt | None = None, temperature: float | None = None):
+        self.model = model
+        self.prompt = prompt or load_prompt("grader_criterion")
+        self.temperature = temperature if temperature is not None else load_temperature(model.name, self.prompt.id)
+
+    def messages(self, evidence: str, criterion: RubricCriterion) -> list[dict[str, str]]:
+        levels = "\n".join(f"{LETTERS[i]}) {lv.label} — {lv.descriptor}" for i, lv in enumerate(criterion.levels))
+        examples = select_exemplars(evidence, criterion)
+        exemplars = ""
+        if examples:
+            exemplars = "\nEXAMPLES OF EVIDENCE AT SOME LEVELS:\n" + "\n".join(
+                f"{letter}) \"{text.strip()}\"" for letter, text in examples) + "\n"
+        user = self.prompt.render(
+            "user", evidence=evidence[:MAX_EVIDENCE_CHARS], criterion_title=criterion.title,
+            criterion_description=criterion.description, levels=levels, exemplars=exemplars,
+        )
+        return [{"role": "system", "content": self.prompt.render("system")}, {"role": "user", "content": user}]
+
+    def score_criterion(self, evidence: str, criterion: RubricCriterion) -> CriterionScore:
+        letters = list(LETTERS[: len(criterion.levels)])
+        raw = self.model.choice_distribution(self.messages(evidence, criterion), letters)
+        probs = calibrate(raw, self.temperature)
+        by_level = {criterion.levels[i].id: probs[letter] for i, letter in enumerate(letters)}
+        index = max(range(len(letters)), key=lambda i: (probs[letters[i]], -i))
+        level = criterion.levels[index]
+        quotes = pick_quotes(evidence, criterion, index)
+        rationale = f"{level.label}: {level.descriptor}"
+        if quotes:
+            rationale += f" The evidence says: \u201c{quotes[0][:200]}\u201d"
+        return CriterionScore(criterion.id, level.id, by_level, probs[letters[index]], rationale, quotes)
+
+    def score(self, credential: Credential, evidence: str) -> RubricScore:
+        started = time.perf_counter()
+        criteria = [self.score_criterion(evidence, c) for c in credential.rubric.criteria]
+        return RubricScore(criteria, self.model.name, self.prompt.id, round(time.perf_counter() - started, 3))
