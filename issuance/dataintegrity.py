@@ -30,6 +30,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pyld import jsonld
+from pyld.canon import URDNA2015
 from pyld.jsonld import JsonLdError, JsonLdProcessor
 
 from issuance.loader import OfflineDocumentLoader, UnknownContextError, default_loader, find_unknown_context
@@ -57,6 +58,7 @@ _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 #: expanding against this sentinel lets us find and refuse every relative ``@id`` / ``@type``.
 _RELATIVE_BASE = "https://relative-iri.invalid/"
 _MADE_UP_BASES = (_RELATIVE_BASE, "http://example.org/base/")
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -93,12 +95,25 @@ def _loader(loader: OfflineDocumentLoader | None) -> OfflineDocumentLoader:
     return loader if loader is not None else default_loader()
 
 
-def _pyld_error(exc: JsonLdError, what: str) -> DataIntegrityError:
+def _pyld_error(exc: Exception, what: str) -> DataIntegrityError:
     unknown = find_unknown_context(exc)
     if unknown is not None:
         return CanonicalizationError(f"cannot canonicalize the {what}: {unknown}")
-    detail = str(exc.args[0]) if exc.args else type(exc).__name__
+    # pyld wraps the real reason in generic errors ("Could not expand input ..."): report the innermost one
+    messages: list[str] = []
+    current: BaseException | None = exc
+    for _ in range(10):  # a cause chain is short; never loop on a malformed one
+        if current is None:
+            break
+        if current.args and isinstance(current.args[0], str):
+            messages.append(current.args[0])
+        current = current.__cause__
+    detail = messages[-1] if messages else type(exc).__name__
     return CanonicalizationError(f"cannot canonicalize the {what}: invalid JSON-LD ({detail})")
+
+
+#: pyld raises these besides JsonLdError on some malformed input; for untrusted documents they mean "invalid".
+_PYLD_FAILURES = (JsonLdError, TypeError, ValueError, KeyError, AttributeError, RecursionError)
 
 
 def expand(document: Mapping[str, Any], *, loader: OfflineDocumentLoader | None = None) -> tuple[list, list[str]]:
@@ -117,7 +132,7 @@ def expand(document: Mapping[str, Any], *, loader: OfflineDocumentLoader | None 
         expanded = JsonLdProcessor(on_property_dropped=on_dropped).expand(
             copy.deepcopy(dict(document)), {**loader.options(), "base": _RELATIVE_BASE}
         )
-    except JsonLdError as exc:
+    except _PYLD_FAILURES as exc:
         raise _pyld_error(exc, "document") from None
     problems = [f"property {name!r} is not defined" for name in dict.fromkeys(dropped)]
     problems += _relative_iris(expanded)
@@ -175,21 +190,80 @@ def canonicalize(
 ) -> str:
     """RDFC-1.0 canonical N-Quads of a JSON-LD document, using only the pinned offline contexts.
 
-    ``strict`` (default) raises :class:`UndefinedTermError` instead of silently dropping undefined terms.
+    ``strict`` (default) raises :class:`UndefinedTermError` instead of silently dropping undefined terms or
+    signing relative IRIs. It costs nothing extra: the checks ride along the one expansion RDF conversion does.
     """
     loader = _loader(loader)
-    if strict:
-        expanded, problems = expand(document, loader=loader)
-        if problems:
-            raise UndefinedTermError(problems)
-        source: Any = expanded
-    else:
-        source = copy.deepcopy(dict(document))
-    options = {"algorithm": "URDNA2015", "format": "application/n-quads", **loader.options()}
+    if not strict:
+        options = {"algorithm": "URDNA2015", "format": "application/n-quads", **loader.options()}
+        try:
+            return jsonld.normalize(copy.deepcopy(dict(document)), options)
+        except _PYLD_FAILURES as exc:
+            raise _pyld_error(exc, "document") from None
+    dropped: list[str] = []
+    processor = JsonLdProcessor(on_property_dropped=lambda prop: dropped.append(str(prop)))
+    rdf_options = {**loader.options(), "base": _RELATIVE_BASE, "produceGeneralizedRdf": False}
     try:
-        return jsonld.normalize(source, options)
-    except JsonLdError as exc:
+        dataset = processor.to_rdf(copy.deepcopy(dict(document)), rdf_options)
+    except _PYLD_FAILURES as exc:
         raise _pyld_error(exc, "document") from None
+    problems = [f"property {name!r} is not defined" for name in dict.fromkeys(dropped)]
+    problems += _relative_in_dataset(dataset)
+    if problems:
+        raise UndefinedTermError(problems)
+    return _BoundedRDFC().main(dataset, {"algorithm": "URDNA2015", "format": "application/n-quads"})
+
+
+#: RDFC-1.0 can take exponential time on crafted, highly symmetric blank-node graphs ("poison graphs"); the
+#: spec asks implementations to bound the work. Real credentials need a handful of n-degree hashes at most.
+MAX_N_DEGREE_HASHES = 1_000
+
+
+class _BoundedRDFC(URDNA2015):
+    def __init__(self) -> None:
+        super().__init__()
+        self._n_degree_calls = 0
+
+    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
+        self._n_degree_calls += 1
+        if self._n_degree_calls > MAX_N_DEGREE_HASHES:
+            raise CanonicalizationError(
+                "the document's blank nodes are too symmetric to canonicalize within the work limit "
+                f"({MAX_N_DEGREE_HASHES} n-degree hashes): refusing it (possible denial-of-service graph)"
+            )
+        return super().hash_n_degree_quads(id_, issuer)
+
+
+def _relative_in_dataset(dataset: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+    """IRIs in an RDF dataset that came from resolving a relative IRI against the sentinel base."""
+    found: dict[str, None] = {}
+
+    def relative(term: Mapping[str, Any] | None, key: str = "value") -> str | None:
+        value = term.get(key) if term else None
+        if isinstance(value, str):
+            for base in _MADE_UP_BASES:
+                if value.startswith(base):
+                    return value[len(base) :]
+        return None
+
+    for graph_name, triples in dataset.items():
+        if relative({"value": graph_name}) is not None:
+            found[f"graph {relative({'value': graph_name})!r} is not an absolute IRI"] = None
+        for triple in triples:
+            obj = triple.get("object")
+            name = relative(obj)
+            if name is not None and obj.get("type") == "IRI":
+                if triple["predicate"].get("value") == _RDF_TYPE:
+                    found[f"type {name!r} is not defined"] = None
+                else:
+                    found[f"id {name!r} is not an absolute IRI"] = None
+            datatype = relative(obj, "datatype")
+            if datatype is not None:
+                found[f"datatype {datatype!r} is not an absolute IRI"] = None
+            subject = relative(triple.get("subject"))
+            if subject is not None:
+                found[f"id {subject!r} is not an absolute IRI"] = None
+    return list(found)
 
 
 # ---------------------------------------------------------------- hashing

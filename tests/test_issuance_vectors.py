@@ -21,6 +21,7 @@ from issuance.dataintegrity import (
     hash_data,
     multibase_base58btc_decode,
     resolve_did_key,
+    sign,
     static_resolver,
     verify_proof,
 )
@@ -332,3 +333,70 @@ def test_shipped_ob3_schema_is_the_official_one():
 
     shipped = resources.files("issuance.schemas").joinpath("ob_v3p0_achievementcredential.json").read_bytes()
     assert shipped == _shared("ob3", "schema_achievementcredential.json").read_bytes()
+
+
+# ---------------------------------------------------------------- proof sets (vc-di-eddsa proof-set-chain)
+
+PROOF_SETS = ("vc", "vc-di-eddsa", "TestVectors", "proof-set-chain")
+
+
+def test_proof_set_vector_is_reproduced_and_verifies():
+    keys = _json(*PROOF_SETS, "multiKeyPairs.json")
+    document = _json(*PROOF_SETS, "unsigned.json")
+    for number, pair in ((1, "keyPair1"), (2, "keyPair2")):
+        config = _json(*PROOF_SETS, f"proofSetConfig{number}.json")
+        private = decode_secret_multikey(keys[pair]["privateKeyMultibase"])
+        document = sign(
+            document, private, config["verificationMethod"], created=config["created"], options={"id": config["id"]}
+        )
+    expected = _json(*PROOF_SETS, "signedProofSet2.json")
+    assert document == expected
+    result = verify_proof(expected, resolve_did_key)
+    assert result.ok, result.reason
+    assert len(result.verification_methods) == 2
+    forged = copy.deepcopy(expected)
+    forged["proof"][1]["proofValue"] = expected["proof"][0]["proofValue"]
+    result = verify_proof(forged, resolve_did_key)
+    assert not result.ok
+    assert result.reason.startswith("proof 2 of 2: the signature does not match")
+
+
+def test_proof_chains_are_reported_as_unsupported():
+    result = verify_proof(_json(*PROOF_SETS, "signedProofChain2.json"), resolve_did_key)
+    assert not result.ok
+    assert "previousProof" in result.reason
+
+
+# ---------------------------------------------------------------- official OB 3.0 examples
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "achievementAlignmentCase_0.json",
+        "achievementAlignmentCe_0.json",
+        "basicOpenBadgeCredential_0.json",
+        "fullOpenBadge_0.json",
+        "skillAssertionCase_0.json",
+        "skillAssertionCtdl_0.json",
+    ],
+)
+def test_official_ob3_examples_pass_the_schema(name):
+    from issuance.dataintegrity import undefined_terms
+    from issuance.verify import schema_errors
+
+    example = _json("ob3", "examples", name)
+    assert schema_errors(example) == []
+    if "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json" not in example["@context"]:  # not pinned
+        assert undefined_terms(example) == []
+
+
+def test_poison_graphs_are_refused_within_a_work_limit():
+    """Highly symmetric blank-node graphs make RDFC-1.0 exponential; canonicalization gives up instead."""
+    size = 8
+    clique = [
+        {"@id": f"_:b{i}", "https://ex.example/knows": [{"@id": f"_:b{j}"} for j in range(size) if j != i]}
+        for i in range(size)
+    ]
+    with pytest.raises(CanonicalizationError, match="too symmetric"):
+        canonicalize({"@context": {}, "@graph": clique})
