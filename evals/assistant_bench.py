@@ -297,16 +297,26 @@ def _warm_up(service: Any) -> float | None:
     return time.perf_counter() - started
 
 
-def run(service: Any, path: Path = DEFAULT_GOLDEN, limit: int | None = None, *, out: Path | None = None,
-        warm_up: bool = True, progress: Callable[[ItemResult], None] | None = None) -> BenchResult:
-    """Ask every golden item (the first ``limit`` if given) and score the answers.
+def run(service: Any, path: Path = DEFAULT_GOLDEN, limit: int | None = None, *, kinds: Iterable[str] | None = None,
+        out: Path | None = None, warm_up: bool = True,
+        progress: Callable[[ItemResult], None] | None = None) -> BenchResult:
+    """Ask every golden item (only those of ``kinds`` if given, then the first ``limit``) and score the answers.
 
     ``service`` is an :class:`assistant.service.AssistantService`. With ``warm_up`` the model and the
-    embeddings are loaded before timing starts. ``progress`` is called after each item. With ``out``,
-    ``summary.json``, ``items.jsonl`` and ``report.txt`` are written there.
+    embeddings are loaded before timing starts (skipped when the service has no model). ``progress``
+    is called after each item. With ``out``, ``summary.json``, ``items.jsonl`` and ``report.txt`` are
+    written there.
     """
     golden = load_golden(path)
-    items = golden.items[:limit] if limit is not None else golden.items
+    items = golden.items
+    if kinds is not None:
+        wanted = set(kinds)
+        unknown = sorted(wanted - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown kind(s): {', '.join(unknown)}; kinds are {', '.join(KINDS)}")
+        items = [i for i in items if i.kind in wanted]
+    if limit is not None:
+        items = items[:limit]
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     warm = _warm_up(service) if warm_up else None
     started = time.perf_counter()

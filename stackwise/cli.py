@@ -23,6 +23,8 @@ catalogue_app = typer.Typer(no_args_is_help=True, help="Validate and import cata
 model_app = typer.Typer(no_args_is_help=True, help="The bundled open-weights model.")
 app.add_typer(catalogue_app, name="catalogue")
 eval_app = typer.Typer(no_args_is_help=True, help="Offline evaluations and benchmarks.")
+review_app = typer.Typer(no_args_is_help=True, help="The assessors' review queue.")
+app.add_typer(review_app, name="review")
 app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
 
@@ -279,6 +281,184 @@ def telegram_cmd() -> None:
         run_bot(get_settings())
     except (SetupError, ModelAssemblyError) as exc:
         fail(str(exc))
+
+
+# ------------------------------------------------------------------ grader
+
+
+def _grader():
+    from stackwise.models import ModelAssemblyError
+    from stackwise.wiring import SetupError, grader_service
+
+    try:
+        return grader_service()
+    except (SetupError, ModelAssemblyError) as exc:
+        fail(str(exc))
+
+
+def _read_evidence(paths: list[Path]) -> list[tuple[str, bytes]]:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        fail(f"no such file: {', '.join(missing)}")
+    return [(p.name, p.read_bytes()) for p in paths]
+
+
+def _render_report(report) -> str:
+    lines = [f"decision: {report.outcome.decision}  total {report.outcome.total_points}/{report.outcome.max_points}"
+             + (f"  reasons: {', '.join(report.outcome.reasons)}" if report.outcome.reasons else "")]
+    for c in report.score.criteria:
+        dist = " ".join(f"{k}={v:.2f}" for k, v in c.distribution.items())
+        lines.append(f"- {c.criterion_id}: {c.level_id} (confidence {c.confidence:.2f}; {dist})")
+        lines.append(f"  {c.rationale}")
+    if report.injection_matches:
+        lines.append("instructions aimed at the grader (ignored for scoring): " + " | ".join(report.injection_matches))
+    lines.append(f"model {report.score.model}, prompt {report.score.prompt_id}, {report.score.seconds:.1f}s")
+    return "\n".join(lines)
+
+
+@app.command("grade")
+def grade_cmd(
+    credential: Annotated[str, typer.Option(help="credential id")],
+    evidence: Annotated[list[Path], typer.Option(help="evidence file(s): .txt, .md, .pdf, .docx")],
+    reflection: Annotated[str | None, typer.Option(help="optional reflective statement")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Grade evidence against a credential's rubric (nothing is stored)."""
+    from grader.evidence import EvidenceError
+    from grader.grading import UnknownCredential
+    from grader.service import to_grade_result
+
+    files = _read_evidence(evidence)
+    try:
+        report = _grader().grade_files(credential, files, reflection)
+    except (EvidenceError, UnknownCredential) as exc:
+        fail(str(exc).strip("'\""))
+    if as_json:
+        typer.echo(to_grade_result(report).model_dump_json(indent=2))
+    else:
+        typer.echo(_render_report(report))
+
+
+@app.command("submit")
+def submit_cmd(
+    credential: Annotated[str, typer.Option(help="credential id")],
+    learner: Annotated[str, typer.Option(help="learner id")],
+    evidence: Annotated[list[Path], typer.Option(help="evidence file(s)")],
+    name: Annotated[str, typer.Option(help="learner's name (kept in the store, hidden from the model)")] = "",
+    email: Annotated[str | None, typer.Option(help="learner's e-mail")] = None,
+    reflection: Annotated[str, typer.Option(help="optional reflective statement")] = "",
+    link: Annotated[list[str] | None, typer.Option(help="evidence link(s)")] = None,
+    key: Annotated[str | None, typer.Option(help="idempotency key (repeat-safe)")] = None,
+) -> None:
+    """Submit evidence: stored, graded, and passed, failed or sent to an assessor."""
+    from grader.grading import UnknownCredential
+    from grader.models import GraderError, SubmissionIn
+
+    files = _read_evidence(evidence)
+    try:
+        view = _grader().submit(SubmissionIn(
+            credential_id=credential, learner_id=learner, learner_name=name, learner_email=email,
+            files=[(n, data, "application/octet-stream") for n, data in files], links=link or [],
+            reflection=reflection, idempotency_key=key))
+    except (UnknownCredential, GraderError) as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(f"submission {view.id}: {view.status.value}"
+               + (f" — {view.error_message}" if view.error_message else "")
+               + (f" ({view.total_points:g}/{view.max_points:g} points)" if view.total_points is not None else ""))
+
+
+def _assessor(username: str, password: str | None):
+    import os
+
+    from grader.accounts import authenticate
+
+    secret = password or os.environ.get("STACKWISE_ASSESSOR_PASSWORD")
+    if not secret:
+        fail("give --password or set STACKWISE_ASSESSOR_PASSWORD")
+    account = authenticate(username, secret)
+    if account is None:
+        fail("unknown assessor or wrong password (accounts come from STACKWISE_ASSESSORS_FILE)")
+    return account
+
+
+@review_app.command("list")
+def review_list_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Submissions waiting for an assessor, oldest first."""
+    items = _grader().queue.list_queue()
+    if as_json:
+        typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
+        return
+    if not items:
+        typer.echo("the review queue is empty")
+    for item in items:
+        typer.echo(" ".join(f"{k}={v}" for k, v in item.model_dump(mode="json").items() if v not in (None, [], "")))
+
+
+@review_app.command("show")
+def review_show_cmd(
+    submission: Annotated[str, typer.Argument(help="submission id")],
+    username: Annotated[str, typer.Option(help="assessor username")],
+    password: Annotated[str | None, typer.Option(help="or STACKWISE_ASSESSOR_PASSWORD")] = None,
+) -> None:
+    """A submission's evidence and AI grade, for an assessor."""
+    from grader.models import GraderError
+
+    assessor = _assessor(username, password)
+    try:
+        detail = _grader().queue.get_submission(submission, assessor=assessor)
+    except GraderError as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(detail.model_dump_json(indent=2))
+
+
+@review_app.command("claim")
+def review_claim_cmd(
+    submission: Annotated[str, typer.Argument(help="submission id")],
+    username: Annotated[str, typer.Option(help="assessor username")],
+    password: Annotated[str | None, typer.Option(help="or STACKWISE_ASSESSOR_PASSWORD")] = None,
+    minutes: Annotated[int, typer.Option(min=1, max=480, help="lease length")] = 30,
+) -> None:
+    """Claim a submission for review (a lease: nobody else can decide it meanwhile)."""
+    from grader.models import GraderError
+
+    assessor = _assessor(username, password)
+    try:
+        lease = _grader().queue.claim(submission, assessor, lease_seconds=minutes * 60)
+    except GraderError as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(lease.model_dump_json())
+
+
+@review_app.command("decide")
+def review_decide_cmd(
+    submission: Annotated[str, typer.Argument(help="submission id")],
+    decision: Annotated[str, typer.Option(help="approve, reject or resubmit")],
+    username: Annotated[str, typer.Option(help="assessor username")],
+    password: Annotated[str | None, typer.Option(help="or STACKWISE_ASSESSOR_PASSWORD")] = None,
+    override: Annotated[list[str] | None, typer.Option(help="CRITERION=LEVEL:comment (repeatable)")] = None,
+    comment: Annotated[str, typer.Option(help="comment for the learner")] = "",
+) -> None:
+    """Decide a claimed submission; overrides change criterion levels (with a comment each)."""
+    from grader.models import GraderError
+
+    if decision not in {"approve", "reject", "resubmit"}:
+        fail("--decision must be approve, reject or resubmit")
+    overrides = {}
+    for item in override or []:
+        crit, sep, rest = item.partition("=")
+        level, _, note = rest.partition(":")
+        if not sep or not level:
+            fail(f"bad --override {item!r}; use CRITERION=LEVEL:comment")
+        overrides[crit] = (level, note)
+    assessor = _assessor(username, password)
+    service = _grader()
+    try:
+        view = service.queue.get_submission(submission, assessor=assessor)
+        rubric = service.catalogue.credentials[view.credential_id].rubric
+        result = service.queue.decide(submission, assessor, decision, overrides, comment, rubric=rubric)
+    except GraderError as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(result.model_dump_json(indent=2))
 
 
 # ------------------------------------------------------------------ model

@@ -35,3 +35,27 @@ def assistant_service(settings: Settings | None = None):
     """The process-wide assistant for these settings (catalogue loaded, index synced, model lazy)."""
     settings = settings or get_settings()
     return _assistant(settings.model_dump_json(exclude={"telegram_token"}))
+
+
+@lru_cache(maxsize=4)
+def _grader(settings_json: str):
+    from grader.queue import open_queue, rubrics_from_catalogue
+    from grader.scoring import RubricScorer
+    from grader.service import GraderService
+    from knowledge import CatalogueInvalid, load_catalogue
+    from stackwise.models import load_model
+
+    settings = Settings.model_validate_json(settings_json)
+    try:
+        catalogue = load_catalogue(settings.catalogue)
+    except CatalogueInvalid as exc:
+        raise SetupError(f"the catalogue at {settings.catalogue} is invalid; run `stackwise catalogue validate`:\n"
+                         f"{exc}") from exc
+    queue = open_queue(settings, rubrics=rubrics_from_catalogue(catalogue))
+    return GraderService(catalogue, queue, lambda: RubricScorer(load_model(settings)))
+
+
+def grader_service(settings: Settings | None = None):
+    """The process-wide grader for these settings (catalogue, queue on the database, model lazy)."""
+    settings = settings or get_settings()
+    return _grader(settings.model_dump_json(exclude={"telegram_token"}))

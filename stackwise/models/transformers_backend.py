@@ -63,6 +63,13 @@ def _load_tokenizer(model_path: Path, cache_dir: Path | None, source_id: str) ->
     return tok
 
 
+def _crop_to(cache: Any, length: int) -> None:
+    """Drop cached positions from ``length`` on (``DynamicCache.crop`` takes a negative count)."""
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
+
+
 class TransformersModel:
     """:class:`~stackwise.models.base.TextModel` on transformers + torch (CPU)."""
 
@@ -213,7 +220,7 @@ class TransformersModel:
             self._cache = DynamicCache(config=self.model.config)
             reuse = 0
         else:
-            self._cache.crop(reuse)
+            _crop_to(self._cache, reuse)
         self._cache_ids = ids[:reuse]
         out = self.model(
             input_ids=torch.tensor([ids[reuse:]]),
@@ -243,7 +250,7 @@ class TransformersModel:
                         )
                         lps = torch.log_softmax(out.logits[0].float(), dim=-1)
                         total += float(sum(lps[j, toks[j + 1]] for j in range(len(toks) - 1)))
-                        self._cache.crop(n_prefix)
+                        _crop_to(self._cache, n_prefix)
                     scores[o] = total
             except BaseException:
                 self._cache, self._cache_ids = None, []
