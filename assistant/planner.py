@@ -192,8 +192,12 @@ def _closure(graph: dict[str, set[str]], ids: set[str]) -> set[str]:
     return seen
 
 
-def cheapest_route(catalogue: Catalogue, pathway_id: str, holding: set[str] | list[str] = ()) -> Route:
+def cheapest_route(catalogue: Catalogue, pathway_id: str, holding: set[str] | list[str] = (),
+                   objective: str = "price") -> Route:
     """The cheapest set of further credentials that completes the pathway, in study order.
+
+    With ``objective="time"`` it is the fastest set instead: fewest weeks of study taken one after
+    another, then lowest price.
 
     Minimises total price, then total study hours, then the number of credentials; every
     prerequisite of a chosen credential is held or chosen too. Prices in different currencies are
@@ -267,10 +271,17 @@ def cheapest_route(catalogue: Catalogue, pathway_id: str, holding: set[str] | li
         # lexicographic objective as one weighted sum: cents, then tenths of hours, then count
         hours_scale = 10 * (n + 1)
         price_scale = hours_scale * (int(sum(c.duration.total_hours for c in creds) * 10) + n + 1)
-        cost = np.array([
-            int(c.price.amount * 100) * price_scale + int(round(c.duration.total_hours * 10)) * (n + 1) + 1
-            for c in creds
-        ], dtype=float)
+        if objective == "time":
+            week_scale = (n + 1) * (int(sum(c.price.amount for c in creds) * 100) + 1)
+            cost = np.array([c.duration.weeks * week_scale + int(c.price.amount * 100) * (n + 1) + 1 for c in creds],
+                            dtype=float)
+        elif objective == "price":
+            cost = np.array([
+                int(c.price.amount * 100) * price_scale + int(round(c.duration.total_hours * 10)) * (n + 1) + 1
+                for c in creds
+            ], dtype=float)
+        else:
+            raise ValueError(f"unknown objective {objective!r}; use price or time")
         result = milp(cost, constraints=LinearConstraint(np.array(rows), lower, upper),
                       integrality=np.ones(n), bounds=Bounds(0, 1),
                       options={"mip_rel_gap": 0.0, "presolve": True})

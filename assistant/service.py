@@ -41,7 +41,7 @@ from prompts import load_prompt
 
 MAX_QUESTION_CHARS = 2000
 CONTEXT_CHUNKS = 3
-CHUNK_CHARS = 450  # short prompts keep the time to first token near a second on 2 cores
+CHUNK_CHARS = 600  # short prompts keep the time to first token near a second on 2 cores
 # below this cosine similarity, with no catalogue entry named, a question is treated as out of catalogue
 RELEVANCE_FLOOR = 0.35
 REFUSAL = "The catalogue does not say."
@@ -147,10 +147,15 @@ class AssistantService:
         held = self._update_holding(learner_id, text, holding)
         mentions = link_entities(self.catalogue, text)
         intent = detect_intent(text)
+        facets = detect_facets(text)
         names_credential_only = bool(mentions) and all(m.kind == "credential" for m in mentions)
-        if detect_facets(text) and names_credential_only and intent in (Intent.info, Intent.cheapest):
+        names_pathway = any(m.kind == "pathway" for m in mentions)
+        if facets and names_credential_only and (
+                intent in (Intent.info, Intent.cheapest) or (intent is Intent.order and "prerequisites" in facets)):
             intent = Intent.facts  # "how much does Data Strategy cost?" is about that credential
-        if intent is Intent.info and not mentions and detect_facets(text) and self.memory.recent_entities(learner_id):
+        elif intent is Intent.info and names_pathway and "price" in facets:
+            intent = Intent.cheapest  # "how much does the AI Leadership Certificate cost?"
+        if intent is Intent.info and not mentions and facets and self.memory.recent_entities(learner_id):
             intent = Intent.facts  # follow-up such as "and how long does that one take?"
 
         if intent in PLANNER_INTENTS:
@@ -294,6 +299,12 @@ class AssistantService:
                 lines.append(f"The {pathway.title} cannot be completed: {result['error']}")
             else:
                 lines.append(self._route_sentence(route, f"The cheapest route to the {pathway.title}"))
+        elif intent is Intent.fastest:
+            if route is None:
+                lines.append(f"The {pathway.title} cannot be completed: {result['error']}")
+            else:
+                route = planner.cheapest_route(self.catalogue, target, held, objective="time")
+                lines.append(self._route_sentence(route, f"The fastest route to the {pathway.title}"))
         elif intent is Intent.order:
             if route is None:
                 lines.append(f"No valid order exists: {result['error']}")
@@ -352,7 +363,7 @@ class AssistantService:
             c = self.catalogue.credentials[cid]
             parts = []
             if "price" in facets:
-                parts.append("free" if not c.price.amount else f"costs {c.price.currency} {c.price.amount:,}")
+                parts.append("is free" if not c.price.amount else f"costs {c.price.currency} {c.price.amount:,}")
             if "duration" in facets:
                 parts.append(f"takes {c.duration.weeks} weeks at about {_fmt(c.duration.hours_per_week)} hours a week "
                              f"({_fmt(round(c.duration.total_hours))} hours)")
@@ -366,7 +377,7 @@ class AssistantService:
             if "provider" in facets:
                 parts.append(f"is awarded by {self.catalogue.providers[c.awarding_body].name}")
             if "assessment" in facets:
-                parts.append(f"is assessed by {c.assessment_type.value.replace('_', ' ')} against a "
+                parts.append(f"is assessed by {c.assessment_type.value.replace('_', ' ')} assessment against a "
                              f"{len(c.rubric.criteria)}-criterion rubric")
             lines.append(f"{c.title} ({cid}) " + "; ".join(parts) + ".")
         return Answer(question=text, text="\n".join(lines), intent=Intent.facts.value, holding=held,

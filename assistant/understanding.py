@@ -22,21 +22,22 @@ class Intent(StrEnum):
     credit = "credit"  # how many ECTS towards the MSc
     shared = "shared"  # which credentials count towards more than one pathway
     cheapest = "cheapest"  # total cost / duration of the cheapest route
+    fastest = "fastest"  # the route with the fewest weeks of study
     facts = "facts"  # price, duration, ECTS, level, prerequisites of one named credential
     info = "info"  # anything else: answered from retrieved catalogue text
 
 
-PLANNER_INTENTS = {Intent.progress, Intent.order, Intent.credit, Intent.shared, Intent.cheapest}
+PLANNER_INTENTS = {Intent.progress, Intent.order, Intent.credit, Intent.shared, Intent.cheapest, Intent.fastest}
 
 _RULES: list[tuple[Intent, re.Pattern[str]]] = [
     (Intent.shared, re.compile(r"more than one pathway|several pathways|multiple pathways|both pathways|"
                                r"(count|counts) towards (two|both|several|multiple)|shared between pathways")),
     (Intent.credit, re.compile(r"\b(ects|credits?)\b.*\btowards?\b.*\b(msc|master|degree|diploma|bachelor|minor)|"
                                r"recogni[sz]\w*|credit transfer|count towards (an?|the) (msc|master|degree)")),
+    (Intent.fastest, re.compile(r"fastest|quickest|shortest (route|way|time)|least time|soonest")),
     (Intent.cheapest, re.compile(r"cheapest|lowest[- ]cost|least expensive|total (cost|price)|"
-                                 r"how much (would|will|does)"
-                                 r".*(cost|pathway|certificate)|cost of (completing|finishing)|fastest route|"
-                                 r"cheapest route")),
+                                 r"cost (me )?to (finish|complete)|cost of (completing|finishing)|"
+                                 r"how much (more )?(would|will|does) it cost")),
     (Intent.order, re.compile(r"\border\b|\bsequence\b|which (one )?first|take first|before (taking|i take)|"
                               r"in what order")),
     (Intent.progress, re.compile(r"still need|do i need|remaining|what else|missing|left to (do|take)|"
@@ -45,6 +46,7 @@ _RULES: list[tuple[Intent, re.Pattern[str]]] = [
 ]
 
 _HOLD = re.compile(r"\b(i|we) (already )?(hold|completed|finished|earned|passed)\b|"
+                   r"\b(i|we)'ve (already )?(completed|earned|passed|finished|done|got)\b|"
                    r"\b(i|we)( already)? have (already )?(completed|earned|passed|finished|done|got)\b|"
                    r"\b(i|we)('ve| have) got\b|\balready (hold|have)\b|\bholding\b")
 
@@ -118,4 +120,4 @@ def detect_intent(question: str) -> Intent:
 
 def says_holding(question: str) -> bool:
     """Does the learner state that they hold the credentials they mention?"""
-    return bool(_HOLD.search(question.lower()))
+    return bool(_HOLD.search(question.lower().replace("\u2019", "'")))

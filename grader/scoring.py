@@ -100,10 +100,43 @@ def select_exemplars(
 
 
 class RubricScorer:
-    def __init__(self, model: ChoiceModel, prompt: Prompt | None = None, temperature: float | None = None):
+    """Scores each criterion with one of two strategies.
+
+    ``letters``: one prompt listing every level, the distribution over the level letters.
+    ``thresholds``: for each level above the lowest, P(yes) that the evidence reaches it; the level
+    distribution follows from these cumulative probabilities (made monotone).
+    """
+
+    def __init__(self, model: ChoiceModel, prompt: Prompt | None = None, temperature: float | None = None,
+                 strategy: str = "letters"):
+        if strategy not in ("letters", "thresholds"):
+            raise ValueError(f"unknown scoring strategy {strategy!r}")
         self.model = model
-        self.prompt = prompt or load_prompt("grader_criterion")
+        self.strategy = strategy
+        default = "grader_criterion" if strategy == "letters" else "grader_threshold"
+        self.prompt = prompt or load_prompt(default)
         self.temperature = temperature if temperature is not None else load_temperature(model.name, self.prompt.id)
+
+    def threshold_messages(self, evidence: str, criterion: RubricCriterion, index: int) -> list[dict[str, str]]:
+        level = criterion.levels[index]
+        user = self.prompt.render(
+            "user", evidence=evidence[:MAX_EVIDENCE_CHARS], criterion_title=criterion.title,
+            criterion_description=criterion.description, level_label=level.label, level_descriptor=level.descriptor,
+        )
+        return [{"role": "system", "content": self.prompt.render("system")}, {"role": "user", "content": user}]
+
+    def level_distribution(self, evidence: str, criterion: RubricCriterion) -> dict[str, float]:
+        """Probability per level id (before calibration)."""
+        if self.strategy == "letters":
+            letters = list(LETTERS[: len(criterion.levels)])
+            raw = self.model.choice_distribution(self.messages(evidence, criterion), letters)
+            return {criterion.levels[i].id: raw[letter] for i, letter in enumerate(letters)}
+        reach = [1.0]
+        for index in range(1, len(criterion.levels)):
+            yes = self.model.choice_distribution(self.threshold_messages(evidence, criterion, index), ["yes", "no"])
+            reach.append(min(reach[-1], yes["yes"]))
+        reach.append(0.0)
+        return {level.id: max(reach[i] - reach[i + 1], 1e-6) for i, level in enumerate(criterion.levels)}
 
     def messages(self, evidence: str, criterion: RubricCriterion) -> list[dict[str, str]]:
         levels = "\n".join(f"{LETTERS[i]}) {lv.label} — {lv.descriptor}" for i, lv in enumerate(criterion.levels))
@@ -119,17 +152,17 @@ class RubricScorer:
         return [{"role": "system", "content": self.prompt.render("system")}, {"role": "user", "content": user}]
 
     def score_criterion(self, evidence: str, criterion: RubricCriterion) -> CriterionScore:
-        letters = list(LETTERS[: len(criterion.levels)])
-        raw = self.model.choice_distribution(self.messages(evidence, criterion), letters)
-        probs = calibrate(raw, self.temperature)
-        by_level = {criterion.levels[i].id: probs[letter] for i, letter in enumerate(letters)}
-        index = max(range(len(letters)), key=lambda i: (probs[letters[i]], -i))
+        raw = self.level_distribution(evidence, criterion)
+        total = sum(raw.values())
+        by_level = calibrate({k: v / total for k, v in raw.items()}, self.temperature)
+        ids = [level.id for level in criterion.levels]
+        index = max(range(len(ids)), key=lambda i: (by_level[ids[i]], -i))
         level = criterion.levels[index]
         quotes = pick_quotes(evidence, criterion, index)
         rationale = f"{level.label}: {level.descriptor}"
         if quotes:
             rationale += f" The evidence says: \u201c{quotes[0][:200]}\u201d"
-        return CriterionScore(criterion.id, level.id, by_level, probs[letters[index]], rationale, quotes)
+        return CriterionScore(criterion.id, level.id, by_level, by_level[level.id], rationale, quotes)
 
     def score(self, credential: Credential, evidence: str) -> RubricScore:
         started = time.perf_counter()

@@ -461,6 +461,48 @@ def review_decide_cmd(
     typer.echo(result.model_dump_json(indent=2))
 
 
+@eval_app.command("golden")
+def eval_golden_cmd(
+    golden: Annotated[Path | None, typer.Option(help="golden set (YAML)")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N items")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="planner, facts, info, unanswerable (repeatable)")] = None,
+    out: Annotated[Path | None, typer.Option(help="directory for summary.json, items.jsonl, report.txt")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Assistant golden set: citation hit rate, planner-figure exactness, refusals, time to first token."""
+    from evals import assistant_bench as bench
+
+    path = golden or bench.DEFAULT_GOLDEN
+    if not path.is_file():
+        fail(f"no such golden set: {path}")
+    try:
+        result = bench.run(_service(), path, limit, kinds=kind, out=out)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps(result.summary(), indent=2) if as_json else bench.render(result))
+
+
+@eval_app.command("exemplars")
+def eval_exemplars_cmd(
+    strategy: Annotated[str, typer.Option(help="letters or thresholds")] = "letters",
+    limit: Annotated[int | None, typer.Option(min=1, help="score a random sample of this many")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Grader agreement with the demo catalogue's labelled level exemplars (quick sanity benchmark)."""
+    from evals import grading_exemplars
+    from grader.scoring import RubricScorer
+    from stackwise.models import load_model
+
+    if strategy not in {"letters", "thresholds"}:
+        fail("--strategy must be letters or thresholds")
+    settings = get_settings()
+    cat = _load_or_fail(settings.catalogue)
+    result = grading_exemplars.run(cat, RubricScorer(load_model(settings), strategy=strategy), limit=limit)
+    fields = result.model_dump().items()
+    typer.echo(result.model_dump_json(indent=2) if as_json else
+               "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields))
+
+
 # ------------------------------------------------------------------ model
 
 

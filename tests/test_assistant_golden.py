@@ -21,13 +21,10 @@ from stackwise.wiring import assistant_service
 
 # item id -> why the engine fails it today (see the item's note in the golden file)
 KNOWN_ENGINE_FAILURES = {
-    "p02-engineering-ive-completed": "\"I've completed ...\" is not read as holding those credentials",
-    "c06-managers-fastest": "'fastest route' is answered with the cheapest route (26 weeks, not 22)",
-    "c07-engineering-how-much-more": "'how much more will it cost' matches no planner rule; goes to the model",
     "o02-managers-which-first": "orders the cheapest route, not the two credentials asked about",
     "r01-credit-no-pathway-named": "credit question naming credentials but no pathway gets 'Which pathway?'",
     "f07-prerequisites-short-name": "'LLM Application Development' (short title) is not linked; goes to the model",
-    "f11-need-before": "'before taking' is read as a study-order question; asks 'Which pathway?'",
+    "f20-procurement-before-risk": "'Assessment' in the titles is read as the assessment facet",
 }
 
 

@@ -26,7 +26,8 @@ from stackwise.models.base import StopBuffer
 pytestmark = pytest.mark.model
 
 YES_NO = [{"role": "user", "content": "Is 2+2 equal to 4? Answer yes or no."}]
-FALSE_Q = [{"role": "user", "content": "Is 2+2 equal to 5? Answer yes or no."}]
+# (the 1.5B model answers "Yes." to "Is 2+2 equal to 5?", so the negative case is a comparison)
+FALSE_Q = [{"role": "user", "content": "Is 3 greater than 7? Answer yes or no."}]
 HAIKU = [{"role": "user", "content": "Write a haiku about compilers."}]
 
 
@@ -130,10 +131,11 @@ def test_langchain_adapter_invoke_and_stream(llm):
     chunks = list(chat.stream(msgs))
     assert len(chunks) > 1 and all(isinstance(c, AIMessageChunk) for c in chunks)
     assert "".join(c.content for c in chunks) == reply.content
-    expected = llm.chat(
-        [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Write a haiku about compilers."}],
-        max_tokens=40,
-    )
+    as_dicts = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Write a haiku about compilers."},
+    ]
+    expected = llm.chat(as_dicts, max_tokens=40)
     assert reply.content == expected
     chain = ChatPromptTemplate.from_messages([("user", "Is {a}+{a} equal to {b}? Answer yes or no.")]) | chat
     out = (chain | StrOutputParser()).invoke({"a": 2, "b": 4}, config={"max_concurrency": 1})

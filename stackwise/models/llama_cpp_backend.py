@@ -4,12 +4,19 @@ The prompt is rendered with the chat template stored in the GGUF (``tokenizer.ch
 Qwen ChatML) and tokenised with special tokens, then generated with ``create_completion`` on the
 token list, so ``chat``, ``stream_chat`` and ``choice_distribution`` all see identical tokens.
 
-``choice_distribution`` drives the context directly: it evaluates only the part of the prompt
-that differs from what is already in the KV cache, reads the last position's logits, then for each
-multi-token option decodes the option's tokens (all but the last) on top of the prompt with logits
-for every position and removes them from the KV cache again. It keeps ``Llama``'s own bookkeeping
-(``n_tokens``, ``input_ids``) consistent so a following ``chat`` also reuses the prompt prefix.
-It uses two internals of ``Llama`` (``_ctx``, ``_batch``), which is why the version is pinned.
+Determinism and prefix reuse: llama.cpp's results depend slightly on how tokens are batched, so
+reusing a cached prefix naively makes greedy output depend on what ran before. Prompts are
+therefore always evaluated in blocks aligned to ``block_size`` from position 0, and only complete
+blocks shared with the previous prompt are reused from the KV cache (see ``_eval_prompt``); the
+last block is always recomputed. Same prompt -> same tokens, whatever ran before, while a long
+shared prefix (a grader's system prompt) is still computed once.
+
+``chat``/``stream_chat`` evaluate the prompt that way and then call ``create_completion`` on the
+same tokens, which samples at once (exact cache hit). ``choice_distribution`` reads the last
+position's logits, then for each multi-token option decodes the option's tokens (all but the
+last) on top of the prompt with logits for every position, and removes them from the KV cache
+again. It uses two internals of ``Llama`` (``_ctx``, ``_batch``), which is why the version is
+pinned.
 """
 
 from __future__ import annotations
@@ -54,7 +61,13 @@ class LlamaCppModel:
         n_threads: int | None = None,
         seed: int = 0,
         n_batch: int = 512,
+        block_size: int = 32,
     ):
+        """Load the GGUF at ``model_path``.
+
+        ``block_size``: prompt evaluation granularity (see :meth:`_eval_prompt`): smaller reuses
+        more of a shared prefix, larger evaluates long prompts a little faster.
+        """
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -84,6 +97,9 @@ class LlamaCppModel:
         self._n_vocab = self._llm.n_vocab()
         self._lock = threading.RLock()
         self.n_ctx = self._llm.n_ctx()
+        self.block_size = max(1, min(block_size, n_batch))
+        self._canon: list[int] = []  # tokens whose KV entries were computed canonically
+        self.stats = {"prompt_tokens": 0, "reused_tokens": 0}
 
     # ------------------------------------------------------------------------------ prompt
     def render(self, messages: Sequence[Message]) -> str:
@@ -100,9 +116,7 @@ class LlamaCppModel:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     # -------------------------------------------------------------------------- generation
-    def _completion_kwargs(
-        self, max_tokens: int, temperature: float, stop: Sequence[str] | None
-    ) -> dict[str, Any]:
+    def _completion_kwargs(self, max_tokens: int, temperature: float, stop: Sequence[str] | None) -> dict[str, Any]:
         return {
             "max_tokens": max_tokens,
             "temperature": max(0.0, float(temperature)),
@@ -124,6 +138,7 @@ class LlamaCppModel:
     ) -> str:
         tokens = self._prompt_tokens(messages)
         with self._lock:
+            self._eval_prompt(tokens)  # generate() then samples at once (exact cache hit)
             out = self._llm.create_completion(
                 tokens, stream=False, **self._completion_kwargs(max_tokens, temperature, stop)
             )
@@ -139,6 +154,7 @@ class LlamaCppModel:
     ) -> Iterator[str]:
         tokens = self._prompt_tokens(messages)
         with self._lock:
+            self._eval_prompt(tokens)
             chunks = self._llm.create_completion(
                 tokens, stream=True, **self._completion_kwargs(max_tokens, temperature, stop)
             )
@@ -155,19 +171,34 @@ class LlamaCppModel:
             if tail:
                 yield tail
 
-    # ------------------------------------------------------------------- choice distribution
-    def _eval_prompt(self, tokens: list[int]) -> np.ndarray:
-        """Bring the KV cache to ``tokens`` (reusing the common prefix); return last logits."""
+    # ------------------------------------------------------------------- prompt evaluation
+    def _eval_prompt(self, tokens: list[int]) -> None:
+        """Bring the KV cache to exactly ``tokens``, computed canonically; leave its last logits live.
+
+        llama.cpp's numerics depend on how tokens are batched, so a prompt whose prefix came from
+        the cache can get slightly different logits than the same prompt evaluated cold, and greedy
+        decoding can then diverge. To stay deterministic, a prompt is always evaluated in blocks
+        aligned to multiples of ``block_size`` from position 0, and only complete blocks that
+        match the previous canonical prompt are reused; the block holding the last token is always
+        recomputed (which also makes its logits live for sampling or scoring).
+        """
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        reuse = min(common_prefix_len(cached, tokens), len(tokens) - 1)
-        if reuse < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
-            llm.reset()
+        b = self.block_size
+        common = common_prefix_len(self._canon, tokens)
+        reuse = min((common // b) * b, ((len(tokens) - 1) // b) * b, llm.n_tokens)
+        if not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
             llm._ctx.kv_cache_clear()
             reuse = 0
         llm.n_tokens = reuse
-        llm.eval(tokens[reuse:])  # logits only for the last position
-        ptr = llm._ctx.get_logits_ith(-1)
+        self._canon = list(tokens[:reuse])
+        for start in range(reuse, len(tokens), b):
+            llm.eval(tokens[start : start + b])
+        self._canon = list(tokens)
+        self.stats["prompt_tokens"] += len(tokens)
+        self.stats["reused_tokens"] += reuse
+
+    def _last_logits(self) -> np.ndarray:
+        ptr = self._llm._ctx.get_logits_ith(-1)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
 
     def _option_logprob(self, n_prefix: int, first_lp: np.ndarray, option_tokens: list[int]) -> float:
@@ -193,11 +224,15 @@ class LlamaCppModel:
         with self._lock:
             llm = self._llm
             try:
-                first_lp = _log_softmax(self._eval_prompt(tokens))
+                self._eval_prompt(tokens)
+                first_lp = _log_softmax(self._last_logits())
                 n_prefix = llm.n_tokens
                 scores = {o: self._option_logprob(n_prefix, first_lp, t) for o, t in opt_tokens.items()}
+            except BaseException:
+                self._canon = []
+                raise
             finally:
-                # The live logits are no longer the prompt's: make generate() replay one token.
+                # The live logits are no longer the prompt's: generate() must not sample from them.
                 llm._requires_eval = True
         return softmax_dict(scores)
 
