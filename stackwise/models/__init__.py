@@ -122,7 +122,14 @@ def load_model(settings: Settings | None = None, runtime: Runtime | None = None)
         else:
             from stackwise.models.transformers_backend import TransformersModel
 
-            model = TransformersModel(path, name=spec.name, n_threads=s.n_threads, seed=s.seed)
+            model = TransformersModel(
+                path,
+                name=spec.name,
+                n_threads=s.n_threads,
+                seed=s.seed,
+                tokenizer_cache=s.models_path / f"{spec.filename}.hf-tokenizer",
+                source_id=spec.sha256 or f"{spec.filename}:{spec.size}",
+            )
         _LOAD_SECONDS[key] = time.perf_counter() - t0
         _LOADED[key] = model
         return model

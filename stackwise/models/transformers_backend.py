@@ -63,6 +63,20 @@ def _load_tokenizer(model_path: Path, cache_dir: Path | None, source_id: str) ->
     return tok
 
 
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' warnings while loading (for qwen2 GGUFs it warns that packed weights are
+    fastest in float32, which does not apply: qwen2 is de-quantised, not kept packed)."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+
+
 def _crop_to(cache: Any, length: int) -> None:
     """Drop cached positions from ``length`` on (``DynamicCache.crop`` takes a negative count)."""
     extra = cache.get_seq_length() - length
@@ -108,9 +122,10 @@ class TransformersModel:
         self.tokenizer = _load_tokenizer(self.model_path, cache, sid)
         if not self.tokenizer.chat_template:
             raise RuntimeError(f"{model_path}: the GGUF has no chat template")
-        self.model = AutoModelForCausalLM.from_pretrained(
-            str(self.model_path.parent), gguf_file=self.model_path.name, dtype=getattr(torch, dtype)
-        )
+        with _quiet_transformers():
+            self.model = AutoModelForCausalLM.from_pretrained(
+                str(self.model_path.parent), gguf_file=self.model_path.name, dtype=getattr(torch, dtype)
+            )
         self.model.eval()
         vocab = self.tokenizer.get_vocab()
         self._stop_ids = [vocab[t] for t in STOP_TOKENS if t in vocab]
