@@ -6,10 +6,10 @@ token list, so ``chat``, ``stream_chat`` and ``choice_distribution`` all see ide
 
 Determinism and prefix reuse: llama.cpp's results depend slightly on how tokens are batched, so
 reusing a cached prefix naively makes greedy output depend on what ran before. Prompts are
-therefore always evaluated in blocks aligned to ``block_size`` from position 0, and only complete
-blocks shared with the previous prompt are reused from the KV cache (see ``_eval_prompt``); the
-last block is always recomputed. Same prompt -> same tokens, whatever ran before, while a long
-shared prefix (a grader's system prompt) is still computed once.
+therefore always evaluated one chat message per batch (``segment_bounds``), and only whole
+messages shared with the previous prompt are reused from the KV cache (``_eval_prompt``). Same
+prompt -> same tokens, whatever ran before, while a shared prefix (a grader's system prompt and
+few-shot messages) is computed once.
 
 ``chat``/``stream_chat`` evaluate the prompt that way and then call ``create_completion`` on the
 same tokens, which samples at once (exact cache hit). ``choice_distribution`` reads the last
@@ -61,13 +61,8 @@ class LlamaCppModel:
         n_threads: int | None = None,
         seed: int = 0,
         n_batch: int = 512,
-        block_size: int = 32,
     ):
-        """Load the GGUF at ``model_path``.
-
-        ``block_size``: prompt evaluation granularity (see :meth:`_eval_prompt`): smaller reuses
-        more of a shared prefix, larger evaluates long prompts a little faster.
-        """
+        """Load the GGUF at ``model_path`` (``n_batch``: largest prompt batch, see ``segment_bounds``)."""
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -97,8 +92,11 @@ class LlamaCppModel:
         self._n_vocab = self._llm.n_vocab()
         self._lock = threading.RLock()
         self.n_ctx = self._llm.n_ctx()
-        self.block_size = max(1, min(block_size, n_batch))
+        self.n_batch = n_batch
+        seg = self._llm.tokenize(b"<|im_start|>", add_bos=False, special=True)
+        self._segment_token = seg[0] if len(seg) == 1 else -1  # -1: fixed n_batch blocks only
         self._canon: list[int] = []  # tokens whose KV entries were computed canonically
+        self._canon_bounds: list[int] = [0]
         self.stats = {"prompt_tokens": 0, "reused_tokens": 0}
 
     # ------------------------------------------------------------------------------ prompt
@@ -172,28 +170,45 @@ class LlamaCppModel:
                 yield tail
 
     # ------------------------------------------------------------------- prompt evaluation
+    def segment_bounds(self, tokens: Sequence[int]) -> list[int]:
+        """Canonical evaluation boundaries of a prompt: ``[0, ..., len(tokens)]``.
+
+        A segment starts at each ``<|im_start|>`` (one chat message, or the final assistant
+        header); segments longer than ``n_batch`` are split every ``n_batch`` tokens from their start.
+        """
+        starts = [i for i, t in enumerate(tokens) if t == self._segment_token and i > 0]
+        bounds = [0]
+        for end in [*starts, len(tokens)]:
+            while end - bounds[-1] > self.n_batch:
+                bounds.append(bounds[-1] + self.n_batch)
+            if end > bounds[-1]:
+                bounds.append(end)
+        return bounds
+
     def _eval_prompt(self, tokens: list[int]) -> None:
         """Bring the KV cache to exactly ``tokens``, computed canonically; leave its last logits live.
 
         llama.cpp's numerics depend on how tokens are batched, so a prompt whose prefix came from
-        the cache can get slightly different logits than the same prompt evaluated cold, and greedy
-        decoding can then diverge. To stay deterministic, a prompt is always evaluated in blocks
-        aligned to multiples of ``block_size`` from position 0, and only complete blocks that
-        match the previous canonical prompt are reused; the block holding the last token is always
-        recomputed (which also makes its logits live for sampling or scoring).
+        the cache would get slightly different logits than the same prompt evaluated cold, and
+        greedy decoding could diverge. So a prompt is always evaluated one segment (see
+        :meth:`segment_bounds`) per batch, and only whole segments shared with the previous
+        prompt are taken from the KV cache. The last segment (the assistant header) is always
+        recomputed, which also leaves its logits live for sampling or scoring.
         """
         llm = self._llm
-        b = self.block_size
-        common = common_prefix_len(self._canon, tokens)
-        reuse = min((common // b) * b, ((len(tokens) - 1) // b) * b, llm.n_tokens)
+        bounds = self.segment_bounds(tokens)
+        common = min(common_prefix_len(self._canon, tokens), llm.n_tokens)
+        old = set(self._canon_bounds)
+        reuse = max((b for b in bounds[:-1] if b <= common and b in old), default=0)
         if not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
             llm._ctx.kv_cache_clear()
             reuse = 0
         llm.n_tokens = reuse
-        self._canon = list(tokens[:reuse])
-        for start in range(reuse, len(tokens), b):
-            llm.eval(tokens[start : start + b])
-        self._canon = list(tokens)
+        self._canon, self._canon_bounds = [], [0]
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            if start >= reuse:
+                llm.eval(tokens[start:end])
+        self._canon, self._canon_bounds = list(tokens), bounds
         self.stats["prompt_tokens"] += len(tokens)
         self.stats["reused_tokens"] += reuse
 
@@ -229,7 +244,7 @@ class LlamaCppModel:
                 n_prefix = llm.n_tokens
                 scores = {o: self._option_logprob(n_prefix, first_lp, t) for o, t in opt_tokens.items()}
             except BaseException:
-                self._canon = []
+                self._canon, self._canon_bounds = [], [0]
                 raise
             finally:
                 # The live logits are no longer the prompt's: generate() must not sample from them.
