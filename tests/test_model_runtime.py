@@ -58,6 +58,13 @@ def test_llama_chat_is_nonempty_and_deterministic(llm):
     print(f"\n[model] llama.cpp: {llm.count_tokens(a)} tokens in {dt:.2f} s: {a!r}")
     assert a.strip() and a == b
     assert "<|im_end|>" not in a
+    # whatever ran in between (other prompts in the KV cache), the same prompt gives the same text
+    llm.choice_distribution(YES_NO, ["yes", "no"])
+    assert llm.chat(HAIKU, max_tokens=40) == a
+    conv = [*HAIKU, {"role": "assistant", "content": a}, {"role": "user", "content": "Now one about linkers."}]
+    warm = llm.chat(conv, max_tokens=30)
+    llm.chat(YES_NO, max_tokens=3)
+    assert llm.chat(conv, max_tokens=30) == warm and warm.strip()
 
 
 def test_llama_load_model_is_cached_per_process(llm):
@@ -109,6 +116,23 @@ def test_llama_choice_distribution_multi_token_and_cache_reuse(llm):
         llm.choice_distribution(msgs, ["Paris", "Paris"])
     with pytest.raises(ValueError):
         llm.choice_distribution(msgs, [])
+
+
+def test_llama_shared_system_prompt_is_computed_once(llm):
+    system = {"role": "system", "content": "You are a strict grader. " * 20 + "Reply with one word."}
+    pairs = [(10, 4), (3, 7), (9, 2)]
+    items = [[system, {"role": "user", "content": f"Is {a} greater than {b}? Answer yes or no."}] for a, b in pairs]
+    llm.choice_distribution(items[0], ["yes", "no"])
+    before = dict(llm.stats)
+    t0 = time.perf_counter()
+    d1 = llm.choice_distribution(items[1], ["yes", "no"])
+    d2 = llm.choice_distribution(items[2], ["yes", "no"])
+    dt = (time.perf_counter() - t0) / 2
+    reused = llm.stats["reused_tokens"] - before["reused_tokens"]
+    sys_tokens = llm.segment_bounds(llm._prompt_tokens(items[1]))[1]
+    print(f"\n[model] llama.cpp choice_distribution with shared {sys_tokens}-token system prompt: {dt * 1000:.0f} ms")
+    assert sys_tokens > 100 and reused == 2 * sys_tokens
+    assert d1["no"] > d1["yes"] and d2["yes"] > d2["no"]
 
 
 def test_llama_count_tokens(llm):
@@ -176,7 +200,9 @@ def hf(model_file) -> Iterator[TextModel]:
 
 def test_transformers_backend_same_file(hf, llm):
     assert hf.runtime == "transformers"
-    assert hf.count_tokens("hello world") == llm.count_tokens("hello world")
+    assert hf.render(HAIKU) == llm.render(HAIKU)  # both use the GGUF's chat template
+    for text in ("hello world", "<|im_end|> x", "def f(x):\n    return x ** 2  # ünïcode"):
+        assert hf.count_tokens(text) == llm.count_tokens(text)
     t0 = time.perf_counter()
     text = hf.chat(YES_NO, max_tokens=8)
     dt = time.perf_counter() - t0

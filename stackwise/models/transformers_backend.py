@@ -17,6 +17,7 @@ option on top of that cache, cropping the cache back to the prompt after each.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -108,6 +109,11 @@ class TransformersModel:
         from stackwise.config import enforce_offline
 
         enforce_offline()  # HF_HUB_OFFLINE=1 etc. before transformers reads them
+        if importlib.util.find_spec("accelerate") is None:
+            raise RuntimeError(
+                "the transformers runtime loads GGUF files through `accelerate`, which is not installed: "
+                "pip install accelerate==1.15.0"
+            )
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -144,7 +150,7 @@ class TransformersModel:
         return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
 
     # -------------------------------------------------------------------------- generation
     def chat(
