@@ -120,10 +120,19 @@ class RubricScorer:
     def threshold_messages(self, evidence: str, criterion: RubricCriterion, index: int) -> list[dict[str, str]]:
         level = criterion.levels[index]
         user = self.prompt.render(
-            "user", evidence=evidence[:MAX_EVIDENCE_CHARS], criterion_title=criterion.title,
+            "user", criterion_title=criterion.title,
             criterion_description=criterion.description, level_label=level.label, level_descriptor=level.descriptor,
         )
-        return [{"role": "system", "content": self.prompt.render("system")}, {"role": "user", "content": user}]
+        return self._with_evidence(evidence, user)
+
+    def _with_evidence(self, evidence: str, user: str) -> list[dict[str, str]]:
+        """System prompt, then the evidence as its own message (the model reuses its cache across
+        criteria for whole leading messages), then the criterion-specific question."""
+        return [
+            {"role": "system", "content": self.prompt.render("system")},
+            {"role": "user", "content": self.prompt.render("evidence", evidence=evidence[:MAX_EVIDENCE_CHARS])},
+            {"role": "user", "content": user},
+        ]
 
     def level_distribution(self, evidence: str, criterion: RubricCriterion) -> dict[str, float]:
         """Probability per level id (before calibration)."""
@@ -146,10 +155,10 @@ class RubricScorer:
             exemplars = "\nEXAMPLES OF EVIDENCE AT SOME LEVELS:\n" + "\n".join(
                 f"{letter}) \"{text.strip()}\"" for letter, text in examples) + "\n"
         user = self.prompt.render(
-            "user", evidence=evidence[:MAX_EVIDENCE_CHARS], criterion_title=criterion.title,
+            "user", criterion_title=criterion.title,
             criterion_description=criterion.description, levels=levels, exemplars=exemplars,
         )
-        return [{"role": "system", "content": self.prompt.render("system")}, {"role": "user", "content": user}]
+        return self._with_evidence(evidence, user)
 
     def score_criterion(self, evidence: str, criterion: RubricCriterion) -> CriterionScore:
         raw = self.level_distribution(evidence, criterion)

@@ -1,6 +1,6 @@
 """Versioned prompt files. ``assistant_answer.v1.md`` is prompt ``assistant_answer`` at version 1.
 
-A file may hold several parts separated by lines ``--- system ---`` / ``--- user ---``; placeholders
+A file may hold several named parts separated by lines such as ``--- system ---`` / ``--- user ---``; placeholders
 are ``{name}`` (str.format). Changing a prompt means adding a new version file, so every stored
 result can name the exact prompt it came from.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 PROMPT_DIR = Path(__file__).resolve().parent
 _FILE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.md$")
-_PART = re.compile(r"^--- (system|user) ---$", re.MULTILINE)
+_PART = re.compile(r"^--- ([a-z]+) ---$", re.MULTILINE)
 
 
 class PromptNotFound(LookupError):

@@ -73,6 +73,9 @@ def test_assemble_joins_parts_in_order_and_writes_marker(tmp_path):
     assert assembly.last_report is not None and assembly.last_report.action == "assembled"
     assert verify(out, spec) == spec.sha256
     assert leftovers(cache) == []
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_part_paths_may_be_a_callable(tmp_path):

@@ -260,6 +260,12 @@ def _prepare_cache_dir(cache_dir: Path, needed: int) -> None:
         raise CacheNotWritableError(cache_dir, f"{free:,} bytes free, {needed:,} needed")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _remove_stale_temps(cache_dir: Path, filename: str) -> None:
     for stale in cache_dir.glob(f".{filename}.*.partial"):
         with contextlib.suppress(OSError):
@@ -347,6 +353,7 @@ def _assemble_into(
         raise CacheNotWritableError(cache, f"cannot create a file ({exc.strerror or exc})") from exc
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it private; the model is a shared read-only file
         h = hashlib.sha256()
         buf = bytearray(CHUNK)
         view = memoryview(buf)

@@ -54,6 +54,9 @@ def _load_tokenizer(model_path: Path, cache_dir: Path | None, source_id: str) ->
             cache_dir.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=cache_dir.parent, prefix=f".{cache_dir.name}."))
             try:
+                mask = os.umask(0)
+                os.umask(mask)
+                tmp.chmod(0o777 & ~mask)
                 tok.save_pretrained(str(tmp))
                 (tmp / "SOURCE").write_text(source_id + "\n")
                 if cache_dir.exists():
