@@ -11,20 +11,25 @@ class SetupError(RuntimeError):
     """Something the install step should have prepared is missing; the message says what to run."""
 
 
+def _catalogue(settings: Settings):
+    from knowledge import CatalogueInvalid, load_catalogue
+
+    try:
+        return load_catalogue(settings.catalogue)
+    except CatalogueInvalid as exc:
+        raise SetupError(f"the catalogue at {settings.catalogue} is invalid; run `stackwise catalogue validate`:\n"
+                         f"{exc}") from exc
+
+
 @lru_cache(maxsize=4)
 def _assistant(settings_json: str):
     from assistant.memory import ConversationMemory
     from assistant.service import AssistantService
-    from knowledge import CatalogueInvalid, load_catalogue
     from knowledge.index import CatalogueIndex
     from stackwise.models import load_model
 
     settings = Settings.model_validate_json(settings_json)
-    try:
-        catalogue = load_catalogue(settings.catalogue)
-    except CatalogueInvalid as exc:
-        raise SetupError(f"the catalogue at {settings.catalogue} is invalid; run `stackwise catalogue validate`:\n"
-                         f"{exc}") from exc
+    catalogue = _catalogue(settings)
     index = CatalogueIndex.open(settings)
     index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
     memory = ConversationMemory(settings.db_url)
@@ -42,15 +47,10 @@ def _grader(settings_json: str):
     from grader.queue import open_queue, rubrics_from_catalogue
     from grader.scoring import RubricScorer
     from grader.service import GraderService
-    from knowledge import CatalogueInvalid, load_catalogue
     from stackwise.models import load_model
 
     settings = Settings.model_validate_json(settings_json)
-    try:
-        catalogue = load_catalogue(settings.catalogue)
-    except CatalogueInvalid as exc:
-        raise SetupError(f"the catalogue at {settings.catalogue} is invalid; run `stackwise catalogue validate`:\n"
-                         f"{exc}") from exc
+    catalogue = _catalogue(settings)
     queue = open_queue(settings, rubrics=rubrics_from_catalogue(catalogue))
     return GraderService(catalogue, queue, lambda: RubricScorer(load_model(settings)))
 
