@@ -33,11 +33,6 @@ class Outcome:
     reasons: list[str]
 
 
-def meets_pass_rule(rubric: Rubric, points: dict[str, int]) -> bool:
-    total = sum(points.values())
-    return total >= rubric.pass_threshold and all(points[c.id] >= rubric.min_points_each for c in rubric.criteria)
-
-
 def decide(rubric: Rubric, levels: dict[str, str], confidences: dict[str, float], policy: RoutingPolicy,
            signals: Signals = Signals()) -> Outcome:
     """Decide from the chosen level id per criterion and each level's confidence."""
@@ -48,7 +43,7 @@ def decide(rubric: Rubric, levels: dict[str, str], confidences: dict[str, float]
             raise ValueError(f"criterion {criterion.id!r} has no level {levels.get(criterion.id)!r}")
         points[criterion.id] = by_id[levels[criterion.id]]
     total = sum(points.values())
-    passes = meets_pass_rule(rubric, points)
+    passes = rubric.passes(points)
     reasons: list[str] = []
     if signals.injection:
         reasons.append("prompt_injection")

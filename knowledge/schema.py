@@ -27,6 +27,7 @@ Optional elements: ``prerequisites``, ``id_verification``, ``grading``, ``stacka
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -172,6 +173,10 @@ class Rubric(StrictModel):
     @property
     def max_points(self) -> int:
         return sum(c.max_points for c in self.criteria)
+
+    def passes(self, points: Mapping[str, float]) -> bool:
+        """The pass rule: the total reaches ``pass_threshold`` and each criterion ``min_points_each``."""
+        return sum(points.values()) >= self.pass_threshold and all(p >= self.min_points_each for p in points.values())
 
 
 class RoutingPolicy(StrictModel):
