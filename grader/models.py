@@ -228,6 +228,7 @@ class GradingJob(_Model):
 
     submission_id: str
     credential_id: str
+    learner_id: str
     learner_name: str
     learner_email: str | None
     files: list[StoredFile]

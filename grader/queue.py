@@ -282,7 +282,8 @@ class GraderQueue:
                              values={"error_message": None})
         with self._sessions() as session:
             row = self._row(session, submission_id)
-            return GradingJob(submission_id=row.id, credential_id=row.credential_id, learner_name=row.learner_name,
+            return GradingJob(submission_id=row.id, credential_id=row.credential_id, learner_id=row.learner_id,
+                              learner_name=row.learner_name,
                               learner_email=row.learner_email, files=self._files(session, submission_id, True),
                               links=list(row.links or []), reflection=row.reflection,
                               previous_submission_id=row.previous_submission_id)
@@ -545,6 +546,25 @@ class GraderQueue:
             append_audit(session, "issued", submission_id, actor, dict(details or {}), at=now)
 
     # ---- reads ---------------------------------------------------------------------------------
+
+    def pending_submissions(self) -> list[str]:
+        """Ids of submissions stored but not yet graded (``received``), oldest first."""
+        with self._sessions() as session:
+            return list(session.scalars(select(SubmissionRow.id).where(SubmissionRow.status == Status.received.value)
+                                        .order_by(SubmissionRow.created_at, SubmissionRow.id)))
+
+    def evidence_of_others(self, credential_id: str, learner_id: str, limit: int = 500) -> dict[str, str]:
+        """Submission id -> the text the model saw, for the latest graded submissions of *other* learners
+        for this credential (the near-duplicate check compares new evidence against these)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(GradeRow.submission_id, GradeRow.model_input)
+                .join(SubmissionRow, SubmissionRow.id == GradeRow.submission_id)
+                .where(SubmissionRow.credential_id == credential_id, SubmissionRow.learner_id != learner_id,
+                       GradeRow.model_input.is_not(None))
+                .order_by(GradeRow.id.desc()).limit(limit)
+            ).all()
+        return {sid: text for sid, text in rows}
 
     def get_submission(self, submission_id: str, *, learner_id: str | None = None, assessor: Assessor | None = None,
                        include_content: bool = False) -> SubmissionView | SubmissionDetail:

@@ -6,7 +6,10 @@ whatever goes wrong after the submission is stored is recorded on it as an error
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from grader.evidence import EvidenceError, extract_file, find_links
 from grader.grading import GradingReport, credential_or_error, grade_evidence
@@ -14,6 +17,8 @@ from grader.models import CriterionGrade, ExtractedFile, GradeResult, Submission
 from grader.queue import GraderQueue
 from grader.scoring import RubricScorer
 from knowledge.schema import Catalogue
+
+logger = logging.getLogger(__name__)
 
 
 def to_grade_result(report: GradingReport) -> GradeResult:
@@ -38,6 +43,8 @@ class GraderService:
         self.queue = queue
         self._scorer_factory = scorer_factory
         self._scorer: RubricScorer | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     @property
     def scorer(self) -> RubricScorer:
@@ -53,13 +60,56 @@ class GraderService:
         return grade_evidence(self.catalogue, credential_id, texts, self.scorer, reflection=reflection,
                               learner_names=list(learner_names))
 
+    def receive(self, submission: SubmissionIn) -> SubmissionView:
+        """Store the submission (``received``, or ``error`` straight away for empty/oversized evidence).
+
+        Raises :class:`UnknownCredential` before anything is stored when the credential does not exist.
+        """
+        credential_or_error(self.catalogue, submission.credential_id)
+        return self.queue.create_submission(submission)
+
     def submit(self, submission: SubmissionIn) -> SubmissionView:
         """Store the submission, then grade it; the stored view carries the decision or the error."""
-        credential_or_error(self.catalogue, submission.credential_id)
-        view = self.queue.create_submission(submission)
+        view = self.receive(submission)
         if view.status.value != "received":
             return view  # an idempotent repeat, or stored straight as an error
-        job = self.queue.start_grading(view.id)
+        return self.grade(view.id)
+
+    def submit_in_background(self, submission: SubmissionIn) -> tuple[SubmissionView, Future[SubmissionView] | None]:
+        """Store now, grade on the service's single grading thread (the model is used by one caller at a time).
+
+        Returns the stored view (``received``) at once and the future of the graded view (None when nothing
+        is left to grade). Adapters show "received / being graded" and poll the queue for the result.
+        """
+        view = self.receive(submission)
+        if view.status.value != "received":
+            return view, None
+        return view, self._worker().submit(self._grade_logged, view.id)
+
+    def resume_pending(self) -> list[str]:
+        """Grade, in the background, submissions left ``received`` by a stopped process. Returns their ids."""
+        pending = self.queue.pending_submissions()
+        for submission_id in pending:
+            self._worker().submit(self._grade_logged, submission_id)
+        return pending
+
+    def _worker(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stackwise-grader")
+            return self._executor
+
+    def _grade_logged(self, submission_id: str) -> SubmissionView:
+        try:
+            return self.grade(submission_id)
+        except Exception:  # the submission stays stored; record why grading stopped
+            logger.exception("grading submission %s failed", submission_id)
+            return self.queue.record_error(submission_id, "grading failed unexpectedly; an assessor will retry it")
+
+    def grade(self, submission_id: str) -> SubmissionView:
+        """Grade a stored ``received`` submission and record the decision (or the reason it could not be graded)."""
+        job = self.queue.start_grading(submission_id)
+        learner_id = job.learner_id
         extracted, texts, problems = [], [], []
         for position, stored in enumerate(job.files):
             try:
@@ -70,22 +120,23 @@ class GraderService:
                 extracted.append(ExtractedFile(position=position, error=str(exc)))
                 problems.append(str(exc))
         if extracted:
-            self.queue.record_extraction(view.id, extracted)
+            self.queue.record_extraction(submission_id, extracted)
         links = job.links or [link for t in texts for link in find_links(t)]
         if links:
             texts.append("Links provided: " + " ".join(links))
         if problems and not texts:
-            return self.queue.record_error(view.id, "; ".join(problems))
+            return self.queue.record_error(submission_id, "; ".join(problems))
         try:
             report = grade_evidence(
                 self.catalogue, job.credential_id, texts, self.scorer, reflection=job.reflection or None,
                 learner_names=[job.learner_name] if job.learner_name else [],
-                learner_identifiers=[i for i in (submission.learner_id, job.learner_email) if i],
+                learner_identifiers=[i for i in (learner_id, job.learner_email) if i],
+                other_submissions=self.queue.evidence_of_others(job.credential_id, learner_id),
             )
         except EvidenceError as exc:
-            return self.queue.record_error(view.id, "; ".join([*problems, str(exc)]))
+            return self.queue.record_error(submission_id, "; ".join([*problems, str(exc)]))
         result = to_grade_result(report)
         if problems:
             result = result.model_copy(update={"decision": "review",
                                                "reasons": [*result.reasons, "unreadable_file"]})
-        return self.queue.record_grade(view.id, result, model_input=report.evidence_for_model)
+        return self.queue.record_grade(submission_id, result, model_input=report.evidence_for_model)
