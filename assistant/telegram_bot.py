@@ -2,6 +2,9 @@
 
 Same engine and the same conversation memory as the CLI and the web chat; a learner is
 ``telegram:<user id>``. Commands: /start, /help, /plan, /hold, /reset; any other text is a question.
+Given a :class:`grader.service.GraderService`, the bot also takes evidence for assessment: /submit,
+/reflection, /done, /cancel, /status (handlers in :mod:`assistant.telegram_submit`); while a submission
+is open, the learner's text messages are evidence rather than questions.
 Blocking service calls run in a worker thread (:func:`asyncio.to_thread`) so the event loop stays free,
 and a "typing…" indicator is repeated while an answer is generated. Replies longer than Telegram's
 4096-character limit are split on paragraph, then line, then word boundaries (:func:`split_message`).
@@ -31,6 +34,7 @@ from assistant.service import AssistantError
 
 if TYPE_CHECKING:
     from assistant.service import Answer, AssistantService
+    from grader.service import GraderService
     from stackwise.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -147,9 +151,10 @@ logger.addFilter(_redactor)
 class _Bot:
     """The handlers; every answer comes from the service, this class only talks Telegram."""
 
-    def __init__(self, service: AssistantService, typing_interval: float):
+    def __init__(self, service: AssistantService, typing_interval: float, extra_help: str = ""):
         self.service = service
         self.typing_interval = typing_interval
+        self.extra_help = extra_help
         # one lock per learner: updates are processed concurrently, but one learner's turns stay in order
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -222,7 +227,7 @@ class _Bot:
             f"- {PLAN_USAGE}. /plan alone lists the pathways.\n"
             "- /reset deletes our conversation and the credentials you told me you hold.\n"
             "- /help shows this message."
-        )
+        ) + (f"\n\n{self.extra_help}" if self.extra_help else "")
 
     # -------------------------------------------------------------- commands
 
@@ -335,18 +340,28 @@ class _Bot:
 
 def build_application(service: AssistantService, token: str, *, request: BaseRequest | None = None,
                       base_url: str | None = None, get_updates_request: BaseRequest | None = None,
-                      typing_interval: float = TYPING_INTERVAL) -> Application:
+                      typing_interval: float = TYPING_INTERVAL, grader: GraderService | None = None) -> Application:
     """The bot's :class:`telegram.ext.Application` with every handler registered.
 
     ``request`` replaces the HTTP layer (tests pass an offline fake; it is also used for getUpdates
     unless ``get_updates_request`` is given); ``base_url`` points the bot at another Bot API server,
-    e.g. a self-hosted one.
+    e.g. a self-hosted one. With a ``grader`` the evidence-submission commands are added; the
+    :class:`assistant.telegram_submit.Submissions` handling them is ``application.bot_data["submissions"]``.
     """
     _redactor.secrets.add(token)
-    bot = _Bot(service, typing_interval)
+    commands = list(COMMANDS)
+    submissions = None
+    if grader is not None:
+        from assistant.telegram_submit import SUBMIT_COMMANDS, SUBMIT_HELP, Submissions
+
+        commands += SUBMIT_COMMANDS
+        bot = _Bot(service, typing_interval, extra_help=SUBMIT_HELP)
+        submissions = Submissions(grader, learner_id, bot._lock)
+    else:
+        bot = _Bot(service, typing_interval)
 
     async def post_init(application: Application) -> None:
-        await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+        await application.bot.set_my_commands([BotCommand(name, text) for name, text in commands])
 
     builder = ApplicationBuilder().token(token).concurrent_updates(True).post_init(post_init)
     if request is not None:
@@ -358,12 +373,25 @@ def build_application(service: AssistantService, token: str, *, request: BaseReq
     application = builder.build()
 
     new = filters.UpdateType.MESSAGE  # edited messages and channel posts are not questions
-    for name, callback in (("start", bot.start), ("help", bot.help), ("plan", bot.plan), ("hold", bot.hold),
-                           ("reset", bot.reset)):
+    handlers: list[tuple[str, Callable]] = [("start", bot.start), ("help", bot.help), ("plan", bot.plan),
+                                            ("hold", bot.hold), ("reset", bot.reset)]
+    if submissions is not None:
+        handlers += [("submit", submissions.submit), ("reflection", submissions.reflection),
+                     ("done", submissions.done), ("cancel", submissions.cancel), ("status", submissions.status)]
+    for name, callback in handlers:
         application.add_handler(CommandHandler(name, callback, filters=new))
     application.add_handler(MessageHandler(new & filters.COMMAND, bot.unknown_command))
-    application.add_handler(MessageHandler(new & filters.TEXT, bot.question))
-    application.add_handler(MessageHandler(new & (filters.Document.ALL | filters.PHOTO), bot.evidence))
+    if submissions is not None:
+        application.bot_data["submissions"] = submissions
+        # while a submission is open in this chat, text is evidence (or the reflective statement)
+        application.add_handler(MessageHandler(new & filters.TEXT & submissions.drafting, submissions.text))
+        application.add_handler(MessageHandler(new & filters.TEXT, bot.question))
+        application.add_handler(MessageHandler(new & filters.Document.ALL, submissions.document))
+        application.add_handler(MessageHandler(new & filters.PHOTO, submissions.photo))
+        application.add_handler(MessageHandler(new & submissions.drafting, submissions.unsupported))
+    else:
+        application.add_handler(MessageHandler(new & filters.TEXT, bot.question))
+        application.add_handler(MessageHandler(new & (filters.Document.ALL | filters.PHOTO), bot.evidence))
     application.add_handler(MessageHandler(new, bot.other))
     application.add_error_handler(bot.error)
     return application
@@ -387,7 +415,7 @@ def run_bot(settings: Settings | None = None, *, base_url: str | None = None, wa
     Raises :class:`stackwise.wiring.SetupError` when ``STACKWISE_TELEGRAM_TOKEN`` is not set.
     """
     from stackwise.config import get_settings
-    from stackwise.wiring import SetupError, assistant_service
+    from stackwise.wiring import SetupError, assistant_service, grader_service
 
     settings = settings or get_settings()
     token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
@@ -398,7 +426,12 @@ def run_bot(settings: Settings | None = None, *, base_url: str | None = None, wa
     if warm_up:
         logger.info("loading the model before accepting messages")
         service.warm_up()
-    application = build_application(service, token, base_url=base_url)
+    grader = grader_service(settings)
+    resumed = grader.resume_pending()
+    if resumed:
+        logger.info("grading %d submission(s) left ungraded by the last run (learners see them with /status)",
+                    len(resumed))
+    application = build_application(service, token, base_url=base_url, grader=grader)
     logger.info("Telegram bot polling for messages (Ctrl-C stops it)")
     application.run_polling(allowed_updates=[Update.MESSAGE])
 

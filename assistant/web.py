@@ -4,12 +4,14 @@ Every answer, figure and citation comes from the service; this module only turns
 chat messages (streamed), renders the citations as a "Sources:" line and keeps bad input and errors
 inside the conversation instead of raising.
 
-- :func:`build_app` builds the :class:`gradio.Blocks` (a "Chat" tab and a "Plan" tab);
+- :func:`build_app` builds the :class:`gradio.Blocks` (a "Chat" tab and a "Plan" tab, plus the grader's
+  "Submit evidence" and "Assessor" tabs from :mod:`grader.web` when a grader service is given);
 - :func:`launch` serves it on ``127.0.0.1`` (never a public share link);
-- :func:`run_server` builds the configured service and serves it until interrupted (for the CLI).
+- :func:`run_server` builds the configured services and serves them until interrupted (for the CLI).
 
 API endpoints (for ``gradio_client``): ``/chat`` (message, history, holding, name), ``/plan``
-(pathway, holding), ``/forget`` (name), ``/save_holding`` (holding, name), ``/load_learner`` (name).
+(pathway, holding), ``/forget`` (name), ``/save_holding`` (holding, name), ``/load_learner`` (name);
+with a grader, those listed in :mod:`grader.web`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwise.config import enforce_offline
 
@@ -27,6 +29,9 @@ enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio i
 import gradio as gr  # noqa: E402
 
 from assistant.service import Answer, AssistantError, AssistantService  # noqa: E402
+
+if TYPE_CHECKING:
+    from grader.service import GraderService
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ EXAMPLES = [
 ]
 SHOWN_QUESTION_CHARS = 500  # a very long message is shown shortened in the chat (the service still sees all of it)
 HISTORY_SHOWN = 20  # turns loaded back into the chat when a learner gives their name
+MAX_UPLOAD = "25mb"  # Gradio refuses bigger uploads before they reach memory (the store keeps up to 25 MiB)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s")
 
 
@@ -90,8 +96,9 @@ def _problem(exc: Exception) -> str:
     return f"Sorry, I could not answer that: {exc}. Please try again or rephrase the question."
 
 
-def build_app(service: AssistantService) -> gr.Blocks:
-    """The web chat for ``service``: learner chat with streamed answers and citations, and a planner tab."""
+def build_app(service: AssistantService, grader: GraderService | None = None) -> gr.Blocks:
+    """The web chat for ``service``: learner chat with streamed answers and citations, and a planner tab;
+    with ``grader``, also the evidence submission and assessor tabs (:func:`grader.web.add_grader_tabs`)."""
     catalogue = service.catalogue
     credential_choices = [(f"{c.title} ({cid})", cid) for cid, c in sorted(
         catalogue.credentials.items(), key=lambda item: item[1].title.lower())]
@@ -197,6 +204,10 @@ def build_app(service: AssistantService) -> gr.Blocks:
                                            label="Credentials I hold")
             plan_button = gr.Button("Plan my route", variant="primary")
             plan_output = gr.Markdown(label="Plan")
+        if grader is not None:
+            from grader.web import add_grader_tabs
+
+            add_grader_tabs(demo, grader)
 
         # ------------------------------------------------------------------ events
         chat_io = dict(fn=chat, inputs=[message, chatbot, holding, name, session_id],
@@ -217,23 +228,30 @@ def build_app(service: AssistantService) -> gr.Blocks:
 
 
 def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860, warm: bool = True, *,
-           prevent_thread_lock: bool = False, quiet: bool = False) -> gr.Blocks:
+           prevent_thread_lock: bool = False, quiet: bool = False, grader: GraderService | None = None) -> gr.Blocks:
     """Serve the web chat on ``host:port`` (local only: never a share link); warms the model first if asked.
 
-    Blocks until interrupted unless ``prevent_thread_lock`` (then call ``.close()`` on the result).
+    With ``grader``, the grader tabs are served too and submissions a stopped process left ungraded are
+    queued for grading (:meth:`GraderService.resume_pending`). Blocks until interrupted unless
+    ``prevent_thread_lock`` (then call ``.close()`` on the result).
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     if warm:
         service.warm_up()
-    demo = build_app(service)
+    if grader is not None:
+        pending = grader.resume_pending()
+        if pending:
+            log.info("grading %d submission(s) left ungraded by the last run", len(pending))
+    demo = build_app(service, grader)
     demo.queue(default_concurrency_limit=1)  # one answer at a time: the model shares two cores
-    demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=prevent_thread_lock,
-                quiet=quiet, show_error=False, ssr_mode=False, mcp_server=False, enable_monitoring=False)
+    demo.launch(server_name=host, server_port=port, share=False, max_file_size=MAX_UPLOAD,
+                prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False, ssr_mode=False,
+                mcp_server=False, enable_monitoring=False)
     return demo
 
 
 def run_server(host: str = "127.0.0.1", port: int = 7860, warm: bool = True) -> None:
-    """Build the configured assistant service and serve the web chat (blocking) — for ``stackwise serve``."""
-    from stackwise.wiring import assistant_service
+    """Build the configured assistant and grader services and serve the web app (blocking)."""
+    from stackwise.wiring import assistant_service, grader_service
 
-    launch(assistant_service(), host=host, port=port, warm=warm)
+    launch(assistant_service(), host=host, port=port, warm=warm, grader=grader_service())

@@ -59,7 +59,7 @@ def run(catalogue: Catalogue, scorer: RubricScorer, limit: int | None = None, se
     for cred_id, criterion, index in items:
         evidence = criterion.levels[index].exemplar or ""
         started = time.perf_counter()
-        score = scorer.score_criterion(evidence, _without_exemplar(criterion, index))
+        score = scorer.score_criterion(evidence, _without_exemplar(criterion, index), catalogue.credentials[cred_id])
         predicted = [lv.id for lv in criterion.levels].index(score.level_id)
         results.append(ExemplarItem(credential_id=cred_id, criterion_id=criterion.id, true_index=index,
                                     predicted_index=predicted, confidence=score.confidence,

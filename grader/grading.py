@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grader.evidence import combine
+from grader.injection import scan_injection
 from grader.policy import Outcome, Signals, decide
 from grader.scoring import RubricScore, RubricScorer
 from grader.signals import (
@@ -16,7 +17,6 @@ from grader.signals import (
     near_duplicate,
     pseudonymise,
     quote_in_evidence,
-    scan_injection,
 )
 from knowledge.schema import Catalogue, Credential
 

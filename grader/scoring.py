@@ -99,22 +99,37 @@ def select_exemplars(
     return [(letter, text) for _, letter, text in sorted(best, key=lambda t: t[1])]
 
 
-class RubricScorer:
-    """Scores each criterion with one of two strategies.
+STRATEGIES = {"rubric": "grader_rubric", "letters": "grader_criterion", "thresholds": "grader_threshold"}
 
+
+def render_rubric(credential: Credential) -> str:
+    """The whole rubric as text: every criterion with its lettered levels and descriptors."""
+    blocks = []
+    for number, criterion in enumerate(credential.rubric.criteria, start=1):
+        levels = "\n".join(f"  {LETTERS[i]}) {lv.label}: {' '.join(lv.descriptor.split())}"
+                           for i, lv in enumerate(criterion.levels))
+        blocks.append(f"Criterion {number}: {criterion.title}\n  {' '.join(criterion.description.split())}\n{levels}")
+    return "\n\n".join(blocks)
+
+
+class RubricScorer:
+    """Scores each criterion with one of three strategies.
+
+    ``rubric`` (default): the whole rubric and the evidence are two shared messages (the model's cache
+    holds them across criteria, and the rubric across submissions for the same credential); each
+    criterion then costs only a short question; the distribution is over the level letters.
     ``letters``: one prompt listing every level, the distribution over the level letters.
     ``thresholds``: for each level above the lowest, P(yes) that the evidence reaches it; the level
     distribution follows from these cumulative probabilities (made monotone).
     """
 
     def __init__(self, model: ChoiceModel, prompt: Prompt | None = None, temperature: float | None = None,
-                 strategy: str = "letters"):
-        if strategy not in ("letters", "thresholds"):
-            raise ValueError(f"unknown scoring strategy {strategy!r}")
+                 strategy: str = "rubric"):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown scoring strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
         self.model = model
         self.strategy = strategy
-        default = "grader_criterion" if strategy == "letters" else "grader_threshold"
-        self.prompt = prompt or load_prompt(default)
+        self.prompt = prompt or load_prompt(STRATEGIES[strategy])
         self.temperature = temperature if temperature is not None else load_temperature(model.name, self.prompt.id)
 
     def threshold_messages(self, evidence: str, criterion: RubricCriterion, index: int) -> list[dict[str, str]]:
@@ -134,8 +149,28 @@ class RubricScorer:
             {"role": "user", "content": user},
         ]
 
-    def level_distribution(self, evidence: str, criterion: RubricCriterion) -> dict[str, float]:
+    def rubric_messages(self, evidence: str, credential: Credential, criterion: RubricCriterion
+                        ) -> list[dict[str, str]]:
+        number = next(i for i, c in enumerate(credential.rubric.criteria, start=1) if c.id == criterion.id)
+        levels = "  ".join(f"{LETTERS[i]}) {lv.label}" for i, lv in enumerate(criterion.levels))
+        return [
+            {"role": "system", "content": self.prompt.render("system")},
+            {"role": "user", "content": self.prompt.render("rubric", credential_title=credential.title,
+                                                           rubric=render_rubric(credential))},
+            {"role": "user", "content": self.prompt.render("evidence", evidence=evidence[:MAX_EVIDENCE_CHARS])},
+            {"role": "user", "content": self.prompt.render("user", number=number, criterion_title=criterion.title,
+                                                           levels=levels)},
+        ]
+
+    def level_distribution(self, evidence: str, criterion: RubricCriterion,
+                           credential: Credential | None = None) -> dict[str, float]:
         """Probability per level id (before calibration)."""
+        if self.strategy == "rubric":
+            if credential is None:
+                raise ValueError("the rubric strategy needs the credential")
+            letters = list(LETTERS[: len(criterion.levels)])
+            raw = self.model.choice_distribution(self.rubric_messages(evidence, credential, criterion), letters)
+            return {criterion.levels[i].id: raw[letter] for i, letter in enumerate(letters)}
         if self.strategy == "letters":
             letters = list(LETTERS[: len(criterion.levels)])
             raw = self.model.choice_distribution(self.messages(evidence, criterion), letters)
@@ -160,8 +195,9 @@ class RubricScorer:
         )
         return self._with_evidence(evidence, user)
 
-    def score_criterion(self, evidence: str, criterion: RubricCriterion) -> CriterionScore:
-        raw = self.level_distribution(evidence, criterion)
+    def score_criterion(self, evidence: str, criterion: RubricCriterion,
+                        credential: Credential | None = None) -> CriterionScore:
+        raw = self.level_distribution(evidence, criterion, credential)
         total = sum(raw.values())
         by_level = calibrate({k: v / total for k, v in raw.items()}, self.temperature)
         ids = [level.id for level in criterion.levels]
@@ -175,5 +211,5 @@ class RubricScorer:
 
     def score(self, credential: Credential, evidence: str) -> RubricScore:
         started = time.perf_counter()
-        criteria = [self.score_criterion(evidence, c) for c in credential.rubric.criteria]
+        criteria = [self.score_criterion(evidence, c, credential) for c in credential.rubric.criteria]
         return RubricScore(criteria, self.model.name, self.prompt.id, round(time.perf_counter() - started, 3))

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from grader.evidence import EvidenceError, extract_file, find_links
+from grader.evidence import EvidenceError, combine, extract_file, find_links
 from grader.grading import GradingReport, credential_or_error, grade_evidence
 from grader.models import CriterionGrade, ExtractedFile, GradeResult, SubmissionIn, SubmissionView
 from grader.queue import GraderQueue
@@ -127,6 +127,7 @@ class GraderService:
         if problems and not texts:
             return self.queue.record_error(submission_id, "; ".join(problems))
         try:
+            combine(texts, job.reflection or None)  # unusable evidence is recorded before the model is touched
             report = grade_evidence(
                 self.catalogue, job.credential_id, texts, self.scorer, reflection=job.reflection or None,
                 learner_names=[job.learner_name] if job.learner_name else [],

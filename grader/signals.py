@@ -1,5 +1,5 @@
-"""Pure checks on evidence text before and beside scoring: pseudonymisation, instructions aimed at the
-grader (prompt injection), signs of machine-generated text, and near-duplicates of other submissions.
+"""Pure checks on evidence text before and beside scoring: pseudonymisation, signs of machine-generated
+text, near-duplicates of other submissions and verbatim quotes. Prompt injection: :mod:`grader.injection`.
 """
 
 from __future__ import annotations
@@ -43,50 +43,6 @@ def pseudonymise(text: str, *, names: list[str] = (), identifiers: list[str] = (
     out = sub(_STUDENT_ID, "[ID]", out)
     out = sub(_PHONE, "[PHONE]", out)
     return Pseudonymised(out, counts)
-
-
-# ------------------------------------------------------------------ instructions aimed at the grader
-
-_INJECTION = [
-    r"ignore (all |any |the |your |previous |prior |above )*(instructions?|rubric|criteria|rules|guidelines)",
-    r"disregard (all |the |your |previous |prior |above )*(instructions?|rubric|criteria|rules)",
-    r"(award|give|assign|grant)( me| this( submission| work| portfolio)?)? (full|maximum|max|top|the highest|"
-    r"perfect|all( the)?) (marks?|points|score|grade|level)",
-    r"(mark|grade|score|rate) (this|me|it) (as )?(excellent|exemplary|distinction|outstanding|the highest|"
-    r"full marks|a pass|passed)",
-    r"\b(you are|act as|pretend to be|you're) (now )?(a |an |the )?(grader|assessor|examiner|marker|ai|assistant|"
-    r"language model)",
-    r"\b(system prompt|developer message|new instructions?|override)\b",
-    r"(as|dear) (the )?(ai|llm|grader|assessor|model)[,:]",
-    r"(this|the) (submission|evidence|portfolio) (must|should|deserves to) (pass|receive|get)",
-    r"\b(highest|top) level (for|on) (every|each|all) criteri",
-    r"respond (only )?with ['\"]?(pass|excellent|[A-D])['\"]?",
-]
-_INJECTION_RE = re.compile("|".join(f"(?:{p})" for p in _INJECTION), re.I)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-@dataclass(frozen=True)
-class InjectionScan:
-    flagged: bool
-    matches: list[str]
-    sanitised: str
-
-
-def scan_injection(text: str) -> InjectionScan:
-    """Find sentences that address the grader; ``sanitised`` is the text without them.
-
-    The grader scores the sanitised text, so injected instructions can never raise a level; the flag
-    routes the submission to a human.
-    """
-    kept, matches = [], []
-    for sentence in _SENTENCE.split(text):
-        if _INJECTION_RE.search(sentence):
-            matches.append(sentence.strip())
-        else:
-            kept.append(sentence)
-    sanitised = " ".join(s.strip() for s in kept if s.strip())
-    return InjectionScan(bool(matches), matches, sanitised if matches else text)
 
 
 # ------------------------------------------------------------------ machine-generated text

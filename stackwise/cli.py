@@ -260,14 +260,16 @@ def serve_cmd(
     warm: Annotated[bool, typer.Option(help="load the model before accepting questions")] = True,
     telegram: Annotated[bool, typer.Option("--telegram", help="run the Telegram bot instead of the web app")] = False,
 ) -> None:
-    """Start the learner web app (Gradio), or with --telegram the Telegram bot."""
+    """Start the web app (Gradio: chat, planner, evidence submission, assessor review), or with --telegram the
+    Telegram bot. Assessor log-in needs STACKWISE_ASSESSORS_FILE (see `python -m grader.accounts hash`)."""
     if telegram:
         telegram_cmd()
         return
     from assistant.web import launch
 
+    service, grader = _service(), _grader()
     typer.echo(f"Stackwise web app on http://{host}:{port} (Ctrl+C stops it)")
-    launch(_service(), host=host, port=port, warm=warm)
+    launch(service, host=host, port=port, warm=warm, grader=grader)
 
 
 @app.command("telegram")
@@ -501,6 +503,28 @@ def eval_exemplars_cmd(
     fields = result.model_dump().items()
     typer.echo(result.model_dump_json(indent=2) if as_json else
                "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields))
+
+
+@eval_app.command("evidence")
+def eval_evidence_cmd(
+    strategy: Annotated[str, typer.Option(help="letters or thresholds")] = "letters",
+    limit: Annotated[int | None, typer.Option(min=1, help="grade only the first N items")] = None,
+    output: Annotated[Path | None, typer.Option(help="write the full result (per item) as JSON here")] = None,
+) -> None:
+    """Grader benchmark on the labelled portfolio evidence set: agreement, decisions, review share, speed."""
+    from evals import grading_bench
+    from grader.scoring import RubricScorer
+    from stackwise.models import load_model
+
+    if strategy not in {"letters", "thresholds"}:
+        fail("--strategy must be letters or thresholds")
+    settings = get_settings()
+    cat = _load_or_fail(settings.catalogue)
+    result = grading_bench.run(cat, RubricScorer(load_model(settings), strategy=strategy), limit=limit)
+    typer.echo(grading_bench.render(result))
+    if output:
+        output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        typer.echo(f"wrote {output}")
 
 
 # ------------------------------------------------------------------ model

@@ -17,8 +17,9 @@ from grader.evidence import (
     combine,
     extract_file,
 )
+from grader.injection import scan_injection
 from grader.policy import Signals, decide
-from grader.signals import looks_machine_generated, near_duplicate, pseudonymise, quote_in_evidence, scan_injection
+from grader.signals import looks_machine_generated, near_duplicate, pseudonymise, quote_in_evidence
 from knowledge import load_catalogue
 from knowledge.schema import RoutingPolicy
 from stackwise.config import BUNDLED_CATALOGUE
