@@ -35,6 +35,7 @@ from assistant.service import AssistantError
 if TYPE_CHECKING:
     from assistant.service import Answer, AssistantService
     from grader.service import GraderService
+    from issuance.service import IssuanceService
     from stackwise.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -340,13 +341,15 @@ class _Bot:
 
 def build_application(service: AssistantService, token: str, *, request: BaseRequest | None = None,
                       base_url: str | None = None, get_updates_request: BaseRequest | None = None,
-                      typing_interval: float = TYPING_INTERVAL, grader: GraderService | None = None) -> Application:
+                      typing_interval: float = TYPING_INTERVAL, grader: GraderService | None = None,
+                      issuance: IssuanceService | None = None) -> Application:
     """The bot's :class:`telegram.ext.Application` with every handler registered.
 
     ``request`` replaces the HTTP layer (tests pass an offline fake; it is also used for getUpdates
     unless ``get_updates_request`` is given); ``base_url`` points the bot at another Bot API server,
     e.g. a self-hosted one. With a ``grader`` the evidence-submission commands are added; the
     :class:`assistant.telegram_submit.Submissions` handling them is ``application.bot_data["submissions"]``.
+    With ``issuance`` (and a grader) learners receive their credential file when it is issued.
     """
     _redactor.secrets.add(token)
     commands = list(COMMANDS)
@@ -356,14 +359,22 @@ def build_application(service: AssistantService, token: str, *, request: BaseReq
 
         commands += SUBMIT_COMMANDS
         bot = _Bot(service, typing_interval, extra_help=SUBMIT_HELP)
-        submissions = Submissions(grader, learner_id, bot._lock)
+        submissions = Submissions(grader, learner_id, bot._lock, issuance=issuance)
     else:
         bot = _Bot(service, typing_interval)
 
     async def post_init(application: Application) -> None:
         await application.bot.set_my_commands([BotCommand(name, text) for name, text in commands])
+        if submissions is not None and issuance is not None:
+            application.bot_data["stop_credentials"] = submissions.attach_issuance(application.bot)
 
-    builder = ApplicationBuilder().token(token).concurrent_updates(True).post_init(post_init)
+    async def post_shutdown(application: Application) -> None:
+        stop = application.bot_data.pop("stop_credentials", None)
+        if stop is not None:
+            stop()
+
+    builder = (ApplicationBuilder().token(token).concurrent_updates(True).post_init(post_init)
+               .post_shutdown(post_shutdown))
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     elif get_updates_request is not None:
@@ -415,7 +426,7 @@ def run_bot(settings: Settings | None = None, *, base_url: str | None = None, wa
     Raises :class:`stackwise.wiring.SetupError` when ``STACKWISE_TELEGRAM_TOKEN`` is not set.
     """
     from stackwise.config import get_settings
-    from stackwise.wiring import SetupError, assistant_service, grader_service
+    from stackwise.wiring import SetupError, assistant_service, grader_service, issuance_service
 
     settings = settings or get_settings()
     token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
@@ -431,7 +442,8 @@ def run_bot(settings: Settings | None = None, *, base_url: str | None = None, wa
     if resumed:
         logger.info("grading %d submission(s) left ungraded by the last run (learners see them with /status)",
                     len(resumed))
-    application = build_application(service, token, base_url=base_url, grader=grader)
+    issuance = issuance_service(settings)
+    application = build_application(service, token, base_url=base_url, grader=grader, issuance=issuance)
     logger.info("Telegram bot polling for messages (Ctrl-C stops it)")
     application.run_polling(allowed_updates=[Update.MESSAGE])
 

@@ -7,6 +7,9 @@ messages form the reflective statement instead. ``/done`` stores the submission 
 message id, so a redelivered update never submits twice) and the result is sent to the chat when the
 grading thread finishes: its future's done-callback schedules the message on the bot's event loop.
 ``/cancel`` drops the draft; ``/status`` lists the learner's own submissions (``/status ID``: one of them).
+With an :class:`issuance.service.IssuanceService`, the learner also receives the signed credential as a JSON
+document once it is issued: right after the result message for an automatic pass, or as soon as an assessor's
+approval issues it (:meth:`Submissions.attach_issuance` listens to the service's issued-credential event).
 
 Drafts live in memory only. A learner whose draft was lost because the bot restarted is told so the
 next time they use a draft command or send a file. Files are checked before download: Telegram lets
@@ -16,7 +19,9 @@ bots fetch at most 20 MB and the grader reads at most :data:`grader.evidence.MAX
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -24,7 +29,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from telegram import Bot, Message, Update
+from telegram import Bot, InputFile, Message, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes, filters
@@ -32,10 +37,11 @@ from telegram.ext import ContextTypes, filters
 from assistant.telegram_bot import split_message
 from grader.evidence import DOCX, MAX_FILE_BYTES, MAX_TOTAL_CHARS, PDF, EvidenceError, extract_file
 from grader.grading import UnknownCredential
-from grader.models import GraderError, Status, SubmissionIn, SubmissionView
+from grader.models import ISSUABLE_STATUSES, GraderError, Status, SubmissionIn, SubmissionView
 
 if TYPE_CHECKING:
     from grader.service import GraderService
+    from issuance.service import IssuanceService, IssuedCredential
     from knowledge.schema import Credential
 
 logger = logging.getLogger(__name__)
@@ -249,10 +255,15 @@ class Submissions:
     """The grader's Telegram handlers. ``learner_id`` maps a Telegram user to a learner id; ``lock`` gives
     the per-learner lock shared with the assistant's handlers (one learner's updates stay in order)."""
 
-    def __init__(self, grader: GraderService, learner_id: Callable, lock: Callable[[str], asyncio.Lock]):
+    def __init__(self, grader: GraderService, learner_id: Callable, lock: Callable[[str], asyncio.Lock],
+                 issuance: IssuanceService | None = None):
         self.grader = grader
+        self.issuance = issuance
         self.learner_id = learner_id
         self._lock = lock
+        self._awaiting_result: set[str] = set()  # submissions whose result message will bring the credential
+        self._credentials_sent: set[str] = set()
+        self._sent_lock = threading.Lock()
         self.drafts: dict[str, Draft] = {}
         self._known: set[str] = set()  # learners who opened a draft since this process started
         self._done: dict[str, tuple[int, int, str]] = {}  # learner -> (chat id, /done message id, submission id)
@@ -546,6 +557,7 @@ class Submissions:
                             submission_id: str) -> None:
         """When the grading thread finishes, send the result to the chat from the bot's event loop."""
         loop = asyncio.get_running_loop()
+        self._awaiting_result.add(submission_id)
 
         def on_done(done: Future[SubmissionView]) -> None:  # runs on the grading thread
             try:
@@ -569,10 +581,71 @@ class Submissions:
                 view = await asyncio.to_thread(self.grader.queue.get_submission, submission_id, learner_id=learner)
             for part in split_message(format_result(view, self._credential(view.credential_id))):
                 await bot.send_message(chat_id, part)
+            if self.issuance is not None and view.status in ISSUABLE_STATUSES:
+                issued = await asyncio.to_thread(self.issuance.for_submission, submission_id)
+                if issued is not None:
+                    await self.send_credential(bot, chat_id, issued)
         except Forbidden:
             logger.info("learner blocked the bot; result of %s not sent", submission_id)
         except Exception:
             logger.exception("could not send the result of submission %s", submission_id)
+        finally:
+            self._awaiting_result.discard(submission_id)
+
+    # -------------------------------------------------------------- credentials
+
+    async def send_credential(self, bot: Bot, chat_id: int, issued: IssuedCredential) -> bool:
+        """Send the signed credential as a JSON document (once per credential); True when it was sent now."""
+        from issuance.baking import credential_json
+
+        with self._sent_lock:
+            if issued.uuid in self._credentials_sent:
+                return False
+            self._credentials_sent.add(issued.uuid)
+        data = io.BytesIO(credential_json(issued.document).encode("utf-8"))
+        caption = (f"Your credential for {self._title(issued.credential_id)}: a signed Open Badges 3.0 credential. "
+                   "Keep this file; anyone can check it on the Verify page of the web app.")
+        try:
+            await bot.send_document(chat_id, InputFile(data, filename=f"credential-{issued.uuid}.json"),
+                                    caption=caption[:1024])
+        except Exception:
+            with self._sent_lock:
+                self._credentials_sent.discard(issued.uuid)
+            raise
+        return True
+
+    def attach_issuance(self, bot: Bot) -> Callable[[], None]:
+        """Send each newly issued credential of a Telegram learner to their chat (from the issuing thread onto
+        the running event loop); a credential whose result message is still to come is sent with it instead.
+        Call on the bot's event loop; returns the unsubscribe function."""
+        if self.issuance is None:
+            return lambda: None
+        loop = asyncio.get_running_loop()
+
+        def on_issued(issued: IssuedCredential) -> None:
+            prefix, _, user = issued.learner_id.partition(":")
+            if prefix != "telegram" or not user.lstrip("-").isdigit():
+                return
+            if issued.submission_id in self._awaiting_result:
+                return  # the result message is on its way and brings the credential
+            try:
+                scheduled = asyncio.run_coroutine_threadsafe(self._deliver(bot, int(user), issued), loop)
+            except RuntimeError:
+                logger.info("bot stopped; credential %s not sent (the web app has it)", issued.id)
+                return
+            self._notifications.add(scheduled)
+            scheduled.add_done_callback(self._notifications.discard)
+
+        return self.issuance.on_issued(on_issued)
+
+    async def _deliver(self, bot: Bot, chat_id: int, issued: IssuedCredential) -> None:
+        try:
+            if await self.send_credential(bot, chat_id, issued):
+                logger.info("sent credential %s to its learner", issued.id)
+        except Forbidden:
+            logger.info("learner blocked the bot; credential %s not sent", issued.id)
+        except Exception:
+            logger.exception("could not send credential %s", issued.id)
 
 
 def _size(size: int) -> str:

@@ -5,13 +5,14 @@ chat messages (streamed), renders the citations as a "Sources:" line and keeps b
 inside the conversation instead of raising.
 
 - :func:`build_app` builds the :class:`gradio.Blocks` (a "Chat" tab and a "Plan" tab, plus the grader's
-  "Submit evidence" and "Assessor" tabs from :mod:`grader.web` when a grader service is given);
+  "Submit evidence" and "Assessor" tabs from :mod:`grader.web` when a grader service is given, and
+  "My credentials" and "Verify" from :mod:`issuance.web` when an issuance service is given);
 - :func:`launch` serves it on ``127.0.0.1`` (never a public share link);
 - :func:`run_server` builds the configured services and serves them until interrupted (for the CLI).
 
 API endpoints (for ``gradio_client``): ``/chat`` (message, history, holding, name), ``/plan``
 (pathway, holding), ``/forget`` (name), ``/save_holding`` (holding, name), ``/load_learner`` (name);
-with a grader, those listed in :mod:`grader.web`.
+with a grader, those listed in :mod:`grader.web`; with issuance, those (and the HTTP routes) in :mod:`issuance.web`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from assistant.service import Answer, AssistantError, AssistantService  # noqa: 
 
 if TYPE_CHECKING:
     from grader.service import GraderService
+    from issuance.service import IssuanceService
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +98,12 @@ def _problem(exc: Exception) -> str:
     return f"Sorry, I could not answer that: {exc}. Please try again or rephrase the question."
 
 
-def build_app(service: AssistantService, grader: GraderService | None = None) -> gr.Blocks:
+def build_app(service: AssistantService, grader: GraderService | None = None,
+              issuance: IssuanceService | None = None) -> gr.Blocks:
     """The web chat for ``service``: learner chat with streamed answers and citations, and a planner tab;
-    with ``grader``, also the evidence submission and assessor tabs (:func:`grader.web.add_grader_tabs`)."""
+    with ``grader``, also the evidence submission and assessor tabs (:func:`grader.web.add_grader_tabs`);
+    with ``issuance``, the learner's "My credentials" tab (with a grader) and the public "Verify" tab
+    (:func:`issuance.web.add_issuance_tabs`; its HTTP routes are served by :func:`launch`)."""
     catalogue = service.catalogue
     credential_choices = [(f"{c.title} ({cid})", cid) for cid, c in sorted(
         catalogue.credentials.items(), key=lambda item: item[1].title.lower())]
@@ -204,10 +209,15 @@ def build_app(service: AssistantService, grader: GraderService | None = None) ->
                                            label="Credentials I hold")
             plan_button = gr.Button("Plan my route", variant="primary")
             plan_output = gr.Markdown(label="Plan")
+        learner_key = None
         if grader is not None:
             from grader.web import add_grader_tabs
 
-            add_grader_tabs(demo, grader)
+            learner_key = add_grader_tabs(demo, grader).learner_key
+        if issuance is not None:
+            from issuance.web import add_issuance_tabs
+
+            add_issuance_tabs(demo, issuance, learner_key)
 
         # ------------------------------------------------------------------ events
         chat_io = dict(fn=chat, inputs=[message, chatbot, holding, name, session_id],
@@ -228,12 +238,15 @@ def build_app(service: AssistantService, grader: GraderService | None = None) ->
 
 
 def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860, warm: bool = True, *,
-           prevent_thread_lock: bool = False, quiet: bool = False, grader: GraderService | None = None) -> gr.Blocks:
+           prevent_thread_lock: bool = False, quiet: bool = False, grader: GraderService | None = None,
+           issuance: IssuanceService | None = None) -> gr.Blocks:
     """Serve the web chat on ``host:port`` (local only: never a share link); warms the model first if asked.
 
     With ``grader``, the grader tabs are served too and submissions a stopped process left ungraded are
-    queued for grading (:meth:`GraderService.resume_pending`). Blocks until interrupted unless
-    ``prevent_thread_lock`` (then call ``.close()`` on the result).
+    queued for grading (:meth:`GraderService.resume_pending`). With ``issuance``, its tabs and HTTP routes
+    (:func:`issuance.web.issuance_routes`: DID document, issuer profile, status lists, credentials) are served,
+    and issuable submissions left unissued are issued (:meth:`IssuanceService.issue_pending`). Blocks until
+    interrupted unless ``prevent_thread_lock`` (then call ``.close()`` on the result).
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     if warm:
@@ -242,16 +255,25 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
         pending = grader.resume_pending()
         if pending:
             log.info("grading %d submission(s) left ungraded by the last run", len(pending))
-    demo = build_app(service, grader)
+    app_kwargs: dict[str, Any] = {}
+    if issuance is not None:
+        from issuance.web import issuance_routes
+
+        issued = issuance.issue_pending()
+        if issued:
+            log.info("issued %d credential(s) left unissued by the last run", len(issued))
+        app_kwargs["routes"] = issuance_routes(issuance)
+    demo = build_app(service, grader, issuance)
     demo.queue(default_concurrency_limit=1)  # one answer at a time: the model shares two cores
     demo.launch(server_name=host, server_port=port, share=False, max_file_size=MAX_UPLOAD,
                 prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False, ssr_mode=False,
-                mcp_server=False, enable_monitoring=False)
+                mcp_server=False, enable_monitoring=False, app_kwargs=app_kwargs)
     return demo
 
 
 def run_server(host: str = "127.0.0.1", port: int = 7860, warm: bool = True) -> None:
     """Build the configured assistant and grader services and serve the web app (blocking)."""
-    from stackwise.wiring import assistant_service, grader_service
+    from stackwise.wiring import assistant_service, grader_service, issuance_service
 
-    launch(assistant_service(), host=host, port=port, warm=warm, grader=grader_service())
+    launch(assistant_service(), host=host, port=port, warm=warm, grader=grader_service(),
+           issuance=issuance_service())

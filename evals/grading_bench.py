@@ -34,6 +34,7 @@ class ItemResult(BaseModel):
     labels: dict[str, int]  # criterion id -> level index (human)
     predicted: dict[str, int]  # criterion id -> level index (model)
     confidence: dict[str, float]
+    distributions: dict[str, list[float]]  # criterion id -> probability per level, in rubric order
     seconds: float
     criteria: int
 
@@ -60,9 +61,12 @@ class BenchResult(BaseModel):
     per_item: list[ItemResult]
 
 
+def _criterion(credential, criterion_id: str):
+    return next(c for c in credential.rubric.criteria if c.id == criterion_id)
+
+
 def _index(credential, criterion_id: str, level_id: str) -> int:
-    criterion = next(c for c in credential.rubric.criteria if c.id == criterion_id)
-    return [level.id for level in criterion.levels].index(level_id)
+    return [level.id for level in _criterion(credential, criterion_id).levels].index(level_id)
 
 
 def grade_item(catalogue: Catalogue, item: EvidenceItem, scorer: RubricScorer) -> ItemResult:
@@ -76,6 +80,8 @@ def grade_item(catalogue: Catalogue, item: EvidenceItem, scorer: RubricScorer) -
         labels={c: _index(credential, c, lv) for c, lv in item.labels.items()},
         predicted={c.criterion_id: _index(credential, c.criterion_id, c.level_id) for c in report.score.criteria},
         confidence={c.criterion_id: c.confidence for c in report.score.criteria},
+        distributions={c.criterion_id: [c.distribution[lv.id] for lv in _criterion(credential, c.criterion_id).levels]
+                       for c in report.score.criteria},
         seconds=seconds, criteria=len(report.score.criteria),
     )
 

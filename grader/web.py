@@ -358,6 +358,7 @@ class GraderWeb:
         self.catalogue = service.catalogue
         self._clock = clock
         self.throttle = LoginThrottle()
+        self.learner_key: Any = None  # the learner tab's gr.BrowserState (for other tabs that need the key)
 
     # ---- learner ---------------------------------------------------------------------------------
 
@@ -731,6 +732,7 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
     web = web or GraderWeb(service)
     with gr.Tab("Submit evidence"):
         key = gr.BrowserState("", storage_key=_KEY_STORAGE, secret=_KEY_STORAGE_OBFUSCATION)
+        web.learner_key = key
         token = gr.State(new_token)  # a callable: a fresh idempotency key per browser session
         gr.Markdown("Send evidence for a credential. The AI grader marks it against the rubric shown here; some "
                     "submissions are checked by an assessor before the result is final.")

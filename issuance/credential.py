@@ -75,7 +75,9 @@ class Learner(BaseModel):
 
     ``did`` becomes ``credentialSubject.id``. ``email`` becomes an OB ``IdentityObject``: by default hashed as
     ``sha256$hex(sha256(lower(trim(email)) + salt))`` with a random salt, so the credential does not reveal the
-    address but the learner can prove it (:func:`identity_matches`). ``name`` is optional and plaintext.
+    address but the learner can prove it (:func:`identity_matches`). ``system_id`` (the learner's id on this
+    platform) becomes an ``IdentityObject`` of type ``systemId``, always hashed (``sha256$hex(sha256(id + salt))``).
+    ``name`` is optional and plaintext.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -84,12 +86,13 @@ class Learner(BaseModel):
     email: str | None = None
     hash_email: bool = True
     salt: str | None = Field(default=None, description="default: 16 random bytes, hex")
+    system_id: str | None = Field(default=None, description="the learner's id in the issuing system (hashed)")
     name: str | None = None
 
     @model_validator(mode="after")
     def _some_identifier(self) -> Learner:
-        if not self.did and not self.email:
-            raise ValueError("a learner needs a did or an email")
+        if not self.did and not self.email and not self.system_id:
+            raise ValueError("a learner needs a did, an email or a system id")
         if self.did and not _URI.match(self.did):
             raise ValueError(f"did must be a URI, got {self.did!r}")
         if self.email and "@" not in self.email:
@@ -349,6 +352,17 @@ def _subject(
             identifiers.append(
                 {"type": "IdentityObject", "identityHash": email, "identityType": "emailAddress", "hashed": False}
             )
+    if learner.system_id:
+        salt = secrets.token_hex(16)
+        identifiers.append(
+            {
+                "type": "IdentityObject",
+                "identityHash": identity_hash(learner.system_id, salt),
+                "identityType": "systemId",
+                "hashed": True,
+                "salt": salt,
+            }
+        )
     if learner.name:
         identifiers.append(
             {"type": "IdentityObject", "identityHash": learner.name, "identityType": "name", "hashed": False}
@@ -448,10 +462,12 @@ def issue_credential(
     issued_at: datetime | None = None,
     credential_status: Mapping[str, Any] | None = None,
     credential_id: str | None = None,
+    require_pass: bool = True,
 ) -> dict[str, Any]:
     """:func:`build_credential`, checked against the OB 3.0 JSON Schema, then signed (``eddsa-rdfc-2022``).
 
-    The proof is written as a one-element list, as the OB 3.0 schema requires.
+    The proof is written as a one-element list, as the OB 3.0 schema requires. ``require_pass=False`` is for an
+    assessor's approval that overrides the rubric's result (every criterion must still have a known level).
     """
     document = build_credential(
         credential,
@@ -463,6 +479,7 @@ def issue_credential(
         issued_at=issued_at,
         credential_status=credential_status,
         credential_id=credential_id,
+        require_pass=require_pass,
     )
     verification_method = issuer.verification_method or key.verification_method(issuer.issuer_id)
     signed = sign(document, key.private_key, verification_method, proof_as_list=True, created=document["validFrom"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -114,6 +115,10 @@ def _pyld_error(exc: Exception, what: str) -> DataIntegrityError:
 
 #: pyld raises these besides JsonLdError on some malformed input; for untrusted documents they mean "invalid".
 _PYLD_FAILURES = (JsonLdError, TypeError, ValueError, KeyError, AttributeError, RecursionError)
+#: pyld is not thread-safe: its inverse-context cache and each resolved context's cache are shared ``cachetools``
+#: LRU caches, mutated on every read. Expansion and RDF conversion hold this lock (they are pure Python, so the
+#: GIL serialises them anyway; RDFC-1.0 hashing itself runs outside it).
+_PYLD_LOCK = threading.RLock()
 
 
 def expand(document: Mapping[str, Any], *, loader: OfflineDocumentLoader | None = None) -> tuple[list, list[str]]:
@@ -129,9 +134,10 @@ def expand(document: Mapping[str, Any], *, loader: OfflineDocumentLoader | None 
         dropped.append(str(prop))
 
     try:
-        expanded = JsonLdProcessor(on_property_dropped=on_dropped).expand(
-            copy.deepcopy(dict(document)), {**loader.options(), "base": _RELATIVE_BASE}
-        )
+        with _PYLD_LOCK:
+            expanded = JsonLdProcessor(on_property_dropped=on_dropped).expand(
+                copy.deepcopy(dict(document)), {**loader.options(), "base": _RELATIVE_BASE}
+            )
     except _PYLD_FAILURES as exc:
         raise _pyld_error(exc, "document") from None
     problems = [f"property {name!r} is not defined" for name in dict.fromkeys(dropped)]
@@ -197,14 +203,16 @@ def canonicalize(
     if not strict:
         options = {"algorithm": "URDNA2015", "format": "application/n-quads", **loader.options()}
         try:
-            return jsonld.normalize(copy.deepcopy(dict(document)), options)
+            with _PYLD_LOCK:
+                return jsonld.normalize(copy.deepcopy(dict(document)), options)
         except _PYLD_FAILURES as exc:
             raise _pyld_error(exc, "document") from None
     dropped: list[str] = []
     processor = JsonLdProcessor(on_property_dropped=lambda prop: dropped.append(str(prop)))
     rdf_options = {**loader.options(), "base": _RELATIVE_BASE, "produceGeneralizedRdf": False}
     try:
-        dataset = processor.to_rdf(copy.deepcopy(dict(document)), rdf_options)
+        with _PYLD_LOCK:
+            dataset = processor.to_rdf(copy.deepcopy(dict(document)), rdf_options)
     except _PYLD_FAILURES as exc:
         raise _pyld_error(exc, "document") from None
     problems = [f"property {name!r} is not defined" for name in dict.fromkeys(dropped)]

@@ -267,9 +267,9 @@ def serve_cmd(
         return
     from assistant.web import launch
 
-    service, grader = _service(), _grader()
+    service, grader, issuance = _service(), _grader(), _issuance()
     typer.echo(f"Stackwise web app on http://{host}:{port} (Ctrl+C stops it)")
-    launch(service, host=host, port=port, warm=warm, grader=grader)
+    launch(service, host=host, port=port, warm=warm, grader=grader, issuance=issuance)
 
 
 @app.command("telegram")
@@ -484,19 +484,49 @@ def eval_golden_cmd(
     typer.echo(json.dumps(result.summary(), indent=2) if as_json else bench.render(result))
 
 
+@eval_app.command("assistant")
+def eval_assistant_cmd(
+    golden: Annotated[Path | None, typer.Option(help="golden set (YAML)")] = None,
+    out: Annotated[Path | None, typer.Option(help="directory for report.html, summary.json, items.jsonl")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N golden items")] = None,
+    llm_metrics: Annotated[bool, typer.Option(help="run the LLM-judged ragas metrics (slow on CPU)")] = True,
+    cache: Annotated[bool, typer.Option(help="reuse and store per-item ragas scores under the data home")] = True,
+) -> None:
+    """Assistant quality with ragas (faithfulness, answer relevancy, context precision/recall; the bundled model
+    as judge, local embeddings), non-LLM ragas metrics, and the golden set's exact checks."""
+    from datetime import UTC, datetime
+
+    from evals import assistant_bench as bench
+    from evals import assistant_eval
+
+    path = golden or bench.DEFAULT_GOLDEN
+    if not path.is_file():
+        fail(f"no such golden set: {path}")
+    settings = get_settings()
+    target = out or settings.home / "evals" / "assistant" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    try:
+        result = assistant_eval.run(_service(), path, limit, llm_metrics=llm_metrics, out=target,
+                                    cache_dir=settings.home / "evals" if cache else None,
+                                    progress=sys.stderr.isatty())
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(assistant_eval.render(result))
+    typer.echo(f"wrote {target}")
+
+
 @eval_app.command("exemplars")
 def eval_exemplars_cmd(
-    strategy: Annotated[str, typer.Option(help="letters or thresholds")] = "letters",
+    strategy: Annotated[str, typer.Option(help="rubric, letters or thresholds")] = "rubric",
     limit: Annotated[int | None, typer.Option(min=1, help="score a random sample of this many")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Grader agreement with the demo catalogue's labelled level exemplars (quick sanity benchmark)."""
     from evals import grading_exemplars
-    from grader.scoring import RubricScorer
+    from grader.scoring import STRATEGIES, RubricScorer
     from stackwise.models import load_model
 
-    if strategy not in {"letters", "thresholds"}:
-        fail("--strategy must be letters or thresholds")
+    if strategy not in STRATEGIES:
+        fail(f"--strategy must be one of {', '.join(STRATEGIES)}")
     settings = get_settings()
     cat = _load_or_fail(settings.catalogue)
     result = grading_exemplars.run(cat, RubricScorer(load_model(settings), strategy=strategy), limit=limit)
@@ -507,17 +537,17 @@ def eval_exemplars_cmd(
 
 @eval_app.command("evidence")
 def eval_evidence_cmd(
-    strategy: Annotated[str, typer.Option(help="letters or thresholds")] = "letters",
+    strategy: Annotated[str, typer.Option(help="rubric, letters or thresholds")] = "rubric",
     limit: Annotated[int | None, typer.Option(min=1, help="grade only the first N items")] = None,
     output: Annotated[Path | None, typer.Option(help="write the full result (per item) as JSON here")] = None,
 ) -> None:
     """Grader benchmark on the labelled portfolio evidence set: agreement, decisions, review share, speed."""
     from evals import grading_bench
-    from grader.scoring import RubricScorer
+    from grader.scoring import STRATEGIES, RubricScorer
     from stackwise.models import load_model
 
-    if strategy not in {"letters", "thresholds"}:
-        fail("--strategy must be letters or thresholds")
+    if strategy not in STRATEGIES:
+        fail(f"--strategy must be one of {', '.join(STRATEGIES)}")
     settings = get_settings()
     cat = _load_or_fail(settings.catalogue)
     result = grading_bench.run(cat, RubricScorer(load_model(settings), strategy=strategy), limit=limit)
@@ -525,6 +555,186 @@ def eval_evidence_cmd(
     if output:
         output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         typer.echo(f"wrote {output}")
+
+
+# ------------------------------------------------------------------ issuance
+
+
+def _issuance():
+    from stackwise.wiring import SetupError, issuance_service
+
+    try:
+        return issuance_service()
+    except SetupError as exc:
+        fail(str(exc))
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _credential_from(target: str, service) -> dict:
+    """The credential in a file (JSON, baked SVG/PNG) or at this app's own URL (read from the database when it
+    is stored here; otherwise fetched from the app itself, never from anywhere else)."""
+    from urllib.parse import urlsplit
+
+    from issuance.baking import BakingError, extract_credential
+    from issuance.service import CredentialNotFound, credential_uuid
+
+    try:
+        if "://" not in target:
+            path = Path(target)
+            if not path.is_file():
+                fail(f"no such file: {target}")
+            return extract_credential(path.read_bytes(), path.name)
+        parts = urlsplit(target)
+        own = get_settings().public_url
+        if parts.scheme not in ("http", "https") or not (
+                _loopback(parts.hostname or "") or target == own or target.startswith(own + "/")):
+            fail(f"refusing to fetch {target}: only this app's own URLs ({own}/… or a loopback address) are read; "
+                 "download the credential and give the file instead")
+        ident = credential_uuid(target)
+        if ident is not None:
+            try:
+                return service.get(ident).document
+            except CredentialNotFound:
+                target = f"{parts.scheme}://{parts.netloc}/credentials/{ident}"  # ask the app that serves it
+        import httpx
+
+        try:
+            response = httpx.get(target, timeout=15, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            fail(f"could not read {target}: {exc}")
+        if response.status_code != 200:
+            fail(f"{target} answered HTTP {response.status_code}")
+        return extract_credential(response.content, parts.path)
+    except BakingError as exc:
+        fail(f"{target}: {exc}")
+
+
+@app.command("issue")
+def issue_cmd(
+    submission: Annotated[str, typer.Argument(help="submission id (passed, or approved by an assessor)")],
+    out: Annotated[Path | None, typer.Option(help="write the signed credential (JSON) to this file")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the signed credential")] = False,
+) -> None:
+    """Issue the signed Open Badges 3.0 credential for a passed or approved submission (again: the same one)."""
+    from issuance.credential import IssuanceError
+
+    service = _issuance()
+    before = service.for_submission(submission)
+    try:
+        issued = service.issue(submission, actor="cli")
+    except IssuanceError as exc:
+        fail(str(exc))
+    if out is not None:
+        out.write_text(json.dumps(issued.document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(issued.document, indent=2, ensure_ascii=False))
+        return
+    what = "already issued" if before is not None else "issued"
+    typer.echo(f"{what}: {issued.id} ({issued.title}) for submission {issued.submission_id} on "
+               f"{issued.issued_at:%Y-%m-%d %H:%M} UTC"
+               + (f", valid until {issued.valid_until:%Y-%m-%d}" if issued.valid_until else "")
+               + (f"; REVOKED: {issued.revocation_reason}" if issued.revoked else ""))
+    typer.echo(f"  {service.config.credential_url(issued.uuid)}" + (f"  (written to {out})" if out else ""))
+
+
+@app.command("verify")
+def verify_cmd(
+    target: Annotated[str, typer.Argument(help="credential file (.json, baked .svg/.png) or this app's URL of it")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+) -> None:
+    """Verify a credential: schema, proof, revocation status, validity window - each check reported.
+
+    Exit code 0 when valid, 1 when not. Nothing is fetched from the network except this app's own URLs.
+    """
+    service = _issuance()
+    document = _credential_from(target, service)
+    report = service.verify(document)
+    typer.echo(report.model_dump_json(indent=2) if as_json else report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("revoke")
+def revoke_cmd(
+    credential: Annotated[str, typer.Argument(help="credential id (urn:uuid:…, the UUID, or its URL)")],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit log)")],
+    actor: Annotated[str | None, typer.Option(help="who revokes (default: cli:<login name>)")] = None,
+) -> None:
+    """Revoke an issued credential: its status-list bit is set; the reason goes into the audit log."""
+    import getpass
+
+    from issuance.credential import IssuanceError
+
+    service = _issuance()
+    try:
+        revoked = service.revoke(credential, reason, actor or f"cli:{getpass.getuser()}")
+    except IssuanceError as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(f"revoked: {revoked.id} ({revoked.title}); status list {revoked.status_list} index "
+               f"{revoked.status_index} is set")
+
+
+@eval_app.command("issuance")
+def eval_issuance_cmd(
+    n: Annotated[int, typer.Option("--n", min=1, max=10_000, help="credentials to issue and verify")] = 50,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="processes for a parallel verify run (1: none)")] = 2,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Issuance benchmark: issue N credentials (from seeded passed submissions, in a scratch database) and verify
+    them; prints credentials per second for each."""
+    from evals import issuance_bench
+
+    settings = get_settings()
+    result = issuance_bench.run(_load_or_fail(settings.catalogue), n=n, workers=workers)
+    typer.echo(result.model_dump_json(indent=2) if as_json else issuance_bench.render(result))
+
+
+@eval_app.command("grading")
+def eval_grading_cmd(
+    dataset: Annotated[str, typer.Option(help="built-in name (scientsbank-2way, scientsbank-3way, beetle-2way, "
+                                         "beetle-3way, saf, demo-evidence) or a JSONL/CSV file")],
+    split: Annotated[str | None, typer.Option(help="split to evaluate (default: the dataset's test split)")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="a random sample of this many items (fixed seed)")] = None,
+    out: Annotated[Path | None, typer.Option(help="directory for report.html, summary.json, items.jsonl")] = None,
+    calibration_split: Annotated[str | None, typer.Option(help="split to calibrate on (default: 'calibration' "
+                                                          "if present, else held out of the training split)")] = None,
+    calibration_limit: Annotated[int, typer.Option(min=2, help="at most this many calibration items")] = 300,
+    shots: Annotated[int, typer.Option(min=0, help="graded examples shown per label")] = 2,
+    similarity: Annotated[str, typer.Option(help="embedding (local MiniLM) or lexical")] = "embedding",
+    target_accuracy: Annotated[float, typer.Option(min=0.5, max=1.0, help="accuracy the routing threshold "
+                                                   "must reach on the calibration items")] = 0.95,
+    labels: Annotated[str | None, typer.Option(help="your file's labels, lowest to highest, comma-separated")] = None,
+    cache: Annotated[bool, typer.Option(help="reuse and store per-item results under the data home")] = True,
+) -> None:
+    """Grader agreement with human assessors on a labelled dataset: accuracy, macro-F1, kappa, QWK, calibration,
+    risk–coverage routing, baselines; writes a self-contained HTML report and a JSON summary."""
+    from evals.grading_eval import DatasetError, EvalOptions, evaluate
+    from evals.grading_eval.report import render_text
+    from stackwise.models import ModelAssemblyError
+
+    if similarity not in {"embedding", "lexical"}:
+        fail("--similarity must be embedding or lexical")
+    options = EvalOptions(split=split, limit=limit, calibration_split=calibration_split,
+                          calibration_limit=calibration_limit, shots_per_label=shots, similarity=similarity,
+                          target_accuracy=target_accuracy, use_cache=cache)
+    label_list = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    try:
+        result, files = evaluate(dataset, options, get_settings(), out, labels=label_list,
+                                 progress=sys.stderr.isatty())
+    except (DatasetError, ValueError, ModelAssemblyError) as exc:
+        fail(str(exc))
+    typer.echo(render_text(result))
+    typer.echo(f"wrote {', '.join(str(f) for f in files)}")
 
 
 # ------------------------------------------------------------------ model

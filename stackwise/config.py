@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Offline guards: set before any Hugging Face / Chroma / Gradio / ragas import can read them.
@@ -32,7 +32,8 @@ def enforce_offline() -> None:
         os.environ[key] = value
 
 
-BUNDLED_CATALOGUE = Path(__file__).resolve().parent.parent / "knowledge" / "catalogue" / "demo"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CATALOGUE = REPO_ROOT / "knowledge" / "catalogue" / "demo"
 
 
 def _default_home() -> Path:
@@ -55,6 +56,25 @@ class Settings(BaseSettings):
     n_ctx: int = 4096
     seed: int = 0
     telegram_token: SecretStr | None = None
+    grader_strategy: Literal["rubric", "letters", "thresholds"] = "rubric"
+    shared_dir: Path | None = None  # STACKWISE_SHARED_DIR: the shared material (datasets/) beside the checkout
+    # issuance (Open Badges 3.0)
+    public_url: str = Field(default="http://127.0.0.1:7860",
+                            description="public base URL of the web app: issuer, status list and credential links")
+    issuer_id: str | None = Field(default=None, description="issuer DID or https URL; default: did:web of public_url")
+    issuer_name: str = Field(default="Stackwise", description="name in the issuer profile served by the app")
+    issuer_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$",
+                                       description="ISO 3166-1 alpha-2 country of the issuer profile")
+    issuer_key_file: Path | None = Field(default=None,
+                                         description="Ed25519 issuer key file; default <home>/issuer-ed25519.json")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+            raise ValueError("public_url must be an http:// or https:// URL")
+        return value
 
     @property
     def models_path(self) -> Path:
@@ -65,8 +85,22 @@ class Settings(BaseSettings):
         return self.chroma_dir or self.home / "chroma"
 
     @property
+    def shared_path(self) -> Path:
+        """The shared directory: ``STACKWISE_SHARED_DIR``, else ``shared`` beside the checkout."""
+        return (self.shared_dir or REPO_ROOT.parent / "shared").expanduser()
+
+    @property
+    def datasets_path(self) -> Path:
+        """Where the built-in evaluation datasets are read from (``<shared>/datasets``)."""
+        return self.shared_path / "datasets"
+
+    @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'stackwise.db'}"
+
+    @property
+    def issuer_key_path(self) -> Path:
+        return self.issuer_key_file or self.home / "issuer-ed25519.json"
 
 
 @lru_cache(maxsize=1)

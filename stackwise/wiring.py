@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from stackwise.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 class SetupError(RuntimeError):
@@ -52,10 +55,45 @@ def _grader(settings_json: str):
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
     queue = open_queue(settings, rubrics=rubrics_from_catalogue(catalogue))
-    return GraderService(catalogue, queue, lambda: RubricScorer(load_model(settings)))
+    return GraderService(catalogue, queue,
+                         lambda: RubricScorer(load_model(settings), strategy=settings.grader_strategy))
 
 
 def grader_service(settings: Settings | None = None):
-    """The process-wide grader for these settings (catalogue, queue on the database, model lazy)."""
+    """The process-wide grader for these settings (catalogue, queue on the database, model lazy).
+
+    Issuance is subscribed too, so a pass or an approval made through this grader issues the credential
+    (when the issuer key cannot be set up, a warning is logged and ``issue_pending`` catches up later).
+    """
     settings = settings or get_settings()
-    return _grader(settings.model_dump_json(exclude={"telegram_token"}))
+    settings_json = settings.model_dump_json(exclude={"telegram_token"})
+    grader = _grader(settings_json)
+    try:
+        _issuance(settings_json)
+    except SetupError as exc:
+        log.warning("credentials will not be issued automatically: %s", exc)
+    return grader
+
+
+@lru_cache(maxsize=4)
+def _issuance(settings_json: str):
+    from issuance.keys import KeyFileError, load_or_create_issuer_key
+    from issuance.service import IssuanceConfig, IssuanceService
+
+    settings = Settings.model_validate_json(settings_json)
+    grader = _grader(settings_json)
+    try:
+        key = load_or_create_issuer_key(settings.issuer_key_path)
+        config = IssuanceConfig.from_settings(settings)
+    except (KeyFileError, OSError, ValueError) as exc:
+        raise SetupError(f"issuance is not set up: {exc}") from exc
+    service = IssuanceService(grader.queue, grader.catalogue, key=key, config=config, database_url=settings.db_url)
+    service.subscribe()  # a pass or an assessor's approval issues the credential; nothing else does
+    return service
+
+
+def issuance_service(settings: Settings | None = None):
+    """The process-wide issuance service for these settings, subscribed to the grader's ready-to-issue event
+    (so building it is what turns automatic issuance on). Issuer key from ``STACKWISE_ISSUER_KEY_FILE``."""
+    settings = settings or get_settings()
+    return _issuance(settings.model_dump_json(exclude={"telegram_token"}))

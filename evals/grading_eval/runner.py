@@ -1,0 +1,542 @@
+"""The grading evaluation: score a dataset's split, calibrate on a calibration split, measure, report.
+
+Steps of :func:`run`:
+
+1. Pick the evaluated items (``split``, ``limit`` drawn at random with a fixed seed) and a calibration
+   set: the dataset's ``calibration`` split (or ``calibration_split``) if there is one; otherwise items
+   held out of the training pool in the same regime as the evaluated items (unseen answers: answers
+   held out at random, the rest stays the example pool; unseen questions: whole questions held out
+   and graded without examples); otherwise (no pool, e.g. the demo evidence) 5-fold cross-fitting
+   on the evaluated items themselves, which the report flags.
+2. Score every item with the model (resumable: :class:`~evals.grading_eval.cache.ResultCache`).
+3. Fit the calibrators and baselines on the calibration set; predict the evaluated items.
+4. Metrics per system, the routing threshold chosen on the calibration set for ``target_accuracy``
+   and reported on the evaluated items, per-question breakdown, reliability.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from evals.grading_eval import metrics as M
+from evals.grading_eval.cache import ResultCache
+from evals.grading_eval.datasets import GradingDataset, GradingItem, level_label, sample
+from grader.short_answer import Calibrator, RawScore, ShortAnswerScorer, fit_temperature
+
+PRIMARY = "ensemble"
+CROSS_FOLDS = 5
+
+
+class EvalOptions(BaseModel):
+    split: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    calibration_split: str | None = None
+    calibration_limit: int = Field(default=300, ge=2)
+    shots_per_label: int = Field(default=2, ge=0)
+    similarity: Literal["lexical", "embedding"] = "embedding"
+    target_accuracy: float = Field(default=0.95, gt=0, le=1)
+    seed: int = 0
+    use_cache: bool = True
+
+
+# ------------------------------------------------------------------ results
+
+
+class SystemMetrics(BaseModel):
+    name: str
+    kind: Literal["model", "baseline"]
+    description: str
+    n: int
+    accuracy: float
+    macro_f1: float
+    kappa: float | None
+    qwk: float | None  # ordinal scales only
+    auroc: float | None  # two-label scales only: P(higher label) against gold
+    ece: float
+    brier: float
+    log_loss: float
+    per_label_f1: dict[str, float]
+    confusion: list[list[int]]  # rows gold, columns predicted, in the scale's order
+    predicted_share: dict[str, float]
+
+
+class Routing(BaseModel):
+    system: str
+    target_accuracy: float
+    threshold: float | None  # None: no threshold reached the target on the calibration items
+    chosen_on: str
+    calibration: M.CoveragePoint
+    test: M.CoveragePoint
+    accuracy_at_60_coverage: float | None  # on the evaluated items, ranking by confidence (no threshold)
+    coverage_at_target_oracle: float  # the most coverage an oracle threshold on the evaluated items gets
+    aurc: float
+    curve_test: list[M.CoveragePoint]
+    curve_calibration: list[M.CoveragePoint]
+
+
+class QuestionRow(BaseModel):
+    question_id: str
+    question: str
+    n: int
+    gold: dict[str, int]
+    accuracy: float
+    macro_f1: float
+    mean_confidence: float
+    auto_share: float  # share above the routing threshold
+    auto_accuracy: float | None
+
+
+class ItemRecord(BaseModel):
+    id: str
+    question_id: str
+    gold: str
+    predicted: str
+    confidence: float
+    auto: bool
+    probabilities: dict[str, float]
+    model: dict[str, float]
+    response: str
+    seconds: float
+
+
+class GradingEvalResult(BaseModel):
+    dataset: str
+    description: str
+    source: str
+    split: str | None
+    items: int
+    labels: list[str]
+    ordinal: bool
+    gold_distribution: dict[str, int]
+    model: str
+    prompt_id: str
+    scorer_config: dict[str, Any]
+    options: EvalOptions
+    calibration_mode: str
+    regime: str
+    calibration_items: int
+    pool_items: int
+    fitted_temperature: float | None
+    primary: str
+    systems: list[SystemMetrics]
+    routing: Routing
+    reliability: list[M.ReliabilityBin]
+    reliability_raw: list[M.ReliabilityBin]
+    per_question: list[QuestionRow]
+    scored: int
+    from_cache: int
+    seconds: float
+    seconds_per_item: float | None  # mean model time per newly scored item
+    cache_file: str | None
+    started: str
+    caveats: list[str]
+    licence_note: str
+    records: list[ItemRecord] = Field(default_factory=list, exclude=True)
+
+    def system(self, name: str) -> SystemMetrics:
+        return next(s for s in self.systems if s.name == name)
+
+
+# ------------------------------------------------------------------ scoring with the cache
+
+
+Progress = Callable[[int], None]
+
+
+class ItemScorer:
+    """What the runner needs of a scorer: a name, a prompt id, a cache config, and raw scores for items."""
+
+    model_name: str
+    prompt_id: str
+
+    def config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def score_items(self, items: list[GradingItem], use_pool: dict[str, bool], cache: ResultCache,
+                    advance: Progress) -> dict[str, RawScore]:
+        raise NotImplementedError
+
+
+class ShortAnswerItemScorer(ItemScorer):
+    def __init__(self, scorer: ShortAnswerScorer):
+        self.scorer = scorer
+        self.model_name = scorer.model.name
+        self.prompt_id = scorer.prompt_id
+
+    def config(self) -> dict[str, Any]:
+        return self.scorer.config()
+
+    def score_items(self, items, use_pool, cache, advance):
+        out = {}
+        for item in items:
+            cached = cache.get(item.id)
+            if cached is None:
+                raw = self.scorer.score(item.task(), use_pool=use_pool.get(item.id, True))
+                cache.put(item.id, raw.to_dict())
+            else:
+                raw = RawScore.from_dict(cached)
+            out[item.id] = raw
+            advance(1 if cached is None else 0)
+        return out
+
+
+class RubricItemScorer(ItemScorer):
+    """The production rubric scorer (:class:`grader.scoring.RubricScorer`) on the demo evidence, run through
+    the same pipeline as a submission (:func:`grader.grading.grade_evidence`), one evidence piece at a time."""
+
+    def __init__(self, scorer: Any, catalogue: Any):
+        self.scorer = scorer
+        self.catalogue = catalogue
+        self.model_name = scorer.model.name
+        self.prompt_id = scorer.prompt.id
+
+    def config(self) -> dict[str, Any]:
+        return {"strategy": self.scorer.strategy, "temperature": self.scorer.temperature, "model": self.model_name,
+                "prompt": self.prompt_id}
+
+    def score_items(self, items, use_pool, cache, advance):
+        from evals.grading_evidence import load_evidence_set
+        from grader.grading import grade_evidence
+        from grader.short_answer import lexical_features
+
+        evidence = {e.id: e for e in load_evidence_set()}
+        out: dict[str, RawScore] = {}
+        for item in items:
+            cached = cache.get(item.id)
+            if cached is None:
+                ev = evidence[item.meta["evidence_id"]]
+                started = time.perf_counter()
+                report = grade_evidence(self.catalogue, ev.credential, [ev.evidence], self.scorer,
+                                        reflection=ev.reflection)
+                seconds = (time.perf_counter() - started) / max(len(report.score.criteria), 1)
+                rubric = self.catalogue.credentials[ev.credential].rubric
+                for crit_score in report.score.criteria:
+                    crit = next(c for c in rubric.criteria if c.id == crit_score.criterion_id)
+                    dist = {level_label(i): float(crit_score.distribution[lv.id]) for i, lv in enumerate(crit.levels)}
+                    raw = RawScore(model=dist, lexical=lexical_features(ev.text, [], ""), seconds=round(seconds, 4))
+                    cache.put(f"{ev.id}/{crit.id}", raw.to_dict())
+                cached = cache.get(item.id)
+                advance(1)
+            else:
+                advance(0)
+            out[item.id] = RawScore.from_dict(cached)
+        return out
+
+
+# ------------------------------------------------------------------ systems
+
+
+@dataclass
+class System:
+    name: str
+    kind: Literal["model", "baseline"]
+    description: str
+    make: Callable[[list[RawScore], list[str]], Callable[[RawScore], dict[str, float]]]
+
+
+def _normalise(dist: dict[str, float], labels: Sequence[str]) -> dict[str, float]:
+    total = sum(max(dist.get(label, 0.0), 0.0) for label in labels)
+    if total <= 0:
+        return {label: 1.0 / len(labels) for label in labels}
+    return {label: max(dist.get(label, 0.0), 0.0) / total for label in labels}
+
+
+def _systems(labels: list[str], *, knn: bool, embedding: bool, rubric: bool) -> list[System]:
+    def raw_model(_raws, _gold):
+        return lambda r: _normalise(r.model, labels)
+
+    def calibrated(features: tuple[str, ...]):
+        def make(raws, gold):
+            cal = Calibrator(labels, features).fit(raws, gold)
+            return cal.predict
+        return make
+
+    def majority(_raws, gold):
+        counts = Counter(gold)
+        dist = {label: counts.get(label, 0) / len(gold) for label in labels}
+        return lambda _r: dict(dist)
+
+    ensemble = ("model", "lexical") + (("embedding",) if embedding else ()) + (("knn",) if knn else ())
+    systems = [
+        System("model", "model", "the model's label probabilities as they come (argmax)", raw_model),
+        System("calibrated", "model", "the model's log-probabilities, temperature and per-label bias fitted on "
+               "the calibration items", calibrated(("model",))),
+    ]
+    if not rubric:
+        parts = ["word overlap with the reference"] + (["embedding similarity"] if embedding else []) + (
+            ["nearest graded answers' vote"] if knn else [])
+        systems.append(System(PRIMARY, "model", "the model plus " + ", ".join(parts)
+                              + " (logistic regression fitted on the calibration items)", calibrated(ensemble)))
+    systems.append(System("majority", "baseline", "always the most frequent label of the calibration items", majority))
+    if not rubric:
+        systems.append(System("lexical overlap", "baseline", "word overlap of the answer with the reference "
+                              "answer(s) and the question, and its length (logistic regression fitted on the "
+                              "calibration items)", calibrated(("lexical",))))
+    if knn:
+        systems.append(System("nearest graded answers", "baseline", "vote of the 5 most similar graded answers "
+                              "to the same question from the training pool", calibrated(("knn",))))
+    return systems
+
+
+def _metrics(system: System, gold: list[str], probs: list[dict[str, float]], labels: list[str],
+             ordinal: bool) -> SystemMetrics:
+    pred = [max(labels, key=lambda label, d=d: (d[label], -labels.index(label))) for d in probs]
+    conf = [d[p] for d, p in zip(probs, pred, strict=True)]
+    correct = [g == p for g, p in zip(gold, pred, strict=True)]
+    kappa = M.cohen_kappa(gold, pred, labels)
+    qwk = M.cohen_kappa(gold, pred, labels, weights="quadratic") if ordinal else None
+    auc = None
+    if len(labels) == 2:
+        auc = M.auroc([d[labels[1]] for d in probs], [g == labels[1] for g in gold])
+    counts = Counter(pred)
+    return SystemMetrics(
+        name=system.name, kind=system.kind, description=system.description, n=len(gold),
+        accuracy=M.accuracy(gold, pred), macro_f1=M.macro_f1(gold, pred, labels),
+        kappa=None if math.isnan(kappa) else kappa, qwk=None if qwk is None or math.isnan(qwk) else qwk,
+        auroc=None if auc is None or math.isnan(auc) else auc,
+        ece=M.expected_calibration_error(conf, correct), brier=M.brier(probs, gold, labels),
+        log_loss=M.log_loss(probs, gold), per_label_f1=M.per_label_f1(gold, pred, labels),
+        confusion=M.confusion(gold, pred, labels),
+        predicted_share={label: counts.get(label, 0) / len(pred) for label in labels},
+    )
+
+
+def _predict(system: System, cal_raws: list[RawScore], cal_gold: list[str], test_raws: list[RawScore],
+             folds: list[int] | None) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """(calibration-set predictions, test predictions). With ``folds`` (cross-fitting) the calibration set is
+    the test set and both are out-of-fold predictions."""
+    if folds is None:
+        predict = system.make(cal_raws, cal_gold)
+        return [predict(r) for r in cal_raws], [predict(r) for r in test_raws]
+    out: list[dict[str, float]] = [{} for _ in test_raws]
+    for fold in sorted(set(folds)):
+        train = [i for i, f in enumerate(folds) if f != fold]
+        predict = system.make([test_raws[i] for i in train], [cal_gold[i] for i in train])
+        for i, f in enumerate(folds):
+            if f == fold:
+                out[i] = predict(test_raws[i])
+    return out, out
+
+
+# ------------------------------------------------------------------ calibration set
+
+
+@dataclass
+class Plan:
+    test: list[GradingItem]
+    calibration: list[GradingItem]
+    pool: list[GradingItem]
+    mode: str  # split / held-out answers / held-out questions / cross-fitted
+    regime: str  # seen questions / unseen questions / none
+    use_pool: dict[str, bool]
+
+
+def plan(dataset: GradingDataset, options: EvalOptions) -> Plan:
+    split = dataset.resolve_split(options.split)
+    test = sample(dataset.split_items(split), options.limit, options.seed)
+    if not test:
+        raise ValueError(f"{dataset.name}: split {split!r} has no items")
+    test_ids = {i.id for i in test}
+    pool_all = [i for i in dataset.pool() if i.id not in test_ids and split != dataset.pool_split]
+    pool_questions = {i.question_id for i in pool_all}
+    seen = sum(i.question_id in pool_questions for i in test) >= len(test) / 2
+    regime = "seen questions" if seen else ("unseen questions" if pool_all else "none")
+    cal_split = options.calibration_split or ("calibration" if "calibration" in dataset.splits() else None)
+    if cal_split is not None:
+        cal_split = dataset.resolve_split(cal_split)
+        if cal_split == split:
+            raise ValueError("the calibration split must differ from the evaluated split")
+        calibration = sample([i for i in dataset.split_items(cal_split) if i.id not in test_ids],
+                             options.calibration_limit, options.seed + 1)
+        cal_ids = {i.id for i in calibration}
+        pool = [i for i in pool_all if i.id not in cal_ids]
+        use_pool = {i.id: seen for i in [*test, *calibration]}
+        return Plan(test, calibration, pool, f"split {cal_split}", regime, use_pool)
+    if not pool_all:
+        return Plan(test, [], [], "cross-fitted", regime, {i.id: False for i in test})
+    rng = random.Random(options.seed + 1)
+    if seen:
+        calibration = sample(pool_all, options.calibration_limit, options.seed + 1)
+        cal_ids = {i.id for i in calibration}
+        pool = [i for i in pool_all if i.id not in cal_ids]
+        mode = f"{len(calibration)} answers held out of the {dataset.pool_split} split (the rest is the example pool)"
+    else:
+        questions = sorted(pool_questions)
+        rng.shuffle(questions)
+        chosen: list[GradingItem] = []
+        by_q: dict[str, list[GradingItem]] = {}
+        for item in pool_all:
+            by_q.setdefault(item.question_id, []).append(item)
+        held: list[str] = []
+        for q in questions:
+            if len(chosen) >= options.calibration_limit:
+                break
+            held.append(q)
+            chosen.extend(by_q[q])
+        calibration = sample(chosen, options.calibration_limit, options.seed + 1)
+        pool = [i for i in pool_all if i.question_id not in set(held)]
+        mode = (f"{len(calibration)} answers to {len(held)} questions held out of the {dataset.pool_split} split, "
+                "graded without examples like the unseen questions")
+    use_pool = {i.id: seen for i in [*test, *calibration]}
+    return Plan(test, calibration, pool, mode, regime, use_pool)
+
+
+# ------------------------------------------------------------------ the run
+
+
+def _confidence(dist: dict[str, float], labels: list[str]) -> tuple[str, float]:
+    label = max(labels, key=lambda lb: (dist[lb], -labels.index(lb)))
+    return label, dist[label]
+
+
+def _per_question(items: list[GradingItem], probs: list[dict[str, float]], labels: list[str],
+                  threshold: float | None) -> list[QuestionRow]:
+    groups: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item.question_id, []).append(i)
+    rows = []
+    for qid, idx in groups.items():
+        gold = [items[i].label for i in idx]
+        pairs = [_confidence(probs[i], labels) for i in idx]
+        pred = [p for p, _ in pairs]
+        conf = [c for _, c in pairs]
+        auto = [j for j, c in enumerate(conf) if threshold is not None and c >= threshold]
+        rows.append(QuestionRow(
+            question_id=qid, question=" ".join(items[idx[0]].question.split())[:160], n=len(idx),
+            gold=dict(Counter(gold)), accuracy=M.accuracy(gold, pred), macro_f1=M.macro_f1(gold, pred, labels),
+            mean_confidence=statistics.fmean(conf), auto_share=len(auto) / len(idx),
+            auto_accuracy=statistics.fmean(gold[j] == pred[j] for j in auto) if auto else None,
+        ))
+    return sorted(rows, key=lambda r: (r.accuracy, r.question_id))
+
+
+def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], options: EvalOptions, *,
+        cache_dir: Path, progress: bool = True, description: str = "") -> GradingEvalResult:
+    """Score, calibrate and measure; see the module docstring. ``make_scorer`` builds the scorer for the
+    plan (its example pool is ``plan.pool``)."""
+    from tqdm import tqdm
+
+    labels = list(dataset.scale.labels)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    p = plan(dataset, options)
+    scorer = make_scorer(p)
+    cache = ResultCache(cache_dir, model=scorer.model_name, prompt_id=scorer.prompt_id, dataset=dataset.slug,
+                        config={**scorer.config(), "plan": p.mode, "seed": options.seed}, enabled=options.use_cache)
+    todo = sorted([*p.calibration, *p.test], key=lambda i: (i.question_id, i.id))
+    already = sum(i.id in cache for i in todo)
+    scored = 0
+    with tqdm(total=len(todo), initial=already, desc=f"grading {dataset.name}", unit="item", disable=not progress,
+              dynamic_ncols=True) as bar:
+        def advance(n: int) -> None:
+            nonlocal scored
+            scored += n
+            if n:
+                bar.update(n)
+
+        raws = scorer.score_items(todo, p.use_pool, cache, advance)
+    test_raws = [raws[i.id] for i in p.test]
+    test_gold = [i.label for i in p.test]
+    cross = not p.calibration
+    if cross:
+        cal_raws, cal_gold = test_raws, test_gold
+        folds = [hash_fold(i.question_id if len({x.question_id for x in p.test}) >= CROSS_FOLDS else i.id)
+                 for i in p.test]
+    else:
+        cal_raws, cal_gold = [raws[i.id] for i in p.calibration], [i.label for i in p.calibration]
+        folds = None
+
+    rubric = dataset.kind == "rubric"
+    knn = p.regime == "seen questions" and any(r.knn for r in test_raws)
+    embedding = any(r.embedding is not None for r in test_raws)
+    systems = _systems(labels, knn=knn, embedding=embedding, rubric=rubric)
+    primary = "model" if rubric else PRIMARY
+    metrics, cal_probs, test_probs = [], {}, {}
+    for system in systems:
+        cal_probs[system.name], test_probs[system.name] = _predict(system, cal_raws, cal_gold, test_raws, folds)
+        metrics.append(_metrics(system, test_gold, test_probs[system.name], labels, dataset.scale.ordinal))
+
+    def conf_correct(probs, gold):
+        pairs = [_confidence(d, labels) for d in probs]
+        return [c for _, c in pairs], [g == p for (p, _), g in zip(pairs, gold, strict=True)]
+
+    cal_conf, cal_ok = conf_correct(cal_probs[primary], cal_gold)
+    test_conf, test_ok = conf_correct(test_probs[primary], test_gold)
+    threshold = M.choose_threshold(cal_conf, cal_ok, options.target_accuracy, min_auto=min(10, len(cal_conf)))
+    finite = None if math.isinf(threshold) else threshold
+    oracle = M.choose_threshold(test_conf, test_ok, options.target_accuracy, min_auto=1)
+    routing = Routing(
+        system=primary, target_accuracy=options.target_accuracy, threshold=finite,
+        chosen_on=("out-of-fold predictions on the evaluated items themselves (no calibration split; optimistic)"
+                   if cross else "the calibration items"),
+        calibration=M.at_threshold(cal_conf, cal_ok, threshold), test=M.at_threshold(test_conf, test_ok, threshold),
+        accuracy_at_60_coverage=M.accuracy_at_coverage(test_conf, test_ok, 0.6),
+        coverage_at_target_oracle=M.at_threshold(test_conf, test_ok, oracle).coverage,
+        aurc=M.aurc(test_conf, test_ok),
+        curve_test=M.risk_coverage(test_conf, test_ok), curve_calibration=M.risk_coverage(cal_conf, cal_ok),
+    )
+    raw_conf, raw_ok = conf_correct(test_probs["model"], test_gold)
+    temperature = None
+    if not cross and len(set(cal_gold)) > 1:
+        temperature = fit_temperature(cal_raws, cal_gold, labels)
+    records = []
+    for item, raw, dist, conf in zip(p.test, test_raws, test_probs[primary], test_conf, strict=True):
+        pred, _ = _confidence(dist, labels)
+        records.append(ItemRecord(
+            id=item.id, question_id=item.question_id, gold=item.label, predicted=pred, confidence=conf,
+            auto=finite is not None and conf >= finite, probabilities=dist, model=raw.model,
+            response=item.response, seconds=raw.seconds))
+    new_seconds = [raws[i.id].seconds for i in todo] if scored else []
+    caveats = _caveats(dataset, p, cross, len(p.test))
+    return GradingEvalResult(
+        dataset=dataset.name, description=description, source=dataset.source,
+        split=dataset.resolve_split(options.split),
+        items=len(p.test), labels=labels, ordinal=dataset.scale.ordinal, gold_distribution=dict(Counter(test_gold)),
+        model=scorer.model_name, prompt_id=scorer.prompt_id, scorer_config=scorer.config(), options=options,
+        calibration_mode=p.mode, regime=p.regime, calibration_items=len(p.calibration), pool_items=len(p.pool),
+        fitted_temperature=temperature, primary=primary, systems=metrics, routing=routing,
+        reliability=M.reliability(test_conf, test_ok), reliability_raw=M.reliability(raw_conf, raw_ok),
+        per_question=_per_question(p.test, test_probs[primary], labels, finite),
+        scored=scored, from_cache=len(todo) - scored, seconds=round(time.perf_counter() - started, 2),
+        seconds_per_item=statistics.fmean(new_seconds) if new_seconds else None,
+        cache_file=str(cache.path) if options.use_cache else None, started=started_at, caveats=caveats,
+        licence_note=dataset.licence_note, records=records,
+    )
+
+
+def hash_fold(key: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % CROSS_FOLDS
+
+
+def _caveats(dataset: GradingDataset, p: Plan, cross: bool, n: int) -> list[str]:
+    out = []
+    if n < 100:
+        out.append(f"Only {n} items were evaluated: every figure has a wide margin of error (a 95 % interval on an "
+                   f"accuracy near 0.8 is about ±{1.96 * math.sqrt(0.16 / n):.2f}).")
+    if cross:
+        out.append("There is no calibration split: calibrators were fitted by 5-fold cross-fitting on the evaluated "
+                   "items, and the routing threshold was chosen on those same out-of-fold predictions, so the routing "
+                   "figures are optimistic.")
+    elif len(p.calibration) < 100:
+        out.append(f"The calibration set has only {len(p.calibration)} items; calibrators and the routing threshold "
+                   "fitted on it are unstable.")
+    if dataset.kind == "rubric":
+        out.append("Demo evidence labels are one author's judgement, not a moderated consensus; one-level "
+                   "disagreements on borderline pieces are plausible.")
+    if p.regime == "unseen questions":
+        out.append("The evaluated questions have no graded answers in the training pool: the model grades them "
+                   "without examples and the nearest-answer vote is unavailable.")
+    return out

@@ -1,0 +1,153 @@
+"""Issuance persistence: issued credentials (with their status-list slot) and an append-only audit log.
+
+Same database as the grader (``stackwise.db``), portable SQL. A credential row is created as a *reservation*
+(credential id, status list and index, issue time; no document yet) in a transaction that starts with its
+INSERT, so SQLite's busy timeout serialises concurrent issuers; the unique constraints make the allocation
+safe: one row per submission, one row per (status list, index). The signed document is then stored with a
+compare-and-set ``UPDATE ... WHERE document IS NULL``, so of two concurrent issuers exactly one document wins.
+:mod:`issuance.service` is the only user of this module.
+
+Tables: ``issuance_credentials``, ``issuance_audit_log``.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.schema import DDL
+
+from stackwise.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC; values come back aware)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class CredentialRow(Base):
+    """One issued (or reserved) credential. ``document`` is the signed JSON text exactly as issued."""
+
+    __tablename__ = "issuance_credentials"
+    __table_args__ = (
+        UniqueConstraint("submission_id", name="uq_issuance_submission"),
+        UniqueConstraint("status_list", "status_index", name="uq_issuance_status_slot"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the UUID of urn:uuid:<id>
+    submission_id: Mapped[str] = mapped_column(String(64))
+    learner_id: Mapped[str] = mapped_column(String(200), index=True)
+    catalogue_id: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    status_list: Mapped[int] = mapped_column(Integer)
+    status_index: Mapped[int] = mapped_column(Integer)
+    reserved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    document: Mapped[str | None] = mapped_column(Text)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    marked_issued: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    """Append-only: the ORM refuses updates and deletes, and an SQLite/Postgres trigger refuses them too."""
+
+    __tablename__ = "issuance_audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    credential_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    submission_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+ISSUANCE_TABLES = [CredentialRow.__table__, AuditRow.__table__]
+
+
+class AuditLogImmutable(Exception):
+    """Something tried to change or delete an issuance audit entry."""
+
+
+@event.listens_for(AuditRow, "before_update")
+@event.listens_for(AuditRow, "before_delete")
+def _refuse_audit_change(_mapper, _connection, target: AuditRow) -> None:  # noqa: ANN001
+    raise AuditLogImmutable(f"the issuance audit log is append-only (entry {target.id})")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_audit_change(state) -> None:  # noqa: ANN001
+    table = getattr(state.statement, "table", None)
+    if (state.is_update or state.is_delete) and getattr(table, "name", None) == AuditRow.__tablename__:
+        raise AuditLogImmutable("the issuance audit log is append-only")
+
+
+_audit = AuditRow.__table__
+for _op in ("UPDATE", "DELETE"):
+    event.listen(_audit, "after_create", DDL(
+        f"CREATE TRIGGER IF NOT EXISTS issuance_audit_no_{_op.lower()} BEFORE {_op} ON issuance_audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'issuance_audit_log is append-only'); END"
+    ).execute_if(dialect="sqlite"))
+event.listen(_audit, "after_create", DDL(
+    "CREATE OR REPLACE FUNCTION issuance_audit_append_only() RETURNS trigger AS $fn$ "
+    "BEGIN RAISE EXCEPTION 'issuance_audit_log is append-only'; END; $fn$ LANGUAGE plpgsql"
+).execute_if(dialect="postgresql"))
+event.listen(_audit, "after_create", DDL(
+    "CREATE TRIGGER issuance_audit_no_change BEFORE UPDATE OR DELETE ON issuance_audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION issuance_audit_append_only()"
+).execute_if(dialect="postgresql"))
+
+
+_ensured: weakref.WeakSet[Engine] = weakref.WeakSet()
+_ensure_lock = threading.Lock()
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the issuance tables if missing (the shared engine may have been opened before they were imported)."""
+    with _ensure_lock:
+        if engine not in _ensured:
+            Base.metadata.create_all(engine, tables=ISSUANCE_TABLES)
+            _ensured.add(engine)
+
+
+def append_audit(session: Session, event_type: str, actor: str, *, credential_id: str | None = None,
+                 submission_id: str | None = None, details: dict | None = None, at: datetime | None = None) -> None:
+    """Add one audit entry to the session's transaction (committed or rolled back with the change it records)."""
+    session.add(AuditRow(event_type=event_type, credential_id=credential_id, submission_id=submission_id,
+                         actor=actor, details=dict(details or {}), created_at=at or utcnow()))

@@ -1,0 +1,215 @@
+"""Issuance on the web, served for real on 127.0.0.1 by ``assistant.web.launch`` (as ``stackwise serve`` does):
+the DID document, issuer profile, status list and credential routes (httpx), the public "Verify" tab and the
+learner's "My credentials" tab (``gradio_client``), and issuance by an assessor's approval in the Assessor tab.
+
+Behind them: the real grader queue and issuance service on a scratch SQLite database, the demo catalogue, a
+bcrypt assessors file; no model (grades are seeded through the queue's API).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from grader.accounts import ASSESSORS_FILE_ENV
+from grader.queue import GraderQueue, rubrics_from_catalogue
+from grader.service import GraderService
+from grader.web import learner_id_for_key
+from issuance.baking import unbake_png, unbake_svg
+from issuance.dataintegrity import ControllerDocumentResolver, verify_proof
+from issuance.keys import load_or_create_issuer_key
+from issuance.service import IssuanceService
+from tests.test_issuance_service import catalogue, make_service, official_schema_errors, seed
+from tests.test_web_grader import PASSWORDS, Desk, Learner, free_port, no_model, text, write_accounts
+
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+
+
+class App(SimpleNamespace):
+    url: str
+    grader: GraderService
+    issuance: IssuanceService
+    pending: str  # a submission that passed while nothing was subscribed
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Iterator[App]:
+    from assistant.memory import ConversationMemory
+    from assistant.web import launch
+
+    root = tmp_path_factory.mktemp("issuance-web")
+    database = f"sqlite:///{root / 'stackwise.db'}"
+    queue = GraderQueue(database, rubrics=rubrics_from_catalogue(catalogue()))
+    grader = GraderService(catalogue(), queue, scorer_factory=no_model)
+    pending = seed(queue, "pass", learner="webkey-before-start")  # issued by launch's catch-up
+    issuance = make_service(queue, load_or_create_issuer_key(root / "key" / "issuer.json"), database)
+    issuance.subscribe()
+    assistant = SimpleNamespace(catalogue=catalogue(), memory=ConversationMemory(database))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ASSESSORS_FILE_ENV, str(write_accounts(root / "assessors.toml")))
+        demo = launch(assistant, port=free_port(), warm=False, prevent_thread_lock=True, quiet=True, grader=grader,
+                      issuance=issuance)
+        try:
+            yield App(url=demo.local_url.rstrip("/"), grader=grader, issuance=issuance, pending=pending, demo=demo)
+        finally:
+            demo.close()
+            issuance.close()
+
+
+def get(app: App, path: str) -> httpx.Response:
+    return httpx.get(app.url + path, timeout=30)
+
+
+# ---------------------------------------------------------------------------------------------- composition
+
+
+def test_serve_composes_the_tabs_and_issues_what_passed_before_it_started(app):
+    from gradio_client import Client
+
+    tabs = [b.label for b in app.demo.blocks.values() if type(b).__name__ == "Tab"]
+    assert tabs == ["Chat", "Plan", "Submit evidence", "Assessor", "My credentials", "Verify"]
+    endpoints = set(Client(app.url, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/verify_credential", "/my_credentials"} <= endpoints
+    assert not [e for e in endpoints if "issue" in e]  # nothing on the web issues directly
+    issued = app.issuance.for_submission(app.pending)
+    assert issued is not None and app.issuance.verify(issued.document).ok
+
+
+# ---------------------------------------------------------------------------------------------- routes
+
+
+def test_the_issuer_key_profile_and_status_list_are_served(app):
+    did = get(app, "/.well-known/did.json")
+    assert did.status_code == 200 and did.json() == app.issuance.did_document()
+    assert get(app, "/did.json").json() == did.json()
+    method = did.json()["verificationMethod"][0]
+    assert method["type"] == "Multikey" and method["id"] == app.issuance.verification_method
+    profile = get(app, "/issuer")
+    assert profile.status_code == 200 and profile.json()["id"] == did.json()["id"]
+    listed = get(app, "/status/0")
+    assert listed.status_code == 200
+    assert verify_proof(listed.json(), ControllerDocumentResolver([did.json()])).ok  # resolvable from what is served
+    assert get(app, "/status/99").status_code == 404
+    context = get(app, "/ns/eu-mc/v1")
+    assert context.status_code == 200 and "eqfLevel" in context.json()["@context"]
+
+
+def test_credentials_are_served_by_id_with_baked_badges_and_a_report(app):
+    issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner="webkey-routes"))
+    for ident in (issued.uuid, issued.id, f"{issued.uuid}.json"):
+        response = get(app, f"/credentials/{ident}")
+        assert response.status_code == 200 and response.json() == issued.document, ident
+    assert official_schema_errors(response.json()) == []
+    svg = get(app, f"/credentials/{issued.uuid}/badge.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and unbake_svg(svg.content) == issued.document
+    png = get(app, f"/credentials/{issued.uuid}/badge.png")
+    assert png.headers["content-type"] == "image/png" and unbake_png(png.content) == issued.document
+    report = get(app, f"/credentials/{issued.uuid}/verify").json()
+    assert report["ok"] is True and [c["name"] for c in report["checks"]] == ["schema", "proof", "status", "validity"]
+    assert get(app, "/credentials/00000000-0000-4000-8000-000000000000").status_code == 404
+    assert get(app, "/credentials/not-a-credential").status_code == 404
+
+    tampered = copy.deepcopy(issued.document)
+    tampered["credentialSubject"]["achievement"]["name"] = "Brain Surgery"
+    posted = httpx.post(app.url + "/verify", content=json.dumps(tampered), timeout=30).json()
+    assert posted["ok"] is False and any(c["name"] == "proof" and not c["ok"] for c in posted["checks"])
+
+
+# ---------------------------------------------------------------------------------------------- verify tab
+
+
+def verify(app: App, upload: Path | None = None, ident: str = "") -> str:
+    from gradio_client import Client, handle_file
+
+    return text(Client(app.url, verbose=False).predict(handle_file(str(upload)) if upload else None, ident,
+                                                      api_name="/verify_credential"))
+
+
+def test_the_verify_page_checks_a_file_or_an_id_in_plain_words(app, tmp_path):
+    issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner="webkey-verify", name="Grace Hopper"))
+    by_id = verify(app, ident=issued.id)
+    assert by_id.startswith("## ✅ This credential is valid")
+    assert "Data Strategy" in by_id and "Grace Hopper" in by_id and "Shannonside University" in by_id
+    for label in ("Format (Open Badges 3.0 schema): ✅ passed", "Signature by the issuer: ✅ passed",
+                  "Revocation status: ✅ passed", "Validity period: ✅ passed"):
+        assert label in by_id
+
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(issued.document))
+    assert verify(app, upload=path).startswith("## ✅")
+    svg = tmp_path / "badge.svg"
+    svg.write_bytes(get(app, f"/credentials/{issued.uuid}/badge.svg").content)
+    assert verify(app, upload=svg).startswith("## ✅")
+
+    tampered = copy.deepcopy(issued.document)
+    tampered["credentialSubject"]["identifier"][-1]["identityHash"] = "Mallory"
+    path.write_text(json.dumps(tampered))
+    forged = verify(app, upload=path)
+    assert forged.startswith("## ❌ This credential is NOT valid")
+    assert "Signature by the issuer: ❌ failed" in forged and "signature is not valid" in forged
+    assert "Do not rely on this credential" in forged
+
+    app.issuance.revoke(issued.id, "awarded in error", "registrar")
+    revoked = verify(app, ident=f"{app.issuance.config.public_url}/credentials/{issued.uuid}")
+    assert "Revocation status: ❌ failed" in revoked and "revoked" in revoked
+
+    assert "No credential" in verify(app, ident="urn:uuid:00000000-0000-4000-8000-000000000000")
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    assert "cannot be checked" in verify(app, upload=junk) and "not valid JSON" in verify(app, upload=junk)
+    assert verify(app).startswith("Upload a credential file")
+
+
+# ---------------------------------------------------------------------------------------------- my credentials
+
+
+def my_credentials(learner: Learner) -> tuple[str, list[Path]]:
+    listing, files = learner.client.predict(learner.key, api_name="/my_credentials")
+    paths = [Path(f if isinstance(f, str) else f["path"]) for f in files or []]
+    return text(listing), paths
+
+
+def test_a_learner_downloads_their_own_credentials_only(app):
+    ada, bob = Learner(app.url), Learner(app.url)
+    queue = app.grader.queue
+    passed = seed(queue, "pass", learner=learner_id_for_key(ada.key))
+    seed(queue, "fail", learner=learner_id_for_key(ada.key))  # not issued
+    issued = app.issuance.for_submission(passed)
+
+    listing, files = my_credentials(ada)
+    assert listing.count("#### Data Strategy") == 1 and "✅ **Valid**" in listing and issued.id in listing
+    assert sorted(p.suffix for p in files) == [".json", ".png", ".svg"]
+    by_suffix = {p.suffix: p for p in files}
+    assert json.loads(by_suffix[".json"].read_text()) == issued.document
+    assert unbake_svg(by_suffix[".svg"].read_bytes()) == issued.document
+    assert unbake_png(by_suffix[".png"].read_bytes()) == issued.document
+
+    listing, files = my_credentials(bob)
+    assert "You have no credentials yet" in listing and files == []
+    listing, _ = bob.client.predict("not-a-key", api_name="/my_credentials")
+    assert "no learner key" in text(listing)
+
+
+def test_an_approval_in_the_assessor_tab_issues_and_a_rejection_does_not(app):
+    learner = Learner(app.url)
+    queue = app.grader.queue
+    approved = seed(queue, "review", learner=learner_id_for_key(learner.key))
+    rejected = seed(queue, "review", learner=learner_id_for_key(learner.key), credential="data-governance")
+    desk = Desk(app.url)
+    desk.login("alice", PASSWORDS["alice"])
+    for sid, decision in ((rejected, "reject"), (approved, "approve")):
+        desk.open(sid)
+        assert "You hold" in desk.claim()
+        message, _ = desk.decide(decision, comment="decided in the web test")
+        assert message.startswith(("Approved", "Rejected")), message
+    assert app.issuance.for_submission(rejected) is None
+    issued = app.issuance.for_submission(approved)
+    assert issued is not None and app.issuance.verify(issued.document).ok
+    listing, files = my_credentials(learner)
+    assert listing.count("#### ") == 1 and issued.id in listing and len(files) == 3
