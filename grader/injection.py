@@ -108,6 +108,30 @@ def _aimed_at_grader(hidden: str) -> bool:
                 or (_ACT.search(hidden) and _OBJECT.search(hidden)) or re.search(r"\binstruction", hidden, re.I))
 
 
+def _span_pattern(passage: str) -> re.Pattern[str]:
+    """The passage as it may appear in the original text: same words, any whitespace between them."""
+    return re.compile(r"\s+".join(re.escape(word) for word in passage.split()))
+
+
+def _cut(text: str, passages: list[str]) -> str | None:
+    """``text`` with each passage removed (and the blank lines it leaves closed up); None if one is not found.
+
+    Everything else stays byte for byte, so the model reads exactly what an honest learner's identical
+    text would give it: a removed instruction cannot change a level, not even through the layout.
+    """
+    out = text
+    for passage in passages:
+        match = _span_pattern(passage).search(out)
+        if match is None:
+            return None
+        start, end = match.span()
+        while start > 0 and out[start - 1] in " \t":
+            start -= 1
+        out = out[:start] + out[end:]
+    out = re.sub(r"[ \t]+\n", "\n", out)
+    return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
 def scan_injection(text: str) -> InjectionScan:
     """Find passages that address the grader; ``sanitised`` is the text without them."""
     matches: list[str] = []
@@ -115,13 +139,14 @@ def scan_injection(text: str) -> InjectionScan:
     for pattern in _HIDDEN:
         def strip(match: re.Match[str]) -> str:
             if _aimed_at_grader(match.group(0)):
-                matches.append(" ".join(match.group(0).split()))
+                matches.append(match.group(0))
             return ""
 
         cleaned = pattern.sub(strip, cleaned)
+
     def drop_aside(match: re.Match[str]) -> str:
         if is_instruction(" ".join((match.group(1) or match.group(2)).split())):
-            matches.append(" ".join(match.group(0).split()))
+            matches.append(match.group(0))
             return ""
         return match.group(0)
 
@@ -134,10 +159,10 @@ def scan_injection(text: str) -> InjectionScan:
             sentences = _SENTENCE_END.split(line)
             for i, sentence in enumerate(sentences):
                 if _ROLE.search(sentence):  # a fake chat turn: the rest of the paragraph belongs to it
-                    matches.append(" ".join(" ".join(sentences[i:]).split()))
+                    matches.append(" ".join(sentences[i:]))
                     break
                 if is_instruction(sentence):
-                    matches.append(" ".join(sentence.split()))
+                    matches.append(sentence)
                 else:
                     kept.append(sentence)
             else:
@@ -151,4 +176,6 @@ def scan_injection(text: str) -> InjectionScan:
             kept_paragraphs.append("\n".join(kept_lines))
     if not matches:
         return InjectionScan(False, [], text)
-    return InjectionScan(True, matches, "\n\n".join(kept_paragraphs))
+    cut = _cut(_ZERO_WIDTH.sub("", text), matches)
+    sanitised = cut if cut is not None else "\n\n".join(kept_paragraphs)
+    return InjectionScan(True, [" ".join(m.split()) for m in matches], sanitised)
