@@ -127,7 +127,9 @@ def run(catalogue: Catalogue, scorer: RubricScorer, limit: int | None = None,
     items = items if items is not None else load_evidence_set()
     if limit:
         items = items[:limit]
-    return summarise([grade_item(catalogue, item, scorer) for item in items])
+    from tqdm import tqdm
+
+    return summarise([grade_item(catalogue, item, scorer) for item in tqdm(items, desc="grading", unit="item")])
 
 
 def render(result: BenchResult) -> str:

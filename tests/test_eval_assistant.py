@@ -57,7 +57,8 @@ def test_reference_is_assembled_from_the_golden_item():
     item = bench.GoldenItem(id="p", kind="planner", question="q?", expected_ids=["a", "b"],
                             expected_figures=["5 more ECTS", "EUR 1,150"], note="Core met\n (10 ECTS).")
     text = reference_for(item, {"a": "Alpha"})
-    assert text == "The answer states: 5 more ECTS; EUR 1,150. Core met (10 ECTS). Relevant catalogue entries: Alpha, b."
+    assert text == ("The answer states: 5 more ECTS; EUR 1,150. Core met (10 ECTS). "
+                    "Relevant catalogue entries: Alpha, b.")
 
 
 def test_non_llm_metrics_and_an_unparseable_judge():

@@ -299,6 +299,8 @@ def test_evaluate_writes_reports_and_resumes_from_the_cache(tmp_path):
         assert sum(map(sum, s["confusion"])) == 36
     assert summary["routing"]["curve_test"] and summary["per_question"] and summary["reliability"]
     assert summary["regime"] == "seen questions" and "held out of the train split" in summary["calibration_mode"]
+    fitted = Calibrator.from_dict(summary["calibrator"])
+    assert fitted.features == ["model", "lexical", "embedding", "knn"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "risk–coverage" in html and "<script" not in html
     assert len((tmp_path / "out" / "items.jsonl").read_text().splitlines()) == 36
@@ -320,7 +322,7 @@ def test_evaluate_writes_reports_and_resumes_from_the_cache(tmp_path):
     assert third.system("ensemble").accuracy == result.system("ensemble").accuracy
 
     # another configuration does not reuse those results
-    fresh, _ = evaluate(str(path), options.model_copy(update={"shots_per_label": 0}), settings, tmp_path / "o4",
+    fresh, _ = evaluate(str(path), options.model_copy(update={"shots_per_label": 1}), settings, tmp_path / "o4",
                         model=model, progress=False, embedder_factory=_fake_embedder)
     assert fresh.scored == 56
 
@@ -354,6 +356,7 @@ def test_builtin_report_carries_the_dataset_licence(tmp_path):
                              settings, tmp_path / "out", model=FakeModel(), progress=False)
     assert (tmp_path / "out" / "DATASET-LICENSE.txt").read_text().startswith("Creative Commons")
     assert result.regime == "unseen questions" and "CC BY-SA" in result.licence_note
+    assert "12 answers to 12 questions" in result.calibration_mode  # spread over questions, one each
     assert not any(s.name == "nearest graded answers" for s in result.systems)
 
 

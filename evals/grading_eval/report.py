@@ -142,8 +142,8 @@ def render_html(result: GradingEvalResult) -> str:
 <code>{e(result.prompt_id)}</code>; {result.scored} scored now, {result.from_cache} from the cache;
 {result.seconds:.0f} s{f", {result.seconds_per_item:.2f} s per newly scored item" if result.seconds_per_item else ""}.
 <br><span class="note">scorer: {e(config)}</span></p>
-<p>Calibration: {e(result.calibration_mode)} ({result.calibration_items} items; regime: {e(result.regime)};
-example pool {result.pool_items} graded answers){temperature}.</p>
+<p>Calibration items: {e(result.calibration_mode)}. Evaluated questions: {e(result.regime)}; example pool
+{result.pool_items} graded answers{temperature}.</p>
 <h2>Agreement with the human labels</h2>
 {_table(headers, sys_rows)}
 <p class="note">QWK only for ordinal scales; AUROC only for two labels (probability of the higher label). The primary

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 from evals.grading_eval import metrics as M
 from evals.grading_eval.cache import ResultCache
 from evals.grading_eval.datasets import GradingDataset, GradingItem, level_label, sample
-from grader.short_answer import Calibrator, RawScore, ShortAnswerScorer, fit_temperature
+from grader.short_answer import Calibrator, ExamplePool, RawScore, ShortAnswerScorer, fit_temperature
 
 PRIMARY = "ensemble"
 CROSS_FOLDS = 5
@@ -43,7 +43,7 @@ class EvalOptions(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     calibration_split: str | None = None
     calibration_limit: int = Field(default=300, ge=2)
-    shots_per_label: int = Field(default=2, ge=0)
+    shots_per_label: int = Field(default=0, ge=0)  # graded examples in the prompt: no gain measured, 3x the time
     similarity: Literal["lexical", "embedding"] = "embedding"
     target_accuracy: float = Field(default=0.95, gt=0, le=1)
     seed: int = 0
@@ -142,6 +142,7 @@ class GradingEvalResult(BaseModel):
     started: str
     caveats: list[str]
     licence_note: str
+    calibrator: dict[str, Any] | None = None  # the primary system's fitted calibrator (Calibrator.from_dict)
     records: list[ItemRecord] = Field(default_factory=list, exclude=True)
 
     def system(self, name: str) -> SystemMetrics:
@@ -167,28 +168,49 @@ class ItemScorer:
                     advance: Progress) -> dict[str, RawScore]:
         raise NotImplementedError
 
+    def cached(self, items: list[GradingItem], use_pool: dict[str, bool], cache: ResultCache) -> int:
+        """How many of ``items`` the cache already holds."""
+        return sum(i.id in cache for i in items)
+
 
 class ShortAnswerItemScorer(ItemScorer):
+    """The short-answer scorer with the cache. Cached results do not depend on the example pool unless
+    examples are shown to the model; the nearest graded answers' vote is recomputed from the current pool, so
+    the same cached item serves runs whose calibration split (and so pool) differs."""
+
     def __init__(self, scorer: ShortAnswerScorer):
         self.scorer = scorer
         self.model_name = scorer.model.name
         self.prompt_id = scorer.prompt_id
 
     def config(self) -> dict[str, Any]:
-        return self.scorer.config()
+        pool = self.scorer.pool
+        shown = self.scorer.shots_per_label > 0 and pool is not None
+        return {**self.scorer.config(), "pool": pool.fingerprint() if shown else None}
+
+    def key(self, item: GradingItem, use_pool: bool) -> str:
+        return item.id if use_pool or not self.scorer.shots_per_label else f"{item.id}#no-examples"
 
     def score_items(self, items, use_pool, cache, advance):
         out = {}
+        pool = self.scorer.pool
         for item in items:
-            cached = cache.get(item.id)
+            with_pool = use_pool.get(item.id, True)
+            key = self.key(item, with_pool)
+            cached = cache.get(key)
             if cached is None:
-                raw = self.scorer.score(item.task(), use_pool=use_pool.get(item.id, True))
-                cache.put(item.id, raw.to_dict())
+                raw = self.scorer.score(item.task(), use_pool=with_pool)
+                cache.put(key, raw.to_dict())
             else:
                 raw = RawScore.from_dict(cached)
+                ranked = pool.ranked(item.question_id, item.response, {item.id}) if pool and with_pool else []
+                raw.knn = ExamplePool.knn_vote(ranked, self.scorer.options) if ranked else None
             out[item.id] = raw
             advance(1 if cached is None else 0)
         return out
+
+    def cached(self, items: list[GradingItem], use_pool: dict[str, bool], cache: ResultCache) -> int:
+        return sum(self.key(i, use_pool.get(i.id, True)) in cache for i in items)
 
 
 class RubricItemScorer(ItemScorer):
@@ -212,6 +234,7 @@ class RubricItemScorer(ItemScorer):
 
         evidence = {e.id: e for e in load_evidence_set()}
         out: dict[str, RawScore] = {}
+        fresh: set[str] = set()  # scored in this run (one evidence piece scores all its criteria at once)
         for item in items:
             cached = cache.get(item.id)
             if cached is None:
@@ -226,10 +249,9 @@ class RubricItemScorer(ItemScorer):
                     dist = {level_label(i): float(crit_score.distribution[lv.id]) for i, lv in enumerate(crit.levels)}
                     raw = RawScore(model=dist, lexical=lexical_features(ev.text, [], ""), seconds=round(seconds, 4))
                     cache.put(f"{ev.id}/{crit.id}", raw.to_dict())
+                    fresh.add(f"{ev.id}/{crit.id}")
                 cached = cache.get(item.id)
-                advance(1)
-            else:
-                advance(0)
+            advance(1 if item.id in fresh else 0)
             out[item.id] = RawScore.from_dict(cached)
         return out
 
@@ -313,12 +335,14 @@ def _metrics(system: System, gold: list[str], probs: list[dict[str, float]], lab
 
 
 def _predict(system: System, cal_raws: list[RawScore], cal_gold: list[str], test_raws: list[RawScore],
-             folds: list[int] | None) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-    """(calibration-set predictions, test predictions). With ``folds`` (cross-fitting) the calibration set is
-    the test set and both are out-of-fold predictions."""
+             folds: list[int] | None) -> tuple[list[dict[str, float]], list[dict[str, float]], Calibrator | None]:
+    """(calibration-set predictions, test predictions, the fitted calibrator if the system has one). With
+    ``folds`` (cross-fitting) the calibration set is the test set and both are out-of-fold predictions."""
     if folds is None:
         predict = system.make(cal_raws, cal_gold)
-        return [predict(r) for r in cal_raws], [predict(r) for r in test_raws]
+        fitted = getattr(predict, "__self__", None)
+        return ([predict(r) for r in cal_raws], [predict(r) for r in test_raws],
+                fitted if isinstance(fitted, Calibrator) else None)
     out: list[dict[str, float]] = [{} for _ in test_raws]
     for fold in sorted(set(folds)):
         train = [i for i, f in enumerate(folds) if f != fold]
@@ -326,7 +350,7 @@ def _predict(system: System, cal_raws: list[RawScore], cal_gold: list[str], test
         for i, f in enumerate(folds):
             if f == fold:
                 out[i] = predict(test_raws[i])
-    return out, out
+    return out, out, None
 
 
 # ------------------------------------------------------------------ calibration set
@@ -338,7 +362,7 @@ class Plan:
     calibration: list[GradingItem]
     pool: list[GradingItem]
     mode: str  # split / held-out answers / held-out questions / cross-fitted
-    regime: str  # seen questions / unseen questions / none
+    regime: str  # seen questions / unseen questions / no graded examples
     use_pool: dict[str, bool]
 
 
@@ -351,7 +375,7 @@ def plan(dataset: GradingDataset, options: EvalOptions) -> Plan:
     pool_all = [i for i in dataset.pool() if i.id not in test_ids and split != dataset.pool_split]
     pool_questions = {i.question_id for i in pool_all}
     seen = sum(i.question_id in pool_questions for i in test) >= len(test) / 2
-    regime = "seen questions" if seen else ("unseen questions" if pool_all else "none")
+    regime = "seen questions" if seen else ("unseen questions" if pool_all else "no graded examples")
     cal_split = options.calibration_split or ("calibration" if "calibration" in dataset.splits() else None)
     if cal_split is not None:
         cal_split = dataset.resolve_split(cal_split)
@@ -372,22 +396,25 @@ def plan(dataset: GradingDataset, options: EvalOptions) -> Plan:
         pool = [i for i in pool_all if i.id not in cal_ids]
         mode = f"{len(calibration)} answers held out of the {dataset.pool_split} split (the rest is the example pool)"
     else:
-        questions = sorted(pool_questions)
-        rng.shuffle(questions)
-        chosen: list[GradingItem] = []
+        # new questions: calibration answers spread over as many training questions as possible (one per
+        # question in turn), graded without examples like the evaluated ones
         by_q: dict[str, list[GradingItem]] = {}
-        for item in pool_all:
+        for item in sorted(pool_all, key=lambda i: i.id):
             by_q.setdefault(item.question_id, []).append(item)
-        held: list[str] = []
+        questions = sorted(by_q)
+        rng.shuffle(questions)
         for q in questions:
-            if len(chosen) >= options.calibration_limit:
-                break
-            held.append(q)
-            chosen.extend(by_q[q])
-        calibration = sample(chosen, options.calibration_limit, options.seed + 1)
-        pool = [i for i in pool_all if i.question_id not in set(held)]
-        mode = (f"{len(calibration)} answers to {len(held)} questions held out of the {dataset.pool_split} split, "
-                "graded without examples like the unseen questions")
+            rng.shuffle(by_q[q])
+        chosen: list[GradingItem] = []
+        depth = 0
+        while len(chosen) < options.calibration_limit and depth < max(len(v) for v in by_q.values()):
+            chosen.extend(by_q[q][depth] for q in questions if depth < len(by_q[q]))
+            depth += 1
+        calibration = sorted(chosen[: options.calibration_limit], key=lambda i: (i.question_id, i.id))
+        pool = pool_all
+        n_questions = len({i.question_id for i in calibration})
+        mode = (f"{len(calibration)} answers to {n_questions} questions of the {dataset.pool_split} split, graded "
+                "without examples like the unseen questions")
     use_pool = {i.id: seen for i in [*test, *calibration]}
     return Plan(test, calibration, pool, mode, regime, use_pool)
 
@@ -433,9 +460,9 @@ def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], opti
     p = plan(dataset, options)
     scorer = make_scorer(p)
     cache = ResultCache(cache_dir, model=scorer.model_name, prompt_id=scorer.prompt_id, dataset=dataset.slug,
-                        config={**scorer.config(), "plan": p.mode, "seed": options.seed}, enabled=options.use_cache)
+                        config=scorer.config(), enabled=options.use_cache)
     todo = sorted([*p.calibration, *p.test], key=lambda i: (i.question_id, i.id))
-    already = sum(i.id in cache for i in todo)
+    already = scorer.cached(todo, p.use_pool, cache)
     scored = 0
     with tqdm(total=len(todo), initial=already, desc=f"grading {dataset.name}", unit="item", disable=not progress,
               dynamic_ncols=True) as bar:
@@ -462,9 +489,10 @@ def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], opti
     embedding = any(r.embedding is not None for r in test_raws)
     systems = _systems(labels, knn=knn, embedding=embedding, rubric=rubric)
     primary = "model" if rubric else PRIMARY
-    metrics, cal_probs, test_probs = [], {}, {}
+    metrics, cal_probs, test_probs, fitted = [], {}, {}, {}
     for system in systems:
-        cal_probs[system.name], test_probs[system.name] = _predict(system, cal_raws, cal_gold, test_raws, folds)
+        cal_probs[system.name], test_probs[system.name], fitted[system.name] = _predict(
+            system, cal_raws, cal_gold, test_raws, folds)
         metrics.append(_metrics(system, test_gold, test_probs[system.name], labels, dataset.scale.ordinal))
 
     def conf_correct(probs, gold):
@@ -512,6 +540,7 @@ def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], opti
         seconds_per_item=statistics.fmean(new_seconds) if new_seconds else None,
         cache_file=str(cache.path) if options.use_cache else None, started=started_at, caveats=caveats,
         licence_note=dataset.licence_note, records=records,
+        calibrator=fitted[primary].to_dict() if fitted.get(primary) else None,
     )
 
 
