@@ -39,6 +39,10 @@ from evals import assistant_bench as bench
 LLM_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
 NON_LLM_METRICS = ("id_context_precision", "id_context_recall", "string_context_precision",
                    "string_context_recall", "rouge_l", "string_similarity")
+SHORT = {"faithfulness": "faithful", "answer_relevancy": "relevant", "context_precision": "ctx prec",
+         "context_recall": "ctx rec", "id_context_precision": "id prec", "id_context_recall": "id rec",
+         "string_context_precision": "str prec", "string_context_recall": "str rec", "rouge_l": "ROUGE-L",
+         "string_similarity": "str sim"}
 CONTEXTS = 3
 CONTEXT_CHARS = 600
 JUDGE_MAX_TOKENS = 512
@@ -406,7 +410,7 @@ def render_html(result: AssistantEvalResult) -> str:
         "answerable_not_refused"))
     caveats = "".join(f"<li>{e(c)}</li>" for c in result.caveats)
     agreement = "".join(f"<li>{e(k)}: {e(json.dumps(v))}</li>" for k, v in result.judge_agreement.items())
-    head = "".join(f"<th>{e(n)}</th>" for n in names)
+    head = "".join(f"<th title=\"{e(n)}\">{e(SHORT.get(n, n))}</th>" for n in names)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Assistant evaluation</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}table{{border-collapse:
 collapse;margin:.6em 0 1.4em;font-size:.88em}}td,th{{border:1px solid #ccc;padding:.2em .45em;vertical-align:top}}
@@ -419,7 +423,8 @@ Started {e(result.started)}.</p>
 <h2>ragas metrics</h2><table><tr><th>metric</th><th>kind</th><th>mean</th><th>n</th><th>failed</th></tr>{rows}</table>
 <h2>Caveats: a 1.5B judge</h2><ul>{caveats}</ul><h3>Judge against exact counterparts</h3><ul>{agreement or
 "<li>not enough items</li>"}</ul>
-<h2>By kind</h2><table><tr><th>kind</th>{head}</tr>{kind_rows}</table>
+<h2>By kind</h2><p>Column names are shortened; see the metrics table.</p>
+<table><tr><th>kind</th>{head}</tr>{kind_rows}</table>
 <h2>Items</h2><table><tr><th>id</th><th>route</th>{head}<th>answer</th></tr>{item_rows}</table>
 </body></html>
 """

@@ -182,12 +182,26 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
+def memoised(embed: Embedder, limit: int = 50_000) -> Embedder:
+    """``embed`` with a per-text memory (reference answers and responses recur), missing texts in one batch."""
+    memory: dict[str, list[float]] = {}
+
+    def embed_texts(texts: list[str]) -> list[list[float]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in memory))
+        if missing:
+            if len(memory) + len(missing) > limit:
+                memory.clear()
+            memory.update(zip(missing, embed(missing), strict=True))
+        return [memory[t] for t in texts]
+
+    return embed_texts
+
+
 def minilm_embedder() -> Embedder:
-    """The local all-MiniLM-L6-v2 sentence embeddings (loaded once per process, nothing downloaded)."""
+    """The local all-MiniLM-L6-v2 sentence embeddings (loaded once per process, nothing downloaded), memoised."""
     from knowledge.index import get_embeddings
 
-    model = get_embeddings()
-    return model.embed_documents
+    return memoised(get_embeddings().embed_documents)
 
 
 class ExamplePool:
