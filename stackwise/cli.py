@@ -711,7 +711,8 @@ def eval_grading_cmd(
     calibration_limit: Annotated[int, typer.Option(min=2, help="at most this many calibration items")] = 300,
     shots: Annotated[int, typer.Option(min=0, help="graded examples shown to the model per label (the nearest "
                                        "graded answers always feed the ensemble)")] = 0,
-    similarity: Annotated[str, typer.Option(help="embedding (local MiniLM) or lexical")] = "embedding",
+    similarity: Annotated[str, typer.Option(help="lexical, or embedding (local MiniLM: also adds the answer's "
+                                            "embedding similarity to the reference)")] = "lexical",
     target_accuracy: Annotated[float, typer.Option(min=0.5, max=1.0, help="accuracy the routing threshold "
                                                    "must reach on the calibration items")] = 0.95,
     labels: Annotated[str | None, typer.Option(help="your file's labels, lowest to highest, comma-separated")] = None,

@@ -116,18 +116,19 @@ def test_cli_rejects_a_missing_golden_set(tmp_path):
 
 
 @pytest.mark.model
-def test_ragas_llm_metrics_on_two_golden_items(assistant, tmp_path):
-    """The bundled model answers two facts items and judges them with the four LLM-judged ragas metrics.
+def test_ragas_llm_metrics_on_one_golden_item(assistant, tmp_path):
+    """The bundled model answers one facts item and judges it with the four LLM-judged ragas metrics (the CI
+    slice; `stackwise eval assistant` is the full run).
 
-    Slow: about 2-4 minutes on 2 free cores (ragas makes ~8 judge generations per item). Asserts that the run
+    Slow: about 1-2 minutes on 2 free cores (ragas makes ~8 judge generations per item). Asserts that the run
     completes offline and every score that came back is in range; a 1.5B judge may fail ragas' JSON format,
     which shows as a missing score, so no metric is required to succeed on these two items.
     """
-    result = assistant_eval.run(assistant, limit=2, kinds=["facts"], out=tmp_path / "out", progress=False)
-    assert result.ragas_items == 2 and result.judge == "qwen2.5-coder-1.5b"
+    result = assistant_eval.run(assistant, limit=1, kinds=["facts"], out=tmp_path / "out", progress=False)
+    assert result.ragas_items == 1 and result.judge == "qwen2.5-coder-1.5b"
     assert {m.name for m in result.metrics} == set(LLM_METRICS) | set(NON_LLM_METRICS)
     for item in result.results:
         for name, value in item.scores.items():
             assert value is None or 0.0 <= value <= 1.0, (name, value)
-    assert sum(m.n for m in result.metrics if m.llm) + sum(m.failed for m in result.metrics if m.llm) == 8
+    assert sum(m.n for m in result.metrics if m.llm) + sum(m.failed for m in result.metrics if m.llm) == 4
     assert (tmp_path / "out" / "report.html").is_file()

@@ -300,7 +300,7 @@ def test_evaluate_writes_reports_and_resumes_from_the_cache(tmp_path):
     path = _dataset_file(tmp_path)
     settings = Settings(home=tmp_path / "home")
     model = FakeModel()
-    options = EvalOptions(split="test", calibration_limit=20)
+    options = EvalOptions(split="test", calibration_limit=20, similarity="embedding")
     result, files = evaluate(str(path), options, settings, tmp_path / "out", model=model, progress=False,
                              embedder_factory=_fake_embedder)
     assert {f.name for f in files} == {"summary.json", "items.jsonl", "report.html"}
