@@ -12,9 +12,7 @@ Tables: ``grader_submissions``, ``grader_files``, ``grader_grades``, ``grader_cr
 
 from __future__ import annotations
 
-import threading
 import uuid
-import weakref
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -31,14 +29,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    event,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.schema import DDL
 
 from grader.models import ISSUABLE_STATUSES, GraderError, Status
-from stackwise.db import Base
+from stackwise import db
+from stackwise.db import Base, make_append_only
 
 # Which status may follow which. Claiming/releasing a lease does not change the status.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -223,46 +220,12 @@ class AuditLogImmutable(GraderError):
     """Something tried to change or delete an audit entry."""
 
 
-@event.listens_for(AuditRow, "before_update")
-@event.listens_for(AuditRow, "before_delete")
-def _refuse_audit_change(_mapper, _connection, target: AuditRow) -> None:  # noqa: ANN001
-    raise AuditLogImmutable(f"the audit log is append-only (entry {target.id})")
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_audit_change(state) -> None:  # noqa: ANN001
-    table = getattr(state.statement, "table", None)
-    if (state.is_update or state.is_delete) and getattr(table, "name", None) == AuditRow.__tablename__:
-        raise AuditLogImmutable("the audit log is append-only")
-
-
-# Database-level guard for writes that bypass the ORM (portable in effect; dialect-specific in syntax).
-_audit = AuditRow.__table__
-for _op in ("UPDATE", "DELETE"):
-    event.listen(_audit, "after_create", DDL(
-        f"CREATE TRIGGER IF NOT EXISTS grader_audit_no_{_op.lower()} BEFORE {_op} ON grader_audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'grader_audit_log is append-only'); END"
-    ).execute_if(dialect="sqlite"))
-event.listen(_audit, "after_create", DDL(
-    "CREATE OR REPLACE FUNCTION grader_audit_append_only() RETURNS trigger AS $fn$ "
-    "BEGIN RAISE EXCEPTION 'grader_audit_log is append-only'; END; $fn$ LANGUAGE plpgsql"
-).execute_if(dialect="postgresql"))
-event.listen(_audit, "after_create", DDL(
-    "CREATE TRIGGER grader_audit_no_change BEFORE UPDATE OR DELETE ON grader_audit_log "
-    "FOR EACH ROW EXECUTE FUNCTION grader_audit_append_only()"
-).execute_if(dialect="postgresql"))
-
-
-_ensured: weakref.WeakSet[Engine] = weakref.WeakSet()
-_ensure_lock = threading.Lock()
+make_append_only(AuditRow, AuditLogImmutable, "the audit log", "grader_audit")
 
 
 def ensure_tables(engine: Engine) -> None:
     """Create the grader tables if missing (the shared engine may have been opened before they were imported)."""
-    with _ensure_lock:
-        if engine not in _ensured:
-            Base.metadata.create_all(engine, tables=GRADER_TABLES)
-            _ensured.add(engine)
+    db.ensure_tables(engine, GRADER_TABLES)
 
 
 def append_audit(session: Session, event_type: str, submission_id: str | None, actor: str,

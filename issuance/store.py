@@ -12,8 +12,6 @@ Tables: ``issuance_credentials``, ``issuance_audit_log``.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -26,12 +24,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    event,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.schema import DDL
 
-from stackwise.db import Base
+from stackwise import db
+from stackwise.db import Base, make_append_only
 
 
 def utcnow() -> datetime:
@@ -105,45 +102,12 @@ class AuditLogImmutable(Exception):
     """Something tried to change or delete an issuance audit entry."""
 
 
-@event.listens_for(AuditRow, "before_update")
-@event.listens_for(AuditRow, "before_delete")
-def _refuse_audit_change(_mapper, _connection, target: AuditRow) -> None:  # noqa: ANN001
-    raise AuditLogImmutable(f"the issuance audit log is append-only (entry {target.id})")
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_audit_change(state) -> None:  # noqa: ANN001
-    table = getattr(state.statement, "table", None)
-    if (state.is_update or state.is_delete) and getattr(table, "name", None) == AuditRow.__tablename__:
-        raise AuditLogImmutable("the issuance audit log is append-only")
-
-
-_audit = AuditRow.__table__
-for _op in ("UPDATE", "DELETE"):
-    event.listen(_audit, "after_create", DDL(
-        f"CREATE TRIGGER IF NOT EXISTS issuance_audit_no_{_op.lower()} BEFORE {_op} ON issuance_audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'issuance_audit_log is append-only'); END"
-    ).execute_if(dialect="sqlite"))
-event.listen(_audit, "after_create", DDL(
-    "CREATE OR REPLACE FUNCTION issuance_audit_append_only() RETURNS trigger AS $fn$ "
-    "BEGIN RAISE EXCEPTION 'issuance_audit_log is append-only'; END; $fn$ LANGUAGE plpgsql"
-).execute_if(dialect="postgresql"))
-event.listen(_audit, "after_create", DDL(
-    "CREATE TRIGGER issuance_audit_no_change BEFORE UPDATE OR DELETE ON issuance_audit_log "
-    "FOR EACH ROW EXECUTE FUNCTION issuance_audit_append_only()"
-).execute_if(dialect="postgresql"))
-
-
-_ensured: weakref.WeakSet[Engine] = weakref.WeakSet()
-_ensure_lock = threading.Lock()
+make_append_only(AuditRow, AuditLogImmutable, "the issuance audit log", "issuance_audit")
 
 
 def ensure_tables(engine: Engine) -> None:
     """Create the issuance tables if missing (the shared engine may have been opened before they were imported)."""
-    with _ensure_lock:
-        if engine not in _ensured:
-            Base.metadata.create_all(engine, tables=ISSUANCE_TABLES)
-            _ensured.add(engine)
+    db.ensure_tables(engine, ISSUANCE_TABLES)
 
 
 def append_audit(session: Session, event_type: str, actor: str, *, credential_id: str | None = None,
