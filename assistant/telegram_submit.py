@@ -278,6 +278,15 @@ class Submissions:
             return None
         return message, self.learner_id(user)
 
+    async def _private_who(self, update: Update) -> tuple[Message, str] | None:
+        """Like :meth:`_who`, but only in a private chat (elsewhere the learner is told so and None comes back)."""
+        if (who := self._who(update)) is None:
+            return None
+        if not self._private(who[0]):
+            await self._reply(who[0], PRIVATE_ONLY)
+            return None
+        return who
+
     @staticmethod
     async def _reply(message: Message, text: str) -> None:
         for part in split_message(text) or ["(empty message)"]:
@@ -314,12 +323,9 @@ class Submissions:
     # -------------------------------------------------------------- commands
 
     async def submit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if (who := self._who(update)) is None:
+        if (who := await self._private_who(update)) is None:
             return
         message, learner = who
-        if not self._private(message):
-            await self._reply(message, PRIVATE_ONLY)
-            return
         args = context.args or []
         if not args:
             await self._reply(message, f"{SUBMIT_USAGE}\n\nCredentials you can submit evidence for:\n"
@@ -427,12 +433,9 @@ class Submissions:
                                    f"({draft.summary()}). Nothing was sent for grading.")
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if (who := self._who(update)) is None:
+        if (who := await self._private_who(update)) is None:
             return
         message, learner = who
-        if not self._private(message):
-            await self._reply(message, PRIVATE_ONLY)
-            return
         args = context.args or []
         queue = self.grader.queue
         if args:

@@ -514,6 +514,17 @@ def eval_assistant_cmd(
     typer.echo(f"wrote {target}")
 
 
+def _catalogue_and_scorer(strategy: str):
+    """The configured catalogue and a rubric scorer with ``strategy`` on the bundled model (for the grader evals)."""
+    from grader.scoring import STRATEGIES, RubricScorer
+    from stackwise.models import load_model
+
+    if strategy not in STRATEGIES:
+        fail(f"--strategy must be one of {', '.join(STRATEGIES)}")
+    settings = get_settings()
+    return _load_or_fail(settings.catalogue), RubricScorer(load_model(settings), strategy=strategy)
+
+
 @eval_app.command("exemplars")
 def eval_exemplars_cmd(
     strategy: Annotated[str, typer.Option(help="rubric, letters or thresholds")] = "rubric",
@@ -522,14 +533,9 @@ def eval_exemplars_cmd(
 ) -> None:
     """Grader agreement with the demo catalogue's labelled level exemplars (quick sanity benchmark)."""
     from evals import grading_exemplars
-    from grader.scoring import STRATEGIES, RubricScorer
-    from stackwise.models import load_model
 
-    if strategy not in STRATEGIES:
-        fail(f"--strategy must be one of {', '.join(STRATEGIES)}")
-    settings = get_settings()
-    cat = _load_or_fail(settings.catalogue)
-    result = grading_exemplars.run(cat, RubricScorer(load_model(settings), strategy=strategy), limit=limit)
+    cat, scorer = _catalogue_and_scorer(strategy)
+    result = grading_exemplars.run(cat, scorer, limit=limit)
     fields = result.model_dump().items()
     typer.echo(result.model_dump_json(indent=2) if as_json else
                "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields))
@@ -543,14 +549,9 @@ def eval_evidence_cmd(
 ) -> None:
     """Grader benchmark on the labelled portfolio evidence set: agreement, decisions, review share, speed."""
     from evals import grading_bench
-    from grader.scoring import STRATEGIES, RubricScorer
-    from stackwise.models import load_model
 
-    if strategy not in STRATEGIES:
-        fail(f"--strategy must be one of {', '.join(STRATEGIES)}")
-    settings = get_settings()
-    cat = _load_or_fail(settings.catalogue)
-    result = grading_bench.run(cat, RubricScorer(load_model(settings), strategy=strategy), limit=limit)
+    cat, scorer = _catalogue_and_scorer(strategy)
+    result = grading_bench.run(cat, scorer, limit=limit)
     typer.echo(grading_bench.render(result))
     if output:
         output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
