@@ -680,7 +680,7 @@ def revoke_cmd(
     try:
         revoked = service.revoke(credential, reason, actor or f"cli:{getpass.getuser()}")
     except IssuanceError as exc:
-        fail(str(exc).strip("'\""))
+        fail(str(exc))
     typer.echo(f"revoked: {revoked.id} ({revoked.title}); status list {revoked.status_list} index "
                f"{revoked.status_index} is set")
 
