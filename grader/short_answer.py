@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from prompts import Prompt, load_prompt
 
 PROMPT_NAME = "short_answer"
-FEATURE_GROUPS = ("model", "lexical", "embedding", "knn")
+FEATURE_GROUPS = ("model", "lexical", "embedding", "knn", "matcher")
 KNN_K = 5
 
 
@@ -295,15 +295,17 @@ class RawScore:
     knn: dict[str, float] | None = None  # nearest graded answers' vote (None: no graded answers of this question)
     shots: list[str] = field(default_factory=list)  # ids of the graded answers shown to the model
     seconds: float = 0.0
+    matcher: dict[str, float] | None = None  # grader.answer_matcher's label probabilities (None: no matcher)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "lexical": self.lexical, "embedding": self.embedding, "knn": self.knn,
-                "shots": self.shots, "seconds": self.seconds}
+                "shots": self.shots, "seconds": self.seconds, "matcher": self.matcher}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RawScore:
         return cls(model=dict(data["model"]), lexical=dict(data["lexical"]), embedding=data.get("embedding"),
-                   knn=data.get("knn"), shots=list(data.get("shots", [])), seconds=float(data.get("seconds", 0.0)))
+                   knn=data.get("knn"), shots=list(data.get("shots", [])), seconds=float(data.get("seconds", 0.0)),
+                   matcher=data.get("matcher"))
 
 
 def _quote(text: str, limit: int) -> str:
@@ -395,7 +397,8 @@ def feature_vector(raw: RawScore, labels: Sequence[str], features: Sequence[str]
 
     ``model``: log-probability of each label (centred); ``lexical``: word overlap with the reference answers
     and the question, and the answer's length; ``embedding``: best cosine with a reference answer (0 when
-    absent); ``knn``: the nearest graded answers' vote (uniform when absent) and whether there was one.
+    absent); ``knn``: the nearest graded answers' vote (uniform when absent) and whether there was one;
+    ``matcher``: the answer matcher's log-probability of each label (centred; zeros when absent).
     """
     out: list[float] = []
     if "model" in features:
@@ -410,14 +413,21 @@ def feature_vector(raw: RawScore, labels: Sequence[str], features: Sequence[str]
         vote = raw.knn or {label: 1.0 / len(labels) for label in labels}
         out.extend(vote.get(label, 0.0) for label in labels)
         out.append(1.0 if raw.knn else 0.0)
+    if "matcher" in features:
+        if raw.matcher:
+            logs = [math.log(max(raw.matcher.get(label, 0.0), 1e-6)) for label in labels]
+            mean = sum(logs) / len(logs)
+            out.extend(v - mean for v in logs)
+        else:
+            out.extend(0.0 for _ in labels)
     return out
 
 
 class Calibrator:
     """Multinomial logistic regression from raw scores to label probabilities, fitted on labelled items.
 
-    ``features``: any of ``model``, ``lexical``, ``embedding``, ``knn`` (see :func:`feature_vector`). ``C`` is the
-    inverse L2 strength. Labels absent from the fitting data get probability 0. Fitting on a single
+    ``features``: any of ``model``, ``lexical``, ``embedding``, ``knn``, ``matcher`` (see :func:`feature_vector`).
+    ``C`` is the inverse L2 strength. Labels absent from the fitting data get probability 0. Fitting on a single
     label gives that label probability 1 (reported as ``degenerate``).
     """
 

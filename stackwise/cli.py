@@ -714,6 +714,9 @@ def eval_grading_cmd(
                                        "graded answers always feed the ensemble)")] = 0,
     similarity: Annotated[str, typer.Option(help="lexical, or embedding (local MiniLM: also adds the answer's "
                                             "embedding similarity to the reference)")] = "lexical",
+    matcher: Annotated[str, typer.Option(help="answer matcher trained on the graded pool: embedding (word overlap "
+                                         "and local MiniLM similarity), lexical (word overlap only) or off")
+                       ] = "embedding",
     target_accuracy: Annotated[float, typer.Option(min=0.5, max=1.0, help="accuracy the routing threshold "
                                                    "must reach on the calibration items")] = 0.95,
     labels: Annotated[str | None, typer.Option(help="your file's labels, lowest to highest, comma-separated")] = None,
@@ -727,9 +730,11 @@ def eval_grading_cmd(
 
     if similarity not in {"embedding", "lexical"}:
         fail("--similarity must be embedding or lexical")
+    if matcher not in {"embedding", "lexical", "off"}:
+        fail("--matcher must be embedding, lexical or off")
     options = EvalOptions(split=split, limit=limit, calibration_split=calibration_split,
                           calibration_limit=calibration_limit, shots_per_label=shots, similarity=similarity,
-                          target_accuracy=target_accuracy, use_cache=cache)
+                          matcher=matcher, target_accuracy=target_accuracy, use_cache=cache)
     label_list = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
     try:
         result, files = evaluate(dataset, options, get_settings(), out, labels=label_list,

@@ -314,7 +314,8 @@ def test_evaluate_writes_reports_and_resumes_from_the_cache(tmp_path):
     assert summary["routing"]["curve_test"] and summary["per_question"] and summary["reliability"]
     assert summary["regime"] == "seen questions" and "held out of the train split" in summary["calibration_mode"]
     fitted = Calibrator.from_dict(summary["calibrator"])
-    assert fitted.features == ["model", "lexical", "embedding", "knn"]
+    assert fitted.features == ["model", "lexical", "embedding", "knn", "matcher"]
+    assert "answer matcher" in names
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "risk–coverage" in html and "<script" not in html
     assert len((tmp_path / "out" / "items.jsonl").read_text().splitlines()) == 36
@@ -366,12 +367,13 @@ def test_without_a_pool_it_cross_fits_and_says_so(tmp_path):
 def test_builtin_report_carries_the_dataset_licence(tmp_path):
     settings = Settings(home=tmp_path / "home", shared_dir=shared_path())
     result, files = evaluate("scientsbank-2way", EvalOptions(split="uq", limit=12, calibration_limit=12,
-                                                             similarity="lexical"),
+                                                             similarity="lexical", matcher="lexical"),
                              settings, tmp_path / "out", model=FakeModel(), progress=False)
     assert (tmp_path / "out" / "DATASET-LICENSE.txt").read_text().startswith("Creative Commons")
     assert result.regime == "unseen questions" and "CC BY-SA" in result.licence_note
     assert "12 answers to 12 questions" in result.calibration_mode  # spread over questions, one each
     assert not any(s.name == "nearest graded answers" for s in result.systems)
+    assert any(s.name == "answer matcher" for s in result.systems)  # fitted on the whole train split
 
 
 runner = CliRunner()

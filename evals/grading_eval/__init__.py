@@ -60,6 +60,25 @@ def _make_scorer(dataset: GradingDataset, options: EvalOptions, settings: Settin
     return make
 
 
+def _make_matcher(dataset: GradingDataset, options: EvalOptions, embedder_factory: Callable[[], Any] | None):
+    """The answer matcher's factory (None when switched off); the embedder is built once and shared by its fits."""
+    from grader.answer_matcher import AnswerMatcher
+    from grader.short_answer import minilm_embedder
+
+    if options.matcher == "off" or dataset.kind == "rubric":
+        return None
+    embedder = None
+    if options.matcher == "embedding":
+        made: list[Any] = []
+
+        def embedder(texts: list[str]) -> list[list[float]]:  # loaded on first use: no pool, no model load
+            if not made:
+                made.append((embedder_factory or minilm_embedder)())
+            return made[0](texts)
+    labels = list(dataset.scale.labels)
+    return lambda: AnswerMatcher(labels, embedder)
+
+
 def evaluate(dataset: str, options: EvalOptions, settings: Settings | None = None, out: Path | None = None, *,
              model: Any = None, labels: list[str] | None = None, progress: bool = True,
              embedder_factory: Callable[[], Any] | None = None) -> tuple[GradingEvalResult, list[Path]]:
@@ -78,6 +97,7 @@ def evaluate(dataset: str, options: EvalOptions, settings: Settings | None = Non
     ds.resolve_split(options.split)  # fail early on an unknown split
     make = _make_scorer(ds, options, settings, model, embedder_factory)
     result = runner.run(ds, make, options, cache_dir=cache_dir(settings), progress=progress,
-                        description=BUILTIN.get(ds.name, f"your dataset {ds.source}"))
+                        description=BUILTIN.get(ds.name, f"your dataset {ds.source}"),
+                        make_matcher=_make_matcher(ds, options, embedder_factory))
     target = out or default_out_dir(settings, ds.name, result.split)
     return result, report.write(result, target, ds.licence)

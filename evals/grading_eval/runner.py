@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from evals.grading_eval import metrics as M
 from evals.grading_eval.cache import ResultCache
 from evals.grading_eval.datasets import GradingDataset, GradingItem, level_label, sample
+from grader.answer_matcher import AnswerMatcher, cross_fitted
 from grader.short_answer import Calibrator, ExamplePool, RawScore, ShortAnswerScorer, fit_temperature
 
 PRIMARY = "ensemble"
@@ -45,6 +46,7 @@ class EvalOptions(BaseModel):
     calibration_limit: int = Field(default=300, ge=2)
     shots_per_label: int = Field(default=0, ge=0)  # graded examples in the prompt: no gain measured, 3x the time
     similarity: Literal["lexical", "embedding"] = "lexical"  # MiniLM measured no better on SciEntsBank UA, ~10x slower
+    matcher: Literal["embedding", "lexical", "off"] = "embedding"  # grader.answer_matcher, fitted on the pool
     target_accuracy: float = Field(default=0.95, gt=0, le=1)
     seed: int = 0
     use_cache: bool = True
@@ -274,7 +276,7 @@ def _normalise(dist: dict[str, float], labels: Sequence[str]) -> dict[str, float
     return {label: max(dist.get(label, 0.0), 0.0) / total for label in labels}
 
 
-def _systems(labels: list[str], *, knn: bool, embedding: bool, rubric: bool) -> list[System]:
+def _systems(labels: list[str], *, knn: bool, embedding: bool, rubric: bool, matcher: bool = False) -> list[System]:
     def raw_model(_raws, _gold):
         return lambda r: _normalise(r.model, labels)
 
@@ -289,15 +291,17 @@ def _systems(labels: list[str], *, knn: bool, embedding: bool, rubric: bool) -> 
         dist = {label: counts.get(label, 0) / len(gold) for label in labels}
         return lambda _r: dict(dist)
 
-    ensemble = ("model", "lexical") + (("embedding",) if embedding else ()) + (("knn",) if knn else ())
+    ensemble = (("model", "lexical") + (("embedding",) if embedding else ()) + (("knn",) if knn else ())
+                + (("matcher",) if matcher else ()))
     systems = [
         System("model", "model", "the model's label probabilities as they come (argmax)", raw_model),
         System("calibrated", "model", "the model's log-probabilities, temperature and per-label bias fitted on "
                "the calibration items", calibrated(("model",))),
     ]
     if not rubric:
-        parts = ["word overlap with the reference"] + (["embedding similarity"] if embedding else []) + (
-            ["nearest graded answers' vote"] if knn else [])
+        parts = (["word overlap with the reference"] + (["embedding similarity"] if embedding else [])
+                 + (["nearest graded answers' vote"] if knn else [])
+                 + (["the answer matcher trained on the graded pool"] if matcher else []))
         systems.append(System(PRIMARY, "model", "the model plus " + ", ".join(parts)
                               + " (logistic regression fitted on the calibration items)", calibrated(ensemble)))
     systems.append(System("majority", "baseline", "always the most frequent label of the calibration items", majority))
@@ -305,6 +309,11 @@ def _systems(labels: list[str], *, knn: bool, embedding: bool, rubric: bool) -> 
         systems.append(System("lexical overlap", "baseline", "word overlap of the answer with the reference "
                               "answer(s) and the question, and its length (logistic regression fitted on the "
                               "calibration items)", calibrated(("lexical",))))
+    if matcher:
+        systems.append(System("answer matcher", "baseline", "no language model: logistic regression over word "
+                              "overlap and sentence-embedding similarity to the reference, trained on every graded "
+                              "answer of the pool (grader.answer_matcher), recalibrated on the calibration items",
+                              calibrated(("matcher",))))
     if knn:
         systems.append(System("nearest graded answers", "baseline", "vote of the 5 most similar graded answers "
                               "to the same question from the training pool", calibrated(("knn",))))
@@ -448,10 +457,31 @@ def _per_question(items: list[GradingItem], probs: list[dict[str, float]], label
     return sorted(rows, key=lambda r: (r.accuracy, r.question_id))
 
 
+def matcher_predictions(p: Plan, make_matcher: Callable[[], AnswerMatcher]) -> dict[str, dict[str, float]]:
+    """The answer matcher's label probabilities for the plan's evaluated and calibration items. Items outside the
+    pool are scored by a matcher fitted on the whole pool; calibration items inside it (unseen-questions regime)
+    get out-of-fold predictions, folds grouped by question, so none is scored by a matcher that saw its question."""
+    if not p.pool:
+        return {}
+    tasks, gold = [i.task() for i in p.pool], [i.label for i in p.pool]
+    pool_ids = {i.id for i in p.pool}
+    outside = [i for i in [*p.test, *p.calibration] if i.id not in pool_ids]
+    inside = {i.id for i in p.calibration if i.id in pool_ids}
+    out: dict[str, dict[str, float]] = {}
+    if outside:
+        full = make_matcher().fit(tasks, gold)
+        out.update(zip((i.id for i in outside), full.predict([i.task() for i in outside]), strict=True))
+    if inside:
+        groups = [i.question_id if p.regime == "unseen questions" else i.id for i in p.pool]
+        out.update(cross_fitted(make_matcher, tasks, gold, groups, inside))
+    return out
+
+
 def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], options: EvalOptions, *,
-        cache_dir: Path, progress: bool = True, description: str = "") -> GradingEvalResult:
+        cache_dir: Path, progress: bool = True, description: str = "",
+        make_matcher: Callable[[], AnswerMatcher] | None = None) -> GradingEvalResult:
     """Score, calibrate and measure; see the module docstring. ``make_scorer`` builds the scorer for the
-    plan (its example pool is ``plan.pool``)."""
+    plan (its example pool is ``plan.pool``); ``make_matcher`` the answer matcher (None: none)."""
     from tqdm import tqdm
 
     labels = list(dataset.scale.labels)
@@ -473,6 +503,10 @@ def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], opti
                 bar.update(n)
 
         raws = scorer.score_items(todo, p.use_pool, cache, advance)
+    rubric = dataset.kind == "rubric"
+    matched = matcher_predictions(p, make_matcher) if make_matcher is not None and not rubric else {}
+    for item_id, dist in matched.items():
+        raws[item_id].matcher = dist
     test_raws = [raws[i.id] for i in p.test]
     test_gold = [i.label for i in p.test]
     cross = not p.calibration
@@ -484,10 +518,10 @@ def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], opti
         cal_raws, cal_gold = [raws[i.id] for i in p.calibration], [i.label for i in p.calibration]
         folds = None
 
-    rubric = dataset.kind == "rubric"
     knn = p.regime == "seen questions" and any(r.knn for r in test_raws)
     embedding = any(r.embedding is not None for r in test_raws)
-    systems = _systems(labels, knn=knn, embedding=embedding, rubric=rubric)
+    systems = _systems(labels, knn=knn, embedding=embedding, rubric=rubric,
+                       matcher=all(r.matcher for r in [*test_raws, *cal_raws]) and not cross)
     primary = "model" if rubric else PRIMARY
     metrics, cal_probs, test_probs, fitted = [], {}, {}, {}
     for system in systems:
