@@ -91,6 +91,7 @@ class AssistantEvalResult(BaseModel):
     embeddings: str
     items: int
     ragas_items: int
+    judged_items: int = 0  # items the LLM-judged metrics ran on (all, or a sample spread over the kinds)
     exact: dict[str, Any]
     metrics: list[MetricSummary]
     by_kind: dict[str, dict[str, float | None]]
@@ -305,12 +306,28 @@ def summarise(results: list[RagasItem], metric_names: Sequence[str]) -> tuple[li
     return metrics, by_kind, agreement
 
 
+def judge_sample(items: Sequence[RagasItem], n: int | None) -> set[str]:
+    """Ids of ``n`` items spread evenly over the kinds (round robin, golden-set order within a kind); all if None."""
+    if n is None or n >= len(items):
+        return {i.id for i in items}
+    by_kind: dict[str, list[RagasItem]] = {}
+    for item in items:
+        by_kind.setdefault(item.kind, []).append(item)
+    chosen: list[str] = []
+    depth = 0
+    while len(chosen) < n:
+        chosen.extend(group[depth].id for group in by_kind.values() if depth < len(group))
+        depth += 1
+    return set(chosen[:n])
+
+
 def run(service: Any, golden_path: Path = bench.DEFAULT_GOLDEN, limit: int | None = None, *,
         judge_model: Any = None, embeddings: Any = None, llm_metrics: bool = True, cache_dir: Path | None = None,
         out: Path | None = None, progress: bool = True, kinds: Sequence[str] | None = None,
-        warm_up: bool = True) -> AssistantEvalResult:
+        warm_up: bool = True, judge_limit: int | None = None) -> AssistantEvalResult:
     """Answer the golden items (those of ``kinds``, then the first ``limit``), score them with ragas and the
-    exact checks; write
+    exact checks. ``judge_limit``: the LLM-judged metrics run on that many items spread over the kinds
+    (:func:`judge_sample`; the judge costs minutes per item on CPU), the non-LLM metrics on all. Write
     ``summary.json``, ``items.jsonl``, ``report.html`` and ``report.txt`` into ``out`` when given.
 
     ``judge_model``: a :class:`~stackwise.models.base.TextModel` (default: the assistant's model);
@@ -329,6 +346,8 @@ def run(service: Any, golden_path: Path = bench.DEFAULT_GOLDEN, limit: int | Non
     if judge_model is None and llm_metrics:
         judge_model = service.model
     judge = RagasJudge(judge_model, embeddings, llm_metrics=llm_metrics)
+    plain = RagasJudge(None, embeddings, llm_metrics=False) if llm_metrics and judge_limit is not None else judge
+    judged = judge_sample(items, judge_limit) if llm_metrics else set()
     metric_names = [m for m in (*LLM_METRICS, *NON_LLM_METRICS) if m in judge.metrics]
     cache_path = (cache_dir / "ragas-cache.jsonl") if cache_dir is not None else None
     cached = _load_cache(cache_path) if cache_path else {}
@@ -338,23 +357,25 @@ def run(service: Any, golden_path: Path = bench.DEFAULT_GOLDEN, limit: int | Non
     hits_from_cache = 0
     for item in tqdm(items, desc="ragas", unit="item", disable=not progress, dynamic_ncols=True):
         reference_contexts = [documents[i][0][:CONTEXT_CHARS] for i in item.reference_ids if documents.get(i)]
-        key = _cache_key(judge, item, reference_contexts)
+        item_judge = judge if item.id in judged or not llm_metrics else plain
+        key = _cache_key(item_judge, item, reference_contexts)
         t0 = time.perf_counter()
         if key in cached:
             scores = cached[key]
             hits_from_cache += 1
         else:
-            scores = judge.score(item, reference_contexts)
+            scores = item_judge.score(item, reference_contexts)
             if cache_path:
                 with cache_path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps({"key": key, "id": item.id, "scores": scores}) + "\n")
         item.scores = scores
-        item.failed = [m for m in metric_names if scores.get(m) is None and m in LLM_METRICS]
+        item.failed = [m for m in metric_names if scores.get(m) is None and m in LLM_METRICS and item.id in judged]
         item.seconds = round(time.perf_counter() - t0, 2)
     metrics, by_kind, agreement = summarise(items, metric_names)
     result = AssistantEvalResult(
         golden=str(golden_path), started=started_at, judge=judge.judge_name, embeddings="all-MiniLM-L6-v2 (local)",
-        items=answers.items, ragas_items=len(items), exact=answers.summary(), metrics=metrics, by_kind=by_kind,
+        items=answers.items, ragas_items=len(items), judged_items=len(judged), exact=answers.summary(),
+        metrics=metrics, by_kind=by_kind,
         judge_agreement=agreement, caveats=JUDGE_CAVEATS if llm_metrics else JUDGE_CAVEATS[2:],
         seconds=round(time.perf_counter() - started, 1), cached=hits_from_cache, results=items,
     )
@@ -373,7 +394,8 @@ def _f(value: float | None) -> str:
 def render(result: AssistantEvalResult) -> str:
     ex = result.exact
     lines = [f"assistant golden set {result.golden}: {result.items} items answered, {result.ragas_items} scored "
-             f"with ragas (judge {result.judge}, embeddings {result.embeddings}); {result.seconds:.0f} s, "
+             f"with ragas, {result.judged_items} of them by the LLM judge (judge {result.judge}, embeddings "
+             f"{result.embeddings}); {result.seconds:.0f} s, "
              f"{result.cached} from the cache",
              "exact checks: citation hit rate {c}; planner figures {p}; unanswerable refused {u}; answerable not "
              "refused {a}".format(c=_rate(ex["citation_hits"]), p=_rate(ex["planner_figures"]),
@@ -416,7 +438,8 @@ def render_html(result: AssistantEvalResult) -> str:
 collapse;margin:.6em 0 1.4em;font-size:.88em}}td,th{{border:1px solid #ccc;padding:.2em .45em;vertical-align:top}}
 th{{background:#f3f3f3}}</style></head><body>
 <h1>Assistant evaluation: golden set</h1>
-<p>{e(result.golden)}: {result.items} items answered, {result.ragas_items} scored with ragas. Judge
+<p>{e(result.golden)}: {result.items} items answered, {result.ragas_items} scored with ragas, {result.judged_items} of
+them by the LLM judge. Judge
 <code>{e(result.judge)}</code>, embeddings {e(result.embeddings)}. {result.seconds:.0f} s.
 Started {e(result.started)}.</p>
 <h2>Exact checks</h2><table>{exact}</table>

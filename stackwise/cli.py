@@ -490,6 +490,8 @@ def eval_assistant_cmd(
     out: Annotated[Path | None, typer.Option(help="directory for report.html, summary.json, items.jsonl")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="only the first N golden items")] = None,
     llm_metrics: Annotated[bool, typer.Option(help="run the LLM-judged ragas metrics (slow on CPU)")] = True,
+    judge_limit: Annotated[int | None, typer.Option(min=1, help="LLM-judged metrics on only this many items, "
+                                                    "spread over the kinds (non-LLM metrics on all)")] = None,
     cache: Annotated[bool, typer.Option(help="reuse and store per-item ragas scores under the data home")] = True,
 ) -> None:
     """Assistant quality with ragas (faithfulness, answer relevancy, context precision/recall; the bundled model
@@ -506,6 +508,7 @@ def eval_assistant_cmd(
     target = out or settings.home / "evals" / "assistant" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     try:
         result = assistant_eval.run(_service(), path, limit, llm_metrics=llm_metrics, out=target,
+                                    judge_limit=judge_limit,
                                     cache_dir=settings.home / "evals" if cache else None,
                                     progress=sys.stderr.isatty())
     except ValueError as exc:

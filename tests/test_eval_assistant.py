@@ -132,3 +132,25 @@ def test_ragas_llm_metrics_on_one_golden_item(assistant, tmp_path):
             assert value is None or 0.0 <= value <= 1.0, (name, value)
     assert sum(m.n for m in result.metrics if m.llm) + sum(m.failed for m in result.metrics if m.llm) == 4
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_judge_sample_spreads_over_kinds():
+    items = [_item(id=f"{kind}{n}", kind=kind) for kind in ("planner", "facts", "info") for n in range(4)]
+    assert assistant_eval.judge_sample(items, None) == {i.id for i in items}
+    assert assistant_eval.judge_sample(items, 100) == {i.id for i in items}
+    assert assistant_eval.judge_sample(items, 4) == {"planner0", "facts0", "info0", "planner1"}
+    assert len(assistant_eval.judge_sample(items, 7)) == 7
+
+
+def test_judge_limit_runs_the_llm_metrics_on_a_sample_only(assistant, tmp_path):
+    """With --judge-limit 1 the (here unusable) judge sees one item; the others get the non-LLM metrics only, and
+    only the judged item counts judge failures."""
+    result = assistant_eval.run(assistant, limit=3, kinds=["planner"], embeddings=HashEmbeddings(),
+                                judge_model=GarbageModel(), judge_limit=1, warm_up=False, progress=False)
+    assert result.ragas_items == 3 and result.judged_items == 1
+    assert sum(bool(item.failed) for item in result.results) == 1
+    for item in result.results:
+        assert item.scores["id_context_recall"] is not None
+    by_name = {m.name: m for m in result.metrics}
+    assert all(by_name[name].n + by_name[name].failed <= 1 for name in LLM_METRICS)
+    assert "1 of them by the LLM judge" in assistant_eval.render(result)
