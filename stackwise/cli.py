@@ -717,9 +717,9 @@ def eval_grading_cmd(
                                        "graded answers always feed the ensemble)")] = 0,
     similarity: Annotated[str, typer.Option(help="lexical, or embedding (local MiniLM: also adds the answer's "
                                             "embedding similarity to the reference)")] = "lexical",
-    matcher: Annotated[str, typer.Option(help="answer matcher trained on the graded pool: embedding (word overlap "
-                                         "and local MiniLM similarity), lexical (word overlap only) or off")
-                       ] = "embedding",
+    matcher: Annotated[str, typer.Option(help="answer matcher trained on the graded pool: lexical (word overlap "
+                                         "and nearest graded answers), embedding (adds local MiniLM similarity) "
+                                         "or off")] = "lexical",
     target_accuracy: Annotated[float, typer.Option(min=0.5, max=1.0, help="accuracy the routing threshold "
                                                    "must reach on the calibration items")] = 0.95,
     labels: Annotated[str | None, typer.Option(help="your file's labels, lowest to highest, comma-separated")] = None,

@@ -82,14 +82,14 @@ def test_cross_fitting_keeps_each_target_group_out_of_its_matcher():
     predicted: list[tuple[set[str], set[str]]] = []  # (questions fitted on, questions predicted)
 
     class Recording(AnswerMatcher):
-        def fit(self, fit_tasks, fit_gold):
+        def fit(self, fit_tasks, fit_gold, extra=None):
             self.fitted_on = {t.question_id for t in fit_tasks}
             seen.append(self.fitted_on)
-            return super().fit(fit_tasks, fit_gold)
+            return super().fit(fit_tasks, fit_gold, extra)
 
-        def predict(self, pred_tasks):
+        def predict(self, pred_tasks, extra=None):
             predicted.append((self.fitted_on, {t.question_id for t in pred_tasks}))
-            return super().predict(pred_tasks)
+            return super().predict(pred_tasks, extra)
 
     targets = {t.id for t in tasks if t.id.endswith(("-0", "-1"))}
     out = cross_fitted(lambda: Recording(LABELS), tasks, gold, [t.question_id for t in tasks], targets, folds=3)
@@ -97,3 +97,16 @@ def test_cross_fitting_keeps_each_target_group_out_of_its_matcher():
     # every target was predicted by a matcher fitted without its question
     assert predicted and all(not (fitted & targeted) for fitted, targeted in predicted)
     assert set().union(*(q for _, q in predicted)) == {t.question_id for t in tasks if t.id in targets}
+
+
+def test_extra_features_are_used_and_checked():
+    # identical answers whose labels only an extra feature (say, the nearest graded answers' vote) tells apart
+    tasks = [ShortAnswerTask(f"t{k}", "q", "Why?", ("because of the circuit",), "the circuit") for k in range(20)]
+    gold = ["correct" if k % 2 else "incorrect" for k in range(20)]
+    extra = [[1.0 if g == "correct" else 0.0] for g in gold]
+    matcher = AnswerMatcher(LABELS).fit(tasks, gold, extra)
+    blank = tasks[:2]
+    hi, lo = matcher.predict(blank, [[1.0], [0.0]])
+    assert hi["correct"] > 0.5 > lo["correct"]
+    with pytest.raises(ValueError, match="every task"):
+        matcher.predict(blank, [[1.0]])

@@ -314,7 +314,7 @@ def test_evaluate_writes_reports_and_resumes_from_the_cache(tmp_path):
     assert summary["routing"]["curve_test"] and summary["per_question"] and summary["reliability"]
     assert summary["regime"] == "seen questions" and "held out of the train split" in summary["calibration_mode"]
     fitted = Calibrator.from_dict(summary["calibrator"])
-    assert fitted.features == ["model", "lexical", "embedding", "knn", "matcher"]
+    assert fitted.features == ["model", "matcher"]  # stacked: the matcher holds overlap and the kNN vote
     assert "answer matcher" in names
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "risk–coverage" in html and "<script" not in html
@@ -340,6 +340,19 @@ def test_evaluate_writes_reports_and_resumes_from_the_cache(tmp_path):
     fresh, _ = evaluate(str(path), options.model_copy(update={"shots_per_label": 1}), settings, tmp_path / "o4",
                         model=model, progress=False, embedder_factory=_fake_embedder)
     assert fresh.scored == 56
+
+
+def test_matcher_off_and_embedding_choices(tmp_path):
+    path = _dataset_file(tmp_path)
+    settings = Settings(home=tmp_path / "home")
+    off, _ = evaluate(str(path), EvalOptions(split="test", calibration_limit=20, matcher="off"), settings,
+                      tmp_path / "off", model=FakeModel(), progress=False)
+    assert off.calibrator["features"] == ["model", "lexical", "knn"]
+    assert not any(s.name == "answer matcher" for s in off.systems)
+    emb, _ = evaluate(str(path), EvalOptions(split="test", calibration_limit=20, matcher="embedding"), settings,
+                      tmp_path / "emb", model=FakeModel(), progress=False, embedder_factory=_fake_embedder)
+    assert emb.calibrator["features"] == ["model", "matcher"] and emb.from_cache == 56  # the matcher is not cached
+    assert emb.system("answer matcher").n == 36
 
 
 def test_cache_ignores_a_torn_line(tmp_path):

@@ -46,7 +46,7 @@ class EvalOptions(BaseModel):
     calibration_limit: int = Field(default=300, ge=2)
     shots_per_label: int = Field(default=0, ge=0)  # graded examples in the prompt: no gain measured, 3x the time
     similarity: Literal["lexical", "embedding"] = "lexical"  # MiniLM measured no better on SciEntsBank UA, ~10x slower
-    matcher: Literal["embedding", "lexical", "off"] = "embedding"  # grader.answer_matcher, fitted on the pool
+    matcher: Literal["lexical", "embedding", "off"] = "lexical"  # grader.answer_matcher, fitted on the pool
     target_accuracy: float = Field(default=0.95, gt=0, le=1)
     seed: int = 0
     use_cache: bool = True
@@ -291,17 +291,20 @@ def _systems(labels: list[str], *, knn: bool, embedding: bool, rubric: bool, mat
         dist = {label: counts.get(label, 0) / len(gold) for label in labels}
         return lambda _r: dict(dist)
 
-    ensemble = (("model", "lexical") + (("embedding",) if embedding else ()) + (("knn",) if knn else ())
-                + (("matcher",) if matcher else ()))
+    # with the matcher (fitted on the whole pool, kNN vote included) the ensemble stacks it with the model: two
+    # feature groups for the small calibration set; without it, the model beside the raw signals
+    ensemble = (("model", "matcher") if matcher else
+                ("model", "lexical") + (("embedding",) if embedding else ()) + (("knn",) if knn else ()))
     systems = [
         System("model", "model", "the model's label probabilities as they come (argmax)", raw_model),
         System("calibrated", "model", "the model's log-probabilities, temperature and per-label bias fitted on "
                "the calibration items", calibrated(("model",))),
     ]
     if not rubric:
-        parts = (["word overlap with the reference"] + (["embedding similarity"] if embedding else [])
-                 + (["nearest graded answers' vote"] if knn else [])
-                 + (["the answer matcher trained on the graded pool"] if matcher else []))
+        parts = (["the answer matcher (word overlap" + (", embedding similarity" if embedding else "")
+                  + (" and the nearest graded answers' vote" if knn else "") + ", trained on the whole graded pool)"]
+                 if matcher else ["word overlap with the reference"] + (["embedding similarity"] if embedding else [])
+                 + (["nearest graded answers' vote"] if knn else []))
         systems.append(System(PRIMARY, "model", "the model plus " + ", ".join(parts)
                               + " (logistic regression fitted on the calibration items)", calibrated(ensemble)))
     systems.append(System("majority", "baseline", "always the most frequent label of the calibration items", majority))
@@ -311,8 +314,9 @@ def _systems(labels: list[str], *, knn: bool, embedding: bool, rubric: bool, mat
                               "calibration items)", calibrated(("lexical",))))
     if matcher:
         systems.append(System("answer matcher", "baseline", "no language model: logistic regression over word "
-                              "overlap and sentence-embedding similarity to the reference, trained on every graded "
-                              "answer of the pool (grader.answer_matcher), recalibrated on the calibration items",
+                              "overlap (and, if chosen, sentence-embedding similarity) with the reference and, for "
+                              "seen questions, the nearest graded answers' vote, trained on every graded answer of "
+                              "the pool (grader.answer_matcher), recalibrated on the calibration items",
                               calibrated(("matcher",))))
     if knn:
         systems.append(System("nearest graded answers", "baseline", "vote of the 5 most similar graded answers "
@@ -457,23 +461,40 @@ def _per_question(items: list[GradingItem], probs: list[dict[str, float]], label
     return sorted(rows, key=lambda r: (r.accuracy, r.question_id))
 
 
-def matcher_predictions(p: Plan, make_matcher: Callable[[], AnswerMatcher]) -> dict[str, dict[str, float]]:
-    """The answer matcher's label probabilities for the plan's evaluated and calibration items. Items outside the
-    pool are scored by a matcher fitted on the whole pool; calibration items inside it (unseen-questions regime)
-    get out-of-fold predictions, folds grouped by question, so none is scored by a matcher that saw its question."""
+def _knn_features(pool: ExamplePool, item: GradingItem, labels: list[str]) -> list[float]:
+    """The nearest graded answers' vote for ``item`` (never counting the item itself) and whether there was one."""
+    ranked = pool.ranked(item.question_id, item.response, {item.id})
+    vote = ExamplePool.knn_vote(ranked, labels) if ranked else None
+    return [*(vote or dict.fromkeys(labels, 1.0 / len(labels))).values(), 1.0 if vote else 0.0]
+
+
+def matcher_predictions(p: Plan, make_matcher: Callable[[], AnswerMatcher], labels: list[str]
+                        ) -> dict[str, dict[str, float]]:
+    """The answer matcher's label probabilities for the plan's evaluated and calibration items.
+
+    Items outside the pool are scored by a matcher fitted on the whole pool; calibration items inside it
+    (unseen-questions regime) get out-of-fold predictions, folds grouped by question, so none is scored by a
+    matcher that saw its question. For seen questions the matcher also reads the nearest graded answers' vote
+    (leave-one-out for the pool's own answers)."""
     if not p.pool:
         return {}
-    tasks, gold = [i.task() for i in p.pool], [i.label for i in p.pool]
     pool_ids = {i.id for i in p.pool}
     outside = [i for i in [*p.test, *p.calibration] if i.id not in pool_ids]
     inside = {i.id for i in p.calibration if i.id in pool_ids}
+    votes = ExamplePool([i.graded() for i in p.pool]) if p.regime == "seen questions" else None
+
+    def extra(items: list[GradingItem]) -> list[list[float]] | None:
+        return [_knn_features(votes, i, labels) for i in items] if votes is not None else None
+
+    tasks, gold, pool_extra = [i.task() for i in p.pool], [i.label for i in p.pool], extra(p.pool)
     out: dict[str, dict[str, float]] = {}
     if outside:
-        full = make_matcher().fit(tasks, gold)
-        out.update(zip((i.id for i in outside), full.predict([i.task() for i in outside]), strict=True))
+        full = make_matcher().fit(tasks, gold, pool_extra)
+        out.update(zip((i.id for i in outside), full.predict([i.task() for i in outside], extra(outside)),
+                       strict=True))
     if inside:
         groups = [i.question_id if p.regime == "unseen questions" else i.id for i in p.pool]
-        out.update(cross_fitted(make_matcher, tasks, gold, groups, inside))
+        out.update(cross_fitted(make_matcher, tasks, gold, groups, inside, extra=pool_extra))
     return out
 
 
@@ -504,7 +525,7 @@ def run(dataset: GradingDataset, make_scorer: Callable[[Plan], ItemScorer], opti
 
         raws = scorer.score_items(todo, p.use_pool, cache, advance)
     rubric = dataset.kind == "rubric"
-    matched = matcher_predictions(p, make_matcher) if make_matcher is not None and not rubric else {}
+    matched = matcher_predictions(p, make_matcher, labels) if make_matcher is not None and not rubric else {}
     for item_id, dist in matched.items():
         raws[item_id].matcher = dist
     test_raws = [raws[i.id] for i in p.test]
