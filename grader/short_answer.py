@@ -402,25 +402,29 @@ def feature_vector(raw: RawScore, labels: Sequence[str], features: Sequence[str]
     """
     out: list[float] = []
     if "model" in features:
-        logs = [math.log(max(raw.model.get(label, 0.0), 1e-9)) for label in labels]
-        mean = sum(logs) / len(logs)
-        out.extend(v - mean for v in logs)
+        out.extend(centred_logs(raw.model, labels, 1e-9))
     if "lexical" in features:
         out.extend(raw.lexical[k] for k in sorted(raw.lexical))
     if "embedding" in features:
         out.append(raw.embedding if raw.embedding is not None else 0.0)
     if "knn" in features:
-        vote = raw.knn or {label: 1.0 / len(labels) for label in labels}
-        out.extend(vote.get(label, 0.0) for label in labels)
-        out.append(1.0 if raw.knn else 0.0)
+        out.extend(knn_features(raw.knn, labels))
     if "matcher" in features:
-        if raw.matcher:
-            logs = [math.log(max(raw.matcher.get(label, 0.0), 1e-6)) for label in labels]
-            mean = sum(logs) / len(logs)
-            out.extend(v - mean for v in logs)
-        else:
-            out.extend(0.0 for _ in labels)
+        out.extend(centred_logs(raw.matcher, labels, 1e-6) if raw.matcher else [0.0] * len(labels))
     return out
+
+
+def centred_logs(dist: dict[str, float], labels: Sequence[str], floor: float) -> list[float]:
+    """Log-probability of each label (at least ``floor``), minus their mean."""
+    logs = [math.log(max(dist.get(label, 0.0), floor)) for label in labels]
+    mean = sum(logs) / len(logs)
+    return [v - mean for v in logs]
+
+
+def knn_features(vote: dict[str, float] | None, labels: Sequence[str]) -> list[float]:
+    """The nearest graded answers' vote per label (uniform when there is none) and whether there was one."""
+    shares = vote or {label: 1.0 / len(labels) for label in labels}
+    return [*(shares.get(label, 0.0) for label in labels), 1.0 if vote else 0.0]
 
 
 class Calibrator:

@@ -14,6 +14,7 @@ Modules: ``datasets`` (loaders and the generic format, see FORMAT.md), ``metrics
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,12 +70,10 @@ def _make_matcher(dataset: GradingDataset, options: EvalOptions, embedder_factor
         return None
     embedder = None
     if options.matcher == "embedding":
-        made: list[Any] = []
+        load = functools.cache(embedder_factory or minilm_embedder)  # on first use: no pool, no model load
 
-        def embedder(texts: list[str]) -> list[list[float]]:  # loaded on first use: no pool, no model load
-            if not made:
-                made.append((embedder_factory or minilm_embedder)())
-            return made[0](texts)
+        def embedder(texts: list[str]) -> list[list[float]]:
+            return load()(texts)
     labels = list(dataset.scale.labels)
     return lambda: AnswerMatcher(labels, embedder)
 

@@ -33,7 +33,14 @@ from evals.grading_eval import metrics as M
 from evals.grading_eval.cache import ResultCache
 from evals.grading_eval.datasets import GradingDataset, GradingItem, level_label, sample
 from grader.answer_matcher import AnswerMatcher, cross_fitted
-from grader.short_answer import Calibrator, ExamplePool, RawScore, ShortAnswerScorer, fit_temperature
+from grader.short_answer import (
+    Calibrator,
+    ExamplePool,
+    RawScore,
+    ShortAnswerScorer,
+    fit_temperature,
+    knn_features,
+)
 
 PRIMARY = "ensemble"
 CROSS_FOLDS = 5
@@ -464,8 +471,7 @@ def _per_question(items: list[GradingItem], probs: list[dict[str, float]], label
 def _knn_features(pool: ExamplePool, item: GradingItem, labels: list[str]) -> list[float]:
     """The nearest graded answers' vote for ``item`` (never counting the item itself) and whether there was one."""
     ranked = pool.ranked(item.question_id, item.response, {item.id})
-    vote = ExamplePool.knn_vote(ranked, labels) if ranked else None
-    return [*(vote or dict.fromkeys(labels, 1.0 / len(labels))).values(), 1.0 if vote else 0.0]
+    return knn_features(ExamplePool.knn_vote(ranked, labels) if ranked else None, labels)
 
 
 def matcher_predictions(p: Plan, make_matcher: Callable[[], AnswerMatcher], labels: list[str]
