@@ -18,9 +18,9 @@ from collections import Counter
 
 from pydantic import BaseModel
 
-from evals.grading_evidence import EvidenceItem, load_evidence_set
+from evals.grading_evidence import EvidenceItem, load_evidence_dir
 from grader.grading import grade_evidence
-from grader.scoring import RubricScorer
+from grader.scoring import Scorer
 from knowledge.schema import Catalogue
 
 
@@ -69,7 +69,7 @@ def _index(credential, criterion_id: str, level_id: str) -> int:
     return [level.id for level in _criterion(credential, criterion_id).levels].index(level_id)
 
 
-def grade_item(catalogue: Catalogue, item: EvidenceItem, scorer: RubricScorer) -> ItemResult:
+def grade_item(catalogue: Catalogue, item: EvidenceItem, scorer: Scorer) -> ItemResult:
     credential = catalogue.credentials[item.credential]
     started = time.perf_counter()
     report = grade_evidence(catalogue, item.credential, [item.evidence], scorer, reflection=item.reflection)
@@ -122,9 +122,9 @@ def summarise(results: list[ItemResult]) -> BenchResult:
     )
 
 
-def run(catalogue: Catalogue, scorer: RubricScorer, limit: int | None = None,
+def run(catalogue: Catalogue, scorer: Scorer, limit: int | None = None,
         items: list[EvidenceItem] | None = None) -> BenchResult:
-    items = items if items is not None else load_evidence_set()
+    items = items if items is not None else load_evidence_dir()
     if limit:
         items = items[:limit]
     from tqdm import tqdm

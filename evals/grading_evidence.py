@@ -26,7 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from knowledge.schema import Catalogue
 
-DEFAULT_EVIDENCE_SET = Path(__file__).resolve().parent / "grading_evidence" / "items.yaml"
+DEFAULT_EVIDENCE_DIR = Path(__file__).resolve().parent / "grading_evidence"
+DEFAULT_EVIDENCE_SET = DEFAULT_EVIDENCE_DIR / "items.yaml"
+SPLITS = ("train", "test")
 
 Decision = Literal["pass", "fail", "review"]
 Tag = Literal["injection", "off_topic", "machine_generated", "borderline", "strong", "weak"]
@@ -51,6 +53,8 @@ class EvidenceItem(BaseModel):
     expected_decision: Decision
     tags: list[Tag] = Field(default_factory=list)
     note: str | None = Field(default=None, description="why the labels are what they are (for maintainers)")
+    split: Literal["train", "test"] = Field(
+        default="train", description="train: fitting and calibration; test: held out, never used for tuning")
 
     @field_validator("tags")
     @classmethod
@@ -139,6 +143,22 @@ def load_evidence_set(path: Path | str = DEFAULT_EVIDENCE_SET) -> list[EvidenceI
     if problems:
         raise EvidenceSetInvalid("\n".join(problems))
     return EvidenceSet(items=items).items
+
+
+def load_evidence_dir(folder: Path | str = DEFAULT_EVIDENCE_DIR) -> list[EvidenceItem]:
+    """Every item of every ``items*.yaml`` file in ``folder`` (validated; see :func:`load_evidence_set`)."""
+    files = sorted(Path(folder).glob("items*.yaml"))
+    if not files:
+        raise EvidenceSetInvalid(f"{folder}: no items*.yaml files")
+    problems, items = [], []
+    for path in files:
+        try:
+            items.extend(load_evidence_set(path))
+        except EvidenceSetInvalid as exc:
+            problems.append(str(exc))
+    if problems:
+        raise EvidenceSetInvalid("\n".join(problems))
+    return items
 
 
 def check_against(catalogue: Catalogue, items: list[EvidenceItem]) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from grader.evidence import combine
 from grader.injection import scan_injection
 from grader.policy import Outcome, Signals, decide
-from grader.scoring import RubricScore, RubricScorer
+from grader.scoring import RubricScore, Scorer
 from grader.signals import (
     looks_machine_generated,
     near_duplicate,
@@ -47,7 +47,7 @@ def grade_evidence(
     catalogue: Catalogue,
     credential_id: str,
     texts: list[str],
-    scorer: RubricScorer,
+    scorer: Scorer,
     *,
     reflection: str | None = None,
     learner_names: list[str] = (),
@@ -74,5 +74,8 @@ def grade_evidence(
         {c.criterion_id: c.confidence for c in score.criteria},
         credential.routing,
         signals,
+        p_pass=score.p_pass,
+        decision_threshold=score.decision_threshold,
+        engine=score.engine,
     )
     return GradingReport(credential_id, scan.sanitised, score, outcome, signals, scan.matches, private.replacements)

@@ -116,6 +116,19 @@ class GradeResult(_Model):
     model: str
     prompt_version: str
     seconds: float = 0.0
+    engine_version: str | None = None  # the fitted combiner that graded (None: a legacy scorer)
+    p_pass: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    decision_threshold: float | None = None
+    readings: dict[str, dict] = Field(default_factory=dict, description="criterion id -> engine reading")
+
+
+class CriterionFeedback(_Model):
+    """The model-written reason for a criterion's level and what the next level asks for."""
+
+    criterion_id: str
+    rationale: str
+    quotes: list[str] = Field(default_factory=list, description="verbatim from the evidence")
+    next_step: str = ""
 
 
 class ExtractedFile(_Model):
@@ -192,6 +205,7 @@ class StoredGrade(GradeResult):
     id: int
     model_input: str | None = None
     created_at: datetime
+    feedback: list[CriterionFeedback] = Field(default_factory=list)
 
 
 class ReviewDecision(_Model):
@@ -235,6 +249,20 @@ class GradingJob(_Model):
     links: list[str]
     reflection: str
     previous_submission_id: str | None = None
+
+
+class DecidedSubmission(_Model):
+    """An assessor's decision as a graded example: final level id per criterion and what the model read."""
+
+    submission_id: str
+    credential_id: str
+    assessor: str
+    decision: Decision
+    levels: dict[str, str]
+    evidence: str
+    readings: dict[str, dict] = Field(default_factory=dict)
+    engine_version: str | None = None
+    decided_at: datetime
 
 
 class QueueItem(_Model):

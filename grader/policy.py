@@ -34,8 +34,17 @@ class Outcome:
 
 
 def decide(rubric: Rubric, levels: dict[str, str], confidences: dict[str, float], policy: RoutingPolicy,
-           signals: Signals = Signals()) -> Outcome:
-    """Decide from the chosen level id per criterion and each level's confidence."""
+           signals: Signals = Signals(), *, p_pass: float | None = None,
+           decision_threshold: float | None = None, engine: bool = False) -> Outcome:
+    """Decide from the chosen level id per criterion and each level's confidence.
+
+    With ``engine`` (the default scorer, :mod:`grader.engine`), ``p_pass`` is the probability that the
+    submission meets the pass rule and ``decision_threshold`` the confidence above which the grader may decide
+    alone, chosen on held-out graded evidence by :mod:`grader.routing` (None: not enough graded evidence, so
+    everything is reviewed). The decision is automatic only when the chosen levels and ``p_pass`` agree and the
+    confidence of that decision reaches both the threshold and ``policy.min_confidence``. Without ``engine``
+    (the legacy scorers), low criterion confidences and totals near the pass mark send it to review.
+    """
     points = {}
     for criterion in rubric.criteria:
         by_id = {level.id: level.points for level in criterion.levels}
@@ -47,11 +56,20 @@ def decide(rubric: Rubric, levels: dict[str, str], confidences: dict[str, float]
     reasons: list[str] = []
     if signals.injection:
         reasons.append("prompt_injection")
-    low = sorted(c for c, p in confidences.items() if p < policy.min_confidence)
-    if low:
-        reasons.append("low_confidence:" + ",".join(low))
-    if abs(total - rubric.pass_threshold) <= policy.threshold_margin and total != rubric.max_points:
-        reasons.append("near_threshold")
+    if engine:
+        if decision_threshold is None:
+            reasons.append("not_calibrated")
+        else:
+            p = 0.0 if p_pass is None else p_pass
+            confidence = p if passes else 1 - p
+            if confidence < max(decision_threshold, policy.min_confidence):
+                reasons.append("uncertain")
+    else:
+        low = sorted(c for c, p in confidences.items() if p < policy.min_confidence)
+        if low:
+            reasons.append("low_confidence:" + ",".join(low))
+        if abs(total - rubric.pass_threshold) <= policy.threshold_margin and total != rubric.max_points:
+            reasons.append("near_threshold")
     if signals.machine_generated and policy.review_on_machine_generated:
         reasons.append("machine_generated")
     if signals.near_duplicate_of and policy.review_on_near_duplicate:

@@ -34,7 +34,9 @@ from grader.models import (
     Assessor,
     AuditEntry,
     ClaimConflict,
+    CriterionFeedback,
     CriterionOutcome,
+    DecidedSubmission,
     Decision,
     ExtractedFile,
     GraderError,
@@ -65,6 +67,7 @@ from grader.store import (
     AuditRow,
     CriterionGradeRow,
     DecisionRow,
+    EngineRecordRow,
     FileRow,
     GradeRow,
     ReviewRow,
@@ -341,6 +344,10 @@ class GraderQueue:
                 grade_id=grade.id, position=i, criterion_id=c.criterion_id, level_id=c.level_id,
                 distribution=dict(c.distribution), confidence=c.confidence, rationale=c.rationale,
                 quotes=list(c.quotes)) for i, c in enumerate(result.criteria))
+            if result.engine_version:
+                session.add(EngineRecordRow(grade_id=grade.id, engine_version=result.engine_version,
+                                            p_pass=result.p_pass, decision_threshold=result.decision_threshold,
+                                            readings=dict(result.readings), feedback={}))
         if target is Status.passed:
             self._announce(row, "auto_pass", actor, now)
         return self._view(submission_id)
@@ -524,6 +531,41 @@ class GraderQueue:
         return [AgreementStat(criterion_id=cid, reviewed=s["reviewed"], kept=s["kept"],
                               rate=s["kept"] / s["reviewed"], changes=s["changes"])
                 for cid, s in sorted(stats.items())]
+
+    def record_feedback(self, submission_id: str, feedback: list[CriterionFeedback], seconds: float) -> bool:
+        """Attach the model-written feedback to the submission's latest engine grade (False when there is none)."""
+        with self._sessions.begin() as session:
+            grade_id = session.scalar(select(func.max(GradeRow.id)).where(GradeRow.submission_id == submission_id))
+            record = session.get(EngineRecordRow, grade_id) if grade_id is not None else None
+            if record is None:
+                return False
+            record.feedback = {f.criterion_id: f.model_dump(exclude={"criterion_id"}) for f in feedback}
+            record.feedback_seconds = seconds
+            append_audit(session, "feedback", submission_id, "grader", {"seconds": seconds})
+        return True
+
+    def assessor_decisions(self, credential_id: str | None = None) -> list[DecidedSubmission]:
+        """Every assessor decision with the final level per criterion, the (pseudonymised) evidence the model
+        read and the engine's reading of it: the graded examples the combiner is refitted on, and what
+        ``stackwise review export`` writes. Oldest first; one entry per decision."""
+        query = select(DecisionRow).order_by(DecisionRow.id)
+        out: list[DecidedSubmission] = []
+        with self._sessions() as session:
+            for d in session.scalars(query):
+                grade = session.get(GradeRow, d.grade_id) if d.grade_id is not None else None
+                if grade is None or (credential_id is not None and grade.credential_id != credential_id):
+                    continue
+                levels = {r.criterion_id: r.final_level_id for r in session.scalars(
+                    select(ReviewRow).where(ReviewRow.decision_id == d.id))}
+                if not levels:
+                    continue
+                record = session.get(EngineRecordRow, grade.id)
+                out.append(DecidedSubmission(
+                    submission_id=d.submission_id, credential_id=grade.credential_id, assessor=d.assessor,
+                    decision=d.decision, levels=levels, evidence=grade.model_input or "",
+                    readings=dict(record.readings or {}) if record else {},
+                    engine_version=record.engine_version if record else None, decided_at=d.created_at))
+        return out
 
     # ---- issuance ------------------------------------------------------------------------------
 
@@ -784,7 +826,13 @@ class GraderQueue:
                                      .order_by(GradeRow.id)):
                 criteria = session.scalars(select(CriterionGradeRow).where(CriterionGradeRow.grade_id == g.id)
                                            .order_by(CriterionGradeRow.position))
+                record = session.get(EngineRecordRow, g.id)
                 grades.append(StoredGrade(
+                    engine_version=record.engine_version if record else None,
+                    p_pass=record.p_pass if record else None,
+                    decision_threshold=record.decision_threshold if record else None,
+                    feedback=[CriterionFeedback(criterion_id=cid, **fb) for cid, fb in
+                              ((record.feedback or {}) if record else {}).items()],
                     id=g.id, credential_id=g.credential_id, model=g.model, prompt_version=g.prompt_version,
                     total_points=g.total_points, max_points=g.max_points, decision=g.decision,
                     reasons=list(g.reasons or []), seconds=g.seconds, model_input=g.model_input,

@@ -27,6 +27,12 @@ MAX_EVIDENCE_CHARS = 6000  # what the model reads; the whole text is stored and 
 EXEMPLARS_PER_CRITERION = 2
 
 
+class Scorer(Protocol):
+    """What the grading pipeline calls: the engine (default) or a legacy strategy."""
+
+    def score(self, credential: Credential, evidence: str) -> RubricScore: ...
+
+
 class ChoiceModel(Protocol):
     name: str
 
@@ -49,6 +55,12 @@ class RubricScore:
     model: str
     prompt_id: str
     seconds: float
+    engine: bool = False  # scored by grader.engine (the fields below are set)
+    p_pass: float | None = None
+    decision_threshold: float | None = None
+    level_threshold: float | None = None
+    engine_version: str | None = None
+    readings: dict[str, dict] | None = None  # criterion id -> grader.engine.Reading.to_dict()
 
 
 def load_temperature(model: str, prompt_id: str, path: Path = CALIBRATION_FILE) -> float:

@@ -12,10 +12,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from grader.evidence import EvidenceError, combine, extract_file, find_links
+from grader.feedback import FeedbackWriter
 from grader.grading import GradingReport, credential_or_error, grade_evidence
-from grader.models import CriterionGrade, ExtractedFile, GradeResult, SubmissionIn, SubmissionView
+from grader.models import (
+    CriterionFeedback,
+    CriterionGrade,
+    ExtractedFile,
+    GradeResult,
+    SubmissionIn,
+    SubmissionView,
+)
 from grader.queue import GraderQueue
-from grader.scoring import RubricScorer
+from grader.scoring import Scorer
 from knowledge.schema import Catalogue
 
 logger = logging.getLogger(__name__)
@@ -34,20 +42,27 @@ def to_grade_result(report: GradingReport) -> GradeResult:
         model=report.score.model,
         prompt_version=report.score.prompt_id,
         seconds=report.score.seconds,
+        engine_version=report.score.engine_version,
+        p_pass=None if report.score.p_pass is None else min(1.0, max(0.0, report.score.p_pass)),
+        decision_threshold=report.score.decision_threshold,
+        readings=report.score.readings or {},
     )
 
 
 class GraderService:
-    def __init__(self, catalogue: Catalogue, queue: GraderQueue, scorer_factory: Callable[[], RubricScorer]):
+    def __init__(self, catalogue: Catalogue, queue: GraderQueue, scorer_factory: Callable[[], Scorer],
+                 feedback_factory: Callable[[], FeedbackWriter] | None = None):
         self.catalogue = catalogue
         self.queue = queue
         self._scorer_factory = scorer_factory
-        self._scorer: RubricScorer | None = None
+        self._scorer: Scorer | None = None
+        self._feedback_factory = feedback_factory
+        self._feedback: FeedbackWriter | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     @property
-    def scorer(self) -> RubricScorer:
+    def scorer(self) -> Scorer:
         if self._scorer is None:
             self._scorer = self._scorer_factory()
         return self._scorer
@@ -140,4 +155,25 @@ class GraderService:
         if problems:
             result = result.model_copy(update={"decision": "review",
                                                "reasons": [*result.reasons, "unreadable_file"]})
-        return self.queue.record_grade(submission_id, result, model_input=report.evidence_for_model)
+        view = self.queue.record_grade(submission_id, result, model_input=report.evidence_for_model)
+        if self._feedback_factory is not None and result.engine_version:
+            self._worker().submit(self._feedback_logged, submission_id, report)  # after the decision, never before
+        return view
+
+    def write_feedback(self, report: GradingReport) -> tuple[list[CriterionFeedback], float]:
+        """The model-written reason and next step per criterion of a grade (see :mod:`grader.feedback`)."""
+        if self._feedback is None:
+            if self._feedback_factory is None:
+                raise RuntimeError("this grader has no feedback writer")
+            self._feedback = self._feedback_factory()
+        credential = self.catalogue.credentials[report.credential_id]
+        levels = {c.criterion_id: c.level_id for c in report.score.criteria}
+        quotes = {c.criterion_id: c.quotes for c in report.score.criteria}
+        return self._feedback.write(credential, report.evidence_for_model, levels, quotes)
+
+    def _feedback_logged(self, submission_id: str, report: GradingReport) -> None:
+        try:
+            feedback, seconds = self.write_feedback(report)
+            self.queue.record_feedback(submission_id, feedback, seconds)
+        except Exception:  # feedback is an extra: the decision stands without it
+            logger.exception("writing feedback for submission %s failed", submission_id)

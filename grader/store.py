@@ -211,8 +211,24 @@ class AuditRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class EngineRecordRow(Base):
+    """What the rubric engine measured and concluded for one grade (kept so the combiner can be refitted on
+    assessor decisions without running the model again), and the model-written feedback once it is ready."""
+
+    __tablename__ = "grader_engine_records"
+
+    grade_id: Mapped[int] = mapped_column(ForeignKey("grader_grades.id"), primary_key=True)
+    engine_version: Mapped[str] = mapped_column(String(100))
+    p_pass: Mapped[float | None] = mapped_column(Float)
+    decision_threshold: Mapped[float | None] = mapped_column(Float)
+    readings: Mapped[dict] = mapped_column(JSON, default=dict)  # criterion id -> Reading.to_dict()
+    feedback: Mapped[dict] = mapped_column(JSON, default=dict)  # criterion id -> {rationale, quotes, next_step}
+    feedback_seconds: Mapped[float | None] = mapped_column(Float)
+
+
 GRADER_TABLES = [
-    m.__table__ for m in (SubmissionRow, FileRow, GradeRow, CriterionGradeRow, DecisionRow, ReviewRow, AuditRow)
+    m.__table__ for m in (SubmissionRow, FileRow, GradeRow, CriterionGradeRow, DecisionRow, ReviewRow, AuditRow,
+                          EngineRecordRow)
 ]
 
 

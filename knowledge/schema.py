@@ -182,11 +182,26 @@ class Rubric(StrictModel):
 class RoutingPolicy(StrictModel):
     """When an AI grade goes to a human assessor instead of being decided automatically.
 
-    Instructions aimed at the grader always send a submission to review; that is not configurable.
+    The engine decides alone only above a confidence threshold chosen on held-out graded evidence so that
+    the one-sided 95 % upper bounds on false passes and wrong decisions stay within these limits
+    (``grader.routing``). Instructions aimed at the grader always send a submission to review; that is not
+    configurable.
     """
 
-    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.6
-    threshold_margin: Annotated[int, Field(ge=0)] = 1
+    def limits_key(self) -> str:
+        return f"{self.max_false_pass_rate:g}/{self.max_wrong_decision_rate:g}/{self.max_wrong_level_rate:g}"
+
+
+    max_false_pass_rate: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.02, description="limit on the 95 % upper bound of false passes among automatic decisions")
+    max_wrong_decision_rate: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.10, description="limit on the 95 % upper bound of any wrong automatic decision")
+    max_wrong_level_rate: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.10, description="limit on the 95 % upper bound of wrong levels shown as decided")
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.6, description="floor on the decision's confidence, whatever the fitted threshold")
+    threshold_margin: Annotated[int, Field(ge=0)] = Field(
+        default=1, description="legacy scorers only: review totals this close to the pass mark")
     review_on_machine_generated: bool = True
     review_on_near_duplicate: bool = True
     review_on_missing_quote: bool = True

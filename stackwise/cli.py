@@ -25,6 +25,8 @@ app.add_typer(catalogue_app, name="catalogue")
 eval_app = typer.Typer(no_args_is_help=True, help="Offline evaluations and benchmarks.")
 review_app = typer.Typer(no_args_is_help=True, help="The assessors' review queue.")
 app.add_typer(review_app, name="review")
+grader_app = typer.Typer(no_args_is_help=True, help="The grading engine: fit it on graded evidence.")
+app.add_typer(grader_app, name="grader")
 app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
 
@@ -518,19 +520,23 @@ def eval_assistant_cmd(
 
 
 def _catalogue_and_scorer(strategy: str):
-    """The configured catalogue and a rubric scorer with ``strategy`` on the bundled model (for the grader evals)."""
-    from grader.scoring import STRATEGIES, RubricScorer
-    from stackwise.models import load_model
+    """The configured catalogue and a scorer with ``strategy`` on the bundled model (for the grader evals)."""
+    from grader.engine import EngineError
+    from grader.scoring import STRATEGIES
+    from stackwise.wiring import make_scorer
 
-    if strategy not in STRATEGIES:
-        fail(f"--strategy must be one of {', '.join(STRATEGIES)}")
+    if strategy not in {"engine", *STRATEGIES}:
+        fail(f"--strategy must be one of engine, {', '.join(STRATEGIES)}")
     settings = get_settings()
-    return _load_or_fail(settings.catalogue), RubricScorer(load_model(settings), strategy=strategy)
+    try:
+        return _load_or_fail(settings.catalogue), make_scorer(settings, strategy)
+    except EngineError as exc:
+        fail(str(exc))
 
 
 @eval_app.command("exemplars")
 def eval_exemplars_cmd(
-    strategy: Annotated[str, typer.Option(help="rubric, letters or thresholds")] = "rubric",
+    strategy: Annotated[str, typer.Option(help="engine, rubric, letters or thresholds")] = "engine",
     limit: Annotated[int | None, typer.Option(min=1, help="score a random sample of this many")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -546,15 +552,21 @@ def eval_exemplars_cmd(
 
 @eval_app.command("evidence")
 def eval_evidence_cmd(
-    strategy: Annotated[str, typer.Option(help="rubric, letters or thresholds")] = "rubric",
+    strategy: Annotated[str, typer.Option(help="engine, rubric, letters or thresholds")] = "engine",
+    split: Annotated[str, typer.Option(help="test (held out, never tuned on), train or all")] = "test",
     limit: Annotated[int | None, typer.Option(min=1, help="grade only the first N items")] = None,
     output: Annotated[Path | None, typer.Option(help="write the full result (per item) as JSON here")] = None,
 ) -> None:
-    """Grader benchmark on the labelled portfolio evidence set: agreement, decisions, review share, speed."""
+    """The whole grading pipeline (as learners' submissions run it) on the labelled portfolio evidence:
+    agreement, automatic decisions, false passes, review share, injections, seconds per submission."""
     from evals import grading_bench
+    from evals.grading_evidence import load_evidence_dir
 
+    if split not in {"test", "train", "all"}:
+        fail("--split must be test, train or all")
     cat, scorer = _catalogue_and_scorer(strategy)
-    result = grading_bench.run(cat, scorer, limit=limit)
+    items = [i for i in load_evidence_dir() if split == "all" or i.split == split]
+    result = grading_bench.run(cat, scorer, limit=limit, items=items)
     typer.echo(grading_bench.render(result))
     if output:
         output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
@@ -724,9 +736,23 @@ def eval_grading_cmd(
                                                    "must reach on the calibration items")] = 0.95,
     labels: Annotated[str | None, typer.Option(help="your file's labels, lowest to highest, comma-separated")] = None,
     cache: Annotated[bool, typer.Option(help="reuse and store per-item results under the data home")] = True,
+    questions: Annotated[str, typer.Option(help="rubric datasets: what the engine asks the model (checks, letters, "
+                                           "both) or none (model-free; the default for ellipse)")] = "",
+    catalogue: Annotated[Path | None, typer.Option(help="rubric datasets: the catalogue of a review export")] = None,
+    train_limit: Annotated[int | None, typer.Option(min=2, help="rubric datasets: fit on at most this many "
+                                                    "train items")] = None,
 ) -> None:
     """Grader agreement with human assessors on a labelled dataset: accuracy, macro-F1, kappa, QWK, calibration,
-    risk–coverage routing, baselines; writes a self-contained HTML report and a JSON summary."""
+    risk–coverage routing, baselines; writes a self-contained HTML report and a JSON summary.
+
+    Rubric datasets (demo-evidence, ellipse, or a review export with --catalogue) run through the rubric
+    engine: per-criterion QWK, automatic share and false passes at the bounded threshold, a learning curve,
+    and an A/B of the engine's feature groups on the same items."""
+    import evals.rubric_eval as rubric_eval
+
+    if rubric_eval.is_rubric_dataset(dataset):
+        _eval_rubric(dataset, out, questions, catalogue, limit, train_limit, cache)
+        return
     from evals.grading_eval import DatasetError, EvalOptions, evaluate
     from evals.grading_eval.report import render_text
     from stackwise.models import ModelAssemblyError
@@ -746,6 +772,102 @@ def eval_grading_cmd(
         fail(str(exc))
     typer.echo(render_text(result))
     typer.echo(f"wrote {', '.join(str(f) for f in files)}")
+
+
+def _eval_rubric(dataset: str, out: Path | None, questions: str, catalogue: Path | None, limit: int | None,
+                 train_limit: int | None, cache: bool) -> None:
+    import evals.rubric_eval as rubric_eval
+    from grader.engine import EngineError
+    from stackwise.models import ModelAssemblyError
+
+    settings = get_settings()
+    questions = questions or ("none" if dataset == "ellipse" else settings.grader_questions)
+    if questions not in {"checks", "letters", "both", "none"}:
+        fail("--questions must be checks, letters, both or none")
+    target = out or settings.home / "evals" / "grading" / f"{Path(dataset).stem}-{questions}"
+    try:
+        result, files = rubric_eval.evaluate(dataset, settings, questions=questions, out=target,
+                                             catalogue_path=catalogue, progress=sys.stderr.isatty(),
+                                             test_limit=limit, train_limit=train_limit)
+    except (rubric_eval.RubricDatasetError, EngineError, ValueError, ModelAssemblyError) as exc:
+        fail(str(exc))
+    typer.echo(rubric_eval.render_text(result))
+    typer.echo(f"wrote {', '.join(str(f) for f in files)}")
+
+
+# ------------------------------------------------------------------ grader engine
+
+
+@grader_app.command("fit")
+def grader_fit_cmd(
+    catalogue: Annotated[Path | None, typer.Option(help="catalogue (default: the configured one)")] = None,
+) -> None:
+    """Refit the grading engine on the shipped base examples, the catalogue's exemplars and every assessor
+    decision in the review queue (no model call); writes the combiner to the data home."""
+    from grader.engine import EngineError
+    from grader.engine_scorer import save_combiner
+    from grader.short_answer import minilm_embedder
+    from grader.training import exemplar_examples, from_decisions, load_examples, refit
+    from stackwise.wiring import combiner_path
+
+    settings = get_settings()
+    cat = _load_or_fail(catalogue or settings.catalogue)
+    base = load_examples(catalogue=cat)
+    decided, skipped = from_decisions(_grader().queue.assessor_decisions(), cat)
+    try:
+        combiner, report = refit(cat, base, decided, exemplar_examples(cat, minilm_embedder()), skipped=skipped)
+    except EngineError as exc:
+        fail(str(exc))
+    save_combiner(combiner, combiner_path(settings))
+    typer.echo(report.render())
+    typer.echo(f"wrote {combiner_path(settings)}")
+
+
+@grader_app.command("build-base")
+def grader_build_base_cmd(
+    questions: Annotated[str, typer.Option(help="checks, letters, both or none")] = "",
+) -> None:
+    """Maintainers: read the demo evidence's train split with the model (cached) and write the shipped base
+    examples and combiner into grader/fitted/ (the test split is never read for this)."""
+    import evals.rubric_eval as rubric_eval
+    from evals.rubric_eval.runner import read_items
+    from grader.engine_scorer import SHIPPED_COMBINER, save_combiner
+    from grader.training import BASE_EXAMPLES, exemplar_examples, refit, save_examples
+
+    settings = get_settings()
+    questions = questions or settings.grader_questions
+    dataset = rubric_eval.load("demo-evidence", settings)
+    reader, config = rubric_eval.make_reader(questions, settings)
+    subs, _ = read_items(dataset, dataset.split("train"), reader, config, rubric_eval.cache_root(settings))
+    cat = _load_or_fail(settings.catalogue)
+    combiner, report = refit(cat, subs, [], exemplar_examples(cat, reader.embedder))
+    save_examples(subs, BASE_EXAMPLES)
+    save_combiner(combiner, SHIPPED_COMBINER)
+    typer.echo(report.render())
+    typer.echo(f"wrote {BASE_EXAMPLES} and {SHIPPED_COMBINER}")
+
+
+@review_app.command("export")
+def review_export_cmd(
+    out: Annotated[Path, typer.Option(help="JSONL file to write")],
+    credential: Annotated[str | None, typer.Option(help="only this credential")] = None,
+) -> None:
+    """Write every assessor decision (final level per criterion, the pseudonymised evidence) as JSONL, the
+    format 'stackwise eval grading --dataset FILE --catalogue DIR' reads (see FORMAT.md)."""
+    import json
+
+    decisions = _grader().queue.assessor_decisions(credential)
+    by_submission: dict[str, list] = {}
+    for d in decisions:
+        by_submission.setdefault(d.submission_id, []).append(d)
+    with out.open("w", encoding="utf-8") as fh:
+        for sid, ds in by_submission.items():
+            latest = {d.assessor: d for d in ds}
+            levels = {c: [d.levels[c] for d in latest.values() if c in d.levels] for c in ds[-1].levels}
+            fh.write(json.dumps({"id": sid, "credential": ds[-1].credential_id, "evidence": ds[-1].evidence,
+                                 "levels": {c: v[0] if len(v) == 1 else v for c, v in levels.items()},
+                                 "assessors": sorted(latest)}, ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {len(by_submission)} decided submissions to {out}")
 
 
 # ------------------------------------------------------------------ model

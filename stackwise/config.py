@@ -56,7 +56,13 @@ class Settings(BaseSettings):
     n_ctx: int = 4096
     seed: int = 0
     telegram_token: SecretStr | None = None
-    grader_strategy: Literal["rubric", "letters", "thresholds"] = "rubric"
+    grader_strategy: Literal["engine", "rubric", "letters", "thresholds"] = "engine"
+    grader_questions: Literal["checks", "letters", "both", "none"] = Field(
+        default="both", description="what 'grader build-base' and the evals ask the model per criterion; the "
+                                    "grader itself asks what its fitted combiner reads")
+    grader_feedback: bool = Field(default=True, description="write model feedback per criterion after a grade")
+    grader_refit_after: int = Field(default=20, ge=0, description="refit the combiner after this many new "
+                                    "assessor decisions (0: only with 'stackwise grader fit')")
     shared_dir: Path | None = None  # STACKWISE_SHARED_DIR: the shared material (datasets/) beside the checkout
     # issuance (Open Badges 3.0)
     public_url: str = Field(default="http://127.0.0.1:7860",

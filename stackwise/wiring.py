@@ -45,18 +45,49 @@ def assistant_service(settings: Settings | None = None):
     return _assistant(settings.model_dump_json(exclude={"telegram_token"}))
 
 
+def combiner_path(settings: Settings):
+    """Where ``stackwise grader fit`` writes the refitted combiner (the shipped one is used until then)."""
+    return settings.home / "grader" / "combiner.json"
+
+
+def make_scorer(settings: Settings, strategy: str | None = None, model=None):
+    """The grader's scorer: the rubric engine with the fitted combiner (default) or a legacy strategy."""
+    from stackwise.models import load_model
+
+    strategy = strategy or settings.grader_strategy
+    if strategy != "engine":
+        from grader.scoring import RubricScorer
+
+        return RubricScorer(model or load_model(settings), strategy=strategy)
+    from grader.checks import CheckReader
+    from grader.engine import EvidenceReader, questions_for
+    from grader.engine_scorer import EngineScorer, load_combiner
+    from grader.short_answer import minilm_embedder
+
+    combiner = load_combiner(combiner_path(settings))
+    questions = questions_for(combiner.groups)  # ask the model exactly what the fitted combiner reads
+    if questions == "none":
+        return EngineScorer(EvidenceReader(minilm_embedder()), combiner, "none", "-")
+    checks = CheckReader(model or load_model(settings), questions)  # type: ignore[arg-type]
+    return EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, checks.model.name, checks.prompt.id)
+
+
 @lru_cache(maxsize=4)
 def _grader(settings_json: str):
     from grader.queue import open_queue, rubrics_from_catalogue
-    from grader.scoring import RubricScorer
     from grader.service import GraderService
-    from stackwise.models import load_model
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
     queue = open_queue(settings, rubrics=rubrics_from_catalogue(catalogue))
-    return GraderService(catalogue, queue,
-                         lambda: RubricScorer(load_model(settings), strategy=settings.grader_strategy))
+    def feedback():
+        from grader.feedback import FeedbackWriter
+        from stackwise.models import load_model
+
+        return FeedbackWriter(load_model(settings))
+
+    return GraderService(catalogue, queue, lambda: make_scorer(settings),
+                         feedback if settings.grader_feedback else None)
 
 
 def grader_service(settings: Settings | None = None):

@@ -15,6 +15,7 @@ from evals.grading_evidence import (
     EvidenceItem,
     EvidenceSetInvalid,
     check_against,
+    load_evidence_dir,
     load_evidence_set,
     word_count,
 )
@@ -29,7 +30,7 @@ def catalogue():
 
 @pytest.fixture(scope="module")
 def items() -> list[EvidenceItem]:
-    return load_evidence_set()
+    return load_evidence_dir()
 
 
 def test_set_agrees_with_the_demo_catalogue(catalogue, items):
@@ -40,11 +41,12 @@ def test_set_is_big_and_varied_enough(catalogue, items):
     tags = Counter(tag for item in items for tag in item.tags)
     credentials = {item.credential for item in items}
     five_criteria = {c for c in credentials if len(catalogue.credentials[c].rubric.criteria) == 5}
-    assert len(items) >= 30
+    assert len(items) >= 150
+    assert tags["strong"] >= 15 and tags["weak"] >= 40 and tags["borderline"] >= 25
     assert tags["injection"] >= 6
     assert tags["off_topic"] >= 4
     assert tags["machine_generated"] >= 2
-    assert len(credentials) >= 6
+    assert len(credentials) >= 8
     assert len(five_criteria) >= 3
     assert {i.expected_decision for i in items} == {"pass", "fail", "review"}
     assert all(i.expected_decision == "review" for i in items if "injection" in i.tags)
@@ -59,8 +61,18 @@ def test_every_credential_has_a_pass_and_a_fail(items):
 
 
 def test_evidence_length(items):
-    wrong = {i.id: word_count(i.evidence) for i in items if not 80 <= word_count(i.evidence) <= 600}
-    assert not wrong, f"evidence outside 80-600 words: {wrong}"
+    wrong = {i.id: word_count(i.evidence) for i in items if not 30 <= word_count(i.evidence) <= 600}
+    assert not wrong, f"evidence outside 30-600 words: {wrong}"
+    assert sum(word_count(i.evidence) < 80 for i in items) >= 8  # the short boasts a grader must not pass
+
+
+def test_the_test_split_is_fixed_and_balanced(catalogue, items):
+    test = [i for i in items if i.split == "test"]
+    assert 40 <= len(test) <= 60
+    assert {i.expected_decision for i in test} >= {"pass", "fail"}
+    assert len({i.credential for i in test}) >= 8
+    # the first 51 items were written and looked at while the earlier graders were built: never test items
+    assert all(i.split == "train" for i in load_evidence_set())
 
 
 def test_ids_and_texts_are_unique(items):

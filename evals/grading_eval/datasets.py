@@ -320,12 +320,12 @@ def level_label(index: int) -> str:
 
 def load_demo_evidence(catalogue_path: Path) -> GradingDataset:
     """The labelled portfolio evidence: one item per (evidence, criterion), labelled ``level-1`` (lowest) up."""
-    from evals.grading_evidence import DEFAULT_EVIDENCE_SET, EvidenceSetInvalid, check_against, load_evidence_set
+    from evals.grading_evidence import DEFAULT_EVIDENCE_SET, EvidenceSetInvalid, check_against, load_evidence_dir
     from knowledge import CatalogueInvalid, load_catalogue
 
     try:
         catalogue = load_catalogue(catalogue_path)
-        evidence = load_evidence_set()
+        evidence = load_evidence_dir()
     except (CatalogueInvalid, EvidenceSetInvalid) as exc:
         raise DatasetError(str(exc)) from exc
     problems = check_against(catalogue, evidence)

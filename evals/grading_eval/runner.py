@@ -237,11 +237,11 @@ class RubricItemScorer(ItemScorer):
                 "prompt": self.prompt_id}
 
     def score_items(self, items, use_pool, cache, advance):
-        from evals.grading_evidence import load_evidence_set
+        from evals.grading_evidence import load_evidence_dir
         from grader.grading import grade_evidence
         from grader.short_answer import lexical_features
 
-        evidence = {e.id: e for e in load_evidence_set()}
+        evidence = {e.id: e for e in load_evidence_dir()}
         out: dict[str, RawScore] = {}
         fresh: set[str] = set()  # scored in this run (one evidence piece scores all its criteria at once)
         for item in items:

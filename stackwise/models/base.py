@@ -37,8 +37,13 @@ class TextModel(Protocol):
         max_tokens: int = 256,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> str:
         """Generate the assistant's reply to ``messages`` and return its text.
+
+        ``json_schema``: constrain the reply to JSON matching this schema where the runtime can (llama.cpp
+        compiles it to a grammar); a runtime that cannot constrain generation returns unconstrained text,
+        so callers validate the reply either way.
 
         ``temperature == 0`` is greedy decoding and deterministic for a given prompt and runtime.
         Generation ends at the end-of-turn token, after ``max_tokens`` new tokens, or just before

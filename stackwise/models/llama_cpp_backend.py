@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,13 +133,19 @@ class LlamaCppModel:
         max_tokens: int = 256,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> str:
         tokens = self._prompt_tokens(messages)
+        kwargs = self._completion_kwargs(max_tokens, temperature, stop)
+        if json_schema is not None:
+            import json
+
+            from llama_cpp import LlamaGrammar
+
+            kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
         with self._lock:
             self._eval_prompt(tokens)  # generate() then samples at once (exact cache hit)
-            out = self._llm.create_completion(
-                tokens, stream=False, **self._completion_kwargs(max_tokens, temperature, stop)
-            )
+            out = self._llm.create_completion(tokens, stream=False, **kwargs)
         return out["choices"][0]["text"]
 
     def stream_chat(

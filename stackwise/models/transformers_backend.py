@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,7 @@ class TransformersModel:
         max_tokens: int = 256,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        json_schema: Mapping[str, Any] | None = None,  # not constrained here: callers validate the reply
     ) -> str:
         return "".join(self.stream_chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
 

@@ -1,0 +1,155 @@
+"""Datasets for the rubric engine: evidence with a level per criterion from one or more assessors.
+
+Built in:
+
+- ``demo-evidence``: the demo catalogue's labelled portfolio evidence (``evals/grading_evidence``), with its
+  fixed ``train`` / ``test`` split (the test split is never used for fitting or choosing anything);
+- ``ellipse``: ELLIPSE essays (``../shared/datasets/ellipse_dev``, CC BY-NC-SA 4.0, read in place, never
+  copied), six analytic criteria with five levels, two raters; split **across writing prompts**: the
+  prompts listed in :data:`ELLIPSE_TEST_PROMPTS` are the test split;
+- a review-queue export (``stackwise review export``; format in ``evals/grading_eval/FORMAT.md``), read
+  against a catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.engine import CriterionSpec, LevelSpec, credential_specs
+from grader.fitting import PassRule
+from knowledge.schema import Catalogue
+
+
+class RubricDatasetError(ValueError):
+    """A rubric dataset cannot be found or read; the message names the file and the problem."""
+
+
+@dataclass
+class RubricItem:
+    id: str
+    group: str  # the credential (demo, exports) or the writing prompt (ELLIPSE)
+    title: str
+    specs: list[CriterionSpec]
+    evidence: str
+    levels: dict[str, tuple[int, ...]]  # criterion key -> level index per assessor
+    split: str
+    pass_rule: PassRule | None = None
+    tags: tuple[str, ...] = ()
+    expected_decision: str | None = None
+
+
+@dataclass
+class RubricDataset:
+    name: str
+    items: list[RubricItem]
+    source: str
+    licence_note: str = ""
+    decisions: bool = True  # whether items carry a pass rule (portfolio rubrics) or only levels (essays)
+    exemplar_pool: list[tuple[str, str, int]] = field(default_factory=list)  # (criterion key, text, level)
+
+    def split(self, name: str) -> list[RubricItem]:
+        return [i for i in self.items if i.split == name]
+
+
+def exemplars(catalogue: Catalogue) -> list[tuple[str, str, int]]:
+    return [(f"{cred.id}/{c.id}", lv.exemplar, i) for cred in catalogue.credentials.values()
+            for c in cred.rubric.criteria for i, lv in enumerate(c.levels) if lv.exemplar]
+
+
+def load_demo_evidence(catalogue: Catalogue) -> RubricDataset:
+    from evals.grading_evidence import DEFAULT_EVIDENCE_DIR, EvidenceSetInvalid, check_against, load_evidence_dir
+
+    try:
+        evidence = load_evidence_dir()
+    except EvidenceSetInvalid as exc:
+        raise RubricDatasetError(str(exc)) from exc
+    problems = check_against(catalogue, evidence)
+    if problems:
+        raise RubricDatasetError(f"{DEFAULT_EVIDENCE_DIR} does not match the catalogue: {problems[0]}")
+    items = []
+    for ev in evidence:
+        cred = catalogue.credentials[ev.credential]
+        specs = credential_specs(cred)
+        levels = {f"{cred.id}/{c.id}": ([lv.id for lv in c.levels].index(ev.labels[c.id]),)
+                  for c in cred.rubric.criteria}
+        items.append(RubricItem(ev.id, cred.id, cred.title, specs, ev.text, levels, ev.split, PassRule.of(cred),
+                                tuple(ev.tags), ev.expected_decision))
+    return RubricDataset("demo-evidence", items, str(DEFAULT_EVIDENCE_DIR), "written for Stackwise; Apache-2.0",
+                         exemplar_pool=exemplars(catalogue))
+
+
+ELLIPSE_CRITERIA = ("Cohesion", "Syntax", "Vocabulary", "Phraseology", "Grammar", "Conventions")
+# Writing prompts held out as the test split (fixed; chosen by name, about a third of the essays).
+ELLIPSE_TEST_PROMPTS = ("Being busy", "First impressions", "Lunch menus", "Curfews for teenagers",
+                        "Community service", "Internships and shadowing", "Honesty", "Summer projects")
+
+
+def load_ellipse(datasets_dir: Path) -> RubricDataset:
+    folder = datasets_dir / "ellipse_dev"
+    essays, rubric_file = folder / "essays.jsonl", folder / "rubric.json"
+    if not essays.is_file() or not rubric_file.is_file():
+        raise RubricDatasetError(f"ELLIPSE not found: expected {essays} and {rubric_file} "
+                                 "(set STACKWISE_SHARED_DIR to the shared folder)")
+    rubric = json.loads(rubric_file.read_text(encoding="utf-8"))["analytic"]
+    specs = []
+    for name in ELLIPSE_CRITERIA:
+        descriptors = rubric[name]
+        levels = tuple(LevelSpec(str(n), f"Level {n}", " ".join(str(descriptors[str(n)]).split()), float(n))
+                       for n in range(1, 6))
+        specs.append(CriterionSpec(f"ellipse/{name.lower()}", name, f"{name} of the essay's English", levels))
+    items = []
+    for number, line in enumerate(essays.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            levels = {}
+            for spec in specs:
+                score = float(rec["scores"][spec.title])
+                low, high = int(score) - 1, int(score + 0.5) - 1  # 3.5 -> raters at levels 3 and 4 (0-based 2, 3)
+                levels[spec.key] = (low, high) if low != high else (low,)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RubricDatasetError(f"{essays}:{number}: unreadable essay record: {exc}") from exc
+        split = "test" if rec["prompt"] in ELLIPSE_TEST_PROMPTS else "train"
+        items.append(RubricItem(str(rec["id"]), rec["prompt"], "English language proficiency", specs, rec["text"],
+                                levels, split))
+    return RubricDataset("ellipse", items, str(essays), "CC BY-NC-SA 4.0, read from the shared folder, evaluation only",
+                         decisions=False)
+
+
+def load_export(path: Path, catalogue: Catalogue) -> RubricDataset:
+    """A review-queue export: JSONL rows ``credential``, ``evidence``, ``levels`` (criterion -> level id, or a
+    list of level ids, one per assessor), optional ``id`` and ``split`` (default: every fifth row is test)."""
+    if not path.is_file():
+        raise RubricDatasetError(f"{path}: no such file")
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            cred = catalogue.credentials[rec["credential"]]
+        except json.JSONDecodeError as exc:
+            raise RubricDatasetError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+        except KeyError as exc:
+            raise RubricDatasetError(f"{path}:{number}: unknown or missing credential {exc}") from exc
+        if not isinstance(rec.get("evidence"), str) or not rec["evidence"].strip():
+            raise RubricDatasetError(f"{path}:{number}: 'evidence' must be non-empty text")
+        levels = {}
+        for c in cred.rubric.criteria:
+            given = (rec.get("levels") or {}).get(c.id)
+            given = [given] if isinstance(given, str) else given
+            ids = [lv.id for lv in c.levels]
+            if not given or any(g not in ids for g in given):
+                raise RubricDatasetError(f"{path}:{number}: criterion {c.id!r} needs a level id or a list of "
+                                         f"level ids from {ids}, got {given!r}")
+            levels[f"{cred.id}/{c.id}"] = tuple(ids.index(g) for g in given)
+        item_id = str(rec.get("id") or f"row-{number}")
+        split = str(rec.get("split") or ("test" if number % 5 == 0 else "train"))
+        items.append(RubricItem(item_id, cred.id, cred.title, credential_specs(cred), rec["evidence"], levels, split,
+                                PassRule.of(cred)))
+    if not items:
+        raise RubricDatasetError(f"{path}: no rows")
+    return RubricDataset(path.stem, items, str(path), "your assessors' decisions", exemplar_pool=exemplars(catalogue))
