@@ -187,6 +187,8 @@ def _criteria_lines(view: SubmissionView, credential: Credential | None) -> list
         line = f"- {title}: {level.label} ({level.points:g} points)" if level else f"- {title}: {outcome.level_id}"
         if outcome.comment.strip():
             line += f". {outcome.comment.strip()}"
+        if outcome.next_step.strip():
+            line += f" Next: {outcome.next_step.strip()}"
         lines.append(line)
     return lines
 

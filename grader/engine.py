@@ -41,7 +41,8 @@ Embedder = Callable[[list[str]], list[list[float]]]
 
 SEMANTIC_NAMES = ("desc_sim", "desc_gain", "exemplar_gap", "has_exemplar", "relevance")
 MODEL_NAMES = ("check_logit", "letters_logit", "has_model")
-STATIC_NAMES = ("position", *MODEL_NAMES, *SEMANTIC_NAMES, *STAT_NAMES)
+OVERLAP_NAMES = ("overlap_top", "overlap_below")
+STATIC_NAMES = ("position", *MODEL_NAMES, *SEMANTIC_NAMES, *STAT_NAMES, *OVERLAP_NAMES)
 POOL_NAMES = ("knn_share", "knn_similarity", "has_knn")
 GROUPS: dict[str, tuple[str, ...]] = {
     "text": STAT_NAMES,
@@ -49,8 +50,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "checks": ("check_logit", "has_model"),
     "letters": ("letters_logit", "has_model"),
     "knn": POOL_NAMES,
+    "overlap": OVERLAP_NAMES,
 }
-DEFAULT_GROUPS = ("text", "semantic", "checks", "letters", "knn")
+DEFAULT_GROUPS = ("text", "semantic", "overlap", "knn", "checks", "letters")
 
 
 def questions_for(groups: Sequence[str]) -> str:
@@ -140,6 +142,31 @@ class ModelChecks:
              ) -> dict[str, tuple[list[float] | None, list[float] | None]]: ...
 
 
+def overlap_columns(evidence: str, spec: CriterionSpec) -> list[list[float]]:
+    """Per threshold k: the best word overlap (content-word F1) of the evidence with an exemplar at level k or
+    above, and with one below k (0 where there is none): the classic word-overlap signal, wording-free."""
+    from grader.short_answer import overlap_f1
+
+    scores = [(i, overlap_f1(evidence, text)) for i, lv in enumerate(spec.levels) for text in lv.exemplars]
+    rows = []
+    for k in range(1, spec.n_levels):
+        rows.append([max((s for i, s in scores if i >= k), default=0.0),
+                     max((s for i, s in scores if i < k), default=0.0)])
+    return rows
+
+
+N_READ_COLUMNS = 1 + len(MODEL_NAMES) + len(SEMANTIC_NAMES)  # what only a reading can give (model, embeddings)
+
+
+def complete(reading: Reading, evidence: str, spec: CriterionSpec) -> Reading:
+    """``reading`` with its text-only columns (measurements, word overlap) recomputed from the evidence, so a
+    reading stored by an earlier version has the columns of this one."""
+    stats = text_stats(evidence)
+    reading.static = [row[:N_READ_COLUMNS] + stats + extra
+                      for row, extra in zip(reading.static, overlap_columns(evidence, spec), strict=True)]
+    return reading
+
+
 def _logit(p: float) -> float:
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
@@ -192,6 +219,7 @@ class EvidenceReader:
             ex_sims = [(i, _dot(whole, v)) for i, v in vec["exemplars"]]
             checks, letters = answers.get(spec.key, (None, None))
             rows = []
+            overlap = overlap_columns(evidence, spec)
             for k in range(1, spec.n_levels):
                 above = [s for i, s in ex_sims if i >= k]
                 below = [s for i, s in ex_sims if i < k]
@@ -204,7 +232,7 @@ class EvidenceReader:
                     _logit(cum) if cum is not None else 0.0,
                     1.0 if (checks or letters) else 0.0,
                     best[k], best[k] - best[k - 1], gap, float(has_ex), relevance,
-                    *stats,
+                    *stats, *overlap[k - 1],
                 ])
             model = {}
             if checks:
@@ -270,6 +298,7 @@ class Combiner:
         self.scale: list[float] = []
         self.pool: dict[str, list[tuple[str, list[float], tuple[int, ...]]]] = defaultdict(list)
         self.n_examples = 0
+        self.n_decisions = 0  # assessor decisions in the queue when it was fitted (for the automatic refit)
         self.routing: dict[str, Any] = {}
 
     # -- the vote of the nearest graded examples
@@ -300,6 +329,9 @@ class Combiner:
         return rows
 
     def _rows(self, reading: Reading, exclude: set[str] = frozenset()) -> list[list[float]]:
+        if any(len(row) != len(STATIC_NAMES) for row in reading.static):
+            raise EngineError(f"reading of {reading.item_id!r} has {len(reading.static[0])} columns, this version "
+                              f"reads {len(STATIC_NAMES)}: complete it (grader.engine.complete) or read it again")
         cols = _columns(self.groups)
         knn = self._knn(reading, exclude) if "knn" in self.groups else [[] for _ in reading.static]
         return [[row[i] for i in cols] + extra for row, extra in zip(reading.static, knn, strict=True)]
@@ -362,6 +394,7 @@ class Combiner:
     def to_dict(self) -> dict[str, Any]:
         return {"groups": list(self.groups), "C": self.C, "coef": self.coef, "intercept": self.intercept,
                 "mean": self.mean, "scale": self.scale, "n_examples": self.n_examples, "routing": self.routing,
+                "n_decisions": self.n_decisions,
                 "pool": {k: [[item, [round(v, 5) for v in vec], list(lv)] for item, vec, lv in rows]
                          for k, rows in self.pool.items()},
                 "feature_names": [STATIC_NAMES[i] for i in _columns(self.groups)]
@@ -374,6 +407,7 @@ class Combiner:
         c.coef, c.intercept = list(data["coef"]), float(data["intercept"])
         c.mean, c.scale = list(data["mean"]), list(data["scale"])
         c.n_examples, c.routing = int(data.get("n_examples", 0)), dict(data.get("routing") or {})
+        c.n_decisions = int(data.get("n_decisions", 0))
         c.pool = defaultdict(list, {k: [(item, list(vec), tuple(lv)) for item, vec, lv in rows]
                                     for k, rows in (data.get("pool") or {}).items()})
         return c

@@ -166,6 +166,7 @@ class CriterionOutcome(_Model):
     ai_level_id: str | None = None
     source: Literal["ai", "assessor"] = "ai"
     comment: str = ""
+    next_step: str = ""  # what the next level asks for, tied to the evidence (model feedback; empty at the top)
 
 
 class SubmissionView(_Model):

@@ -810,8 +810,12 @@ class GraderQueue:
         if grade is not None:
             view.decided_by = "ai"
             view.total_points, view.max_points = grade.total_points, grade.max_points
+            record = session.get(EngineRecordRow, grade.id)
+            feedback = (record.feedback or {}) if record is not None else {}
             view.criteria = [CriterionOutcome(criterion_id=c.criterion_id, level_id=c.level_id,
-                                              ai_level_id=c.level_id, source="ai", comment=c.rationale)
+                                              ai_level_id=c.level_id, source="ai",
+                                              comment=feedback.get(c.criterion_id, {}).get("rationale") or c.rationale,
+                                              next_step=feedback.get(c.criterion_id, {}).get("next_step", ""))
                              for c in session.scalars(select(CriterionGradeRow)
                                                       .where(CriterionGradeRow.grade_id == grade.id)
                                                       .order_by(CriterionGradeRow.position))]

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from grader.evidence import EvidenceError, combine, extract_file, find_links
 from grader.feedback import FeedbackWriter
@@ -51,13 +52,15 @@ def to_grade_result(report: GradingReport) -> GradeResult:
 
 class GraderService:
     def __init__(self, catalogue: Catalogue, queue: GraderQueue, scorer_factory: Callable[[], Scorer],
-                 feedback_factory: Callable[[], FeedbackWriter] | None = None):
+                 feedback_factory: Callable[[], FeedbackWriter] | None = None,
+                 refit: Callable[[], Any] | None = None, refit_after: int = 0, fitted_on_decisions: int = 0):
         self.catalogue = catalogue
         self.queue = queue
         self._scorer_factory = scorer_factory
         self._scorer: Scorer | None = None
         self._feedback_factory = feedback_factory
         self._feedback: FeedbackWriter | None = None
+        self._refit, self._refit_after, self._fitted_on = refit, refit_after, fitted_on_decisions
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -159,6 +162,31 @@ class GraderService:
         if self._feedback_factory is not None and result.engine_version:
             self._worker().submit(self._feedback_logged, submission_id, report)  # after the decision, never before
         return view
+
+    def after_decision(self) -> bool:
+        """Called after an assessor decision: refit the engine in the background once ``refit_after`` new
+        decisions have come in since the last fit. Returns whether a refit was started."""
+        if self._refit is None or self._refit_after <= 0:
+            return False
+        count = len(self.queue.assessor_decisions())
+        if count - self._fitted_on < self._refit_after:
+            return False
+        self._fitted_on = count
+        self._worker().submit(self._refit_logged)
+        return True
+
+    def _refit_logged(self) -> None:
+        try:
+            combiner = self._refit()
+            scorer = self._scorer
+            if combiner is not None and scorer is not None and hasattr(scorer, "combiner"):
+                scorer.combiner = combiner  # the next grade uses the refitted engine
+        except Exception:
+            logger.exception("refitting the grading engine failed; the previous fit stays in use")
+
+    @property
+    def has_feedback(self) -> bool:
+        return self._feedback_factory is not None
 
     def write_feedback(self, report: GradingReport) -> tuple[list[CriterionFeedback], float]:
         """The model-written reason and next step per criterion of a grade (see :mod:`grader.feedback`)."""

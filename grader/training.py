@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.engine import DEFAULT_GROUPS, Combiner, GradedExample, Reading
+from grader.engine import DEFAULT_GROUPS, Combiner, CriterionSpec, GradedExample, Reading, complete
 from grader.fitting import GradedSubmission, PassRule, choose_routing, fit_combiner, out_of_fold
 from grader.models import DecidedSubmission
 from knowledge.schema import Catalogue
@@ -81,7 +81,8 @@ def from_decisions(decisions: Sequence[DecidedSubmission], catalogue: Catalogue
                 levels[f"{cred.id}/{c.id}"] = tuple(chosen)
         subs_readings = {}
         for c in cred.rubric.criteria:
-            reading = Reading.from_dict(readings[c.id])
+            spec = CriterionSpec.from_rubric(cred.id, c)
+            reading = complete(Reading.from_dict(readings[c.id]), ds[-1].evidence, spec)
             reading.item_id = sid  # the vote never counts the submission itself
             subs_readings[reading.criterion_key] = reading
         out.append(GradedSubmission(sid, cred.id, subs_readings, levels, PassRule.of(cred), source="assessor"))
@@ -138,3 +139,43 @@ def refit(catalogue: Catalogue, base: Sequence[GradedSubmission], decisions: Seq
     combiner.n_examples = len(subs)
     report = FitReport(combiner.version, len(base), len(decisions), len(exemplars), list(skipped), combiner.routing)
     return combiner, report
+
+
+CANDIDATE_GROUPS: dict[str, tuple[str, ...]] = {
+    "text+semantic+overlap+knn": ("text", "semantic", "overlap", "knn"),
+    "text+semantic+overlap+knn+letters": ("text", "semantic", "overlap", "knn", "letters"),
+    "text+semantic+overlap+knn+checks": ("text", "semantic", "overlap", "knn", "checks"),
+    "all": DEFAULT_GROUPS,
+}
+QUESTION_COST = {"none": 0, "letters": 1, "checks": 2, "both": 3}
+
+
+def _median(dist: Sequence[float]) -> int:
+    total = 0.0
+    for i, p in enumerate(dist):
+        total += p
+        if total >= 0.5:
+            return i
+    return len(dist) - 1
+
+
+def compare_groups(subs: Sequence[GradedSubmission], exemplars: Sequence[GradedExample],
+                   candidates: dict[str, tuple[str, ...]] = CANDIDATE_GROUPS, C: float = 0.5
+                   ) -> list[dict[str, Any]]:
+    """Out-of-fold QWK and calibration coverage of each candidate on ``subs`` (never a test split), best first:
+    the highest QWK, and among those within 0.01 of it the one that asks the model least."""
+    from sklearn.metrics import cohen_kappa_score
+
+    from grader.engine import questions_for
+
+    rows = []
+    for name, groups in candidates.items():
+        oof = out_of_fold(subs, groups, C, exemplars)
+        gold = [s.gold_level(k) for s, d in oof for k in d if k in s.levels]
+        pred = [_median(d[k]) for s, d in oof for k in d if k in s.levels]
+        fit = choose_routing(oof, false_pass_limit=0.05, wrong_limit=0.10, level_limit=0.10)
+        rows.append({"name": name, "groups": groups, "qwk": float(cohen_kappa_score(gold, pred, weights="quadratic")),
+                     "calibration_automatic": fit.by_false_pass.automatic if fit.decision_threshold else 0,
+                     "questions": questions_for(groups)})
+    best = max(r["qwk"] for r in rows)
+    return sorted(rows, key=lambda r: (r["qwk"] < best - 0.01, QUESTION_COST[r["questions"]], -r["qwk"]))

@@ -232,12 +232,14 @@ def render_submissions(catalogue: Any, views: Sequence[SubmissionView]) -> str:
             lines.append(f"Assessor's comment: {md_text(view.comment)}")
         if view.criteria:
             known = {c.id: c for c in _criteria(catalogue, view.credential_id)}
-            lines += ["", "| Criterion | Level | AI grader's level | Set by | Comment |", "|---|---|---|---|---|"]
+            lines += ["", "| Criterion | Level | AI grader's level | Set by | Comment | To reach the next level |",
+                      "|---|---|---|---|---|---|"]
             for outcome in view.criteria:
                 criterion = known.get(outcome.criterion_id, _Criterion(outcome.criterion_id, outcome.criterion_id))
                 lines.append(f"| {md_text(criterion.title)} | {md_text(criterion.level(outcome.level_id))} | "
                              f"{md_text(criterion.level(outcome.ai_level_id))} | "
-                             f"{'assessor' if outcome.source == 'assessor' else 'AI'} | {md_text(outcome.comment)} |")
+                             f"{'assessor' if outcome.source == 'assessor' else 'AI'} | {md_text(outcome.comment)} | "
+                             f"{md_text(outcome.next_step) or '—'} |")
         parts.append("\n".join(lines))
     more = len(views) - SHOWN_SUBMISSIONS
     return "\n\n---\n\n".join(parts) + (f"\n\n… and {more} older submission(s)." if more > 0 else "")
@@ -269,6 +271,11 @@ def render_ai_grade(detail: SubmissionDetail, criteria: Sequence[_Criterion]) ->
     lines = [f"**AI grade:** {_points(grade.total_points, grade.max_points)} points, decision "
              f"**{md_text(grade.decision)}** · reasons: {md_text(', '.join(grade.reasons) or 'none')} · "
              f"model {md_text(grade.model)}, prompt {md_text(grade.prompt_version)}"]
+    if grade.engine_version:
+        bar = ("no calibrated threshold yet (every submission is reviewed)" if grade.decision_threshold is None
+               else f"decides alone at confidence ≥ {grade.decision_threshold:.2f}")
+        lines.append(f"P(pass) **{(grade.p_pass or 0):.2f}** · {bar} · engine {md_text(grade.engine_version)}")
+    feedback = {f.criterion_id: f for f in grade.feedback}
     for c in grade.criteria:
         criterion = known.get(c.criterion_id, _Criterion(c.criterion_id, c.criterion_id))
         order = [*criterion.levels, *(lv for lv in c.distribution if lv not in criterion.levels)]
@@ -278,6 +285,12 @@ def render_ai_grade(detail: SubmissionDetail, criteria: Sequence[_Criterion]) ->
                   f"**{md_text(criterion.level(c.level_id))}** · confidence {c.confidence:.2f}",
                   "", f"Distribution: {spread or '—'}", "", f"Rationale: {md_text(c.rationale) or '—'}"]
         lines += [f"> “{md_text(q)}”" for q in c.quotes]
+        if c.criterion_id in feedback:
+            fb = feedback[c.criterion_id]
+            lines += ["", f"Model's reason: {md_text(fb.rationale)}"]
+            lines += [f"> “{md_text(q)}”" for q in fb.quotes if q not in c.quotes]
+            if fb.next_step:
+                lines.append(f"Next level: {md_text(fb.next_step)}")
     return "\n".join(lines)
 
 
@@ -696,6 +709,7 @@ class GraderWeb:
         sid = opened["id"]
         try:
             result = self.queue.decide(sid, live.assessor, decision, overrides, comment)
+            self.service.after_decision()
         except GraderError as exc:
             return (*self._frame(live, f"Not saved: {md_text(exc)}"), *(gr.skip(),) * (3 + N_DETAIL))
         except Exception as exc:

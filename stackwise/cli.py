@@ -307,13 +307,24 @@ def _read_evidence(paths: list[Path]) -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in paths]
 
 
-def _render_report(report) -> str:
+def _render_report(report, feedback=None) -> str:
     lines = [f"decision: {report.outcome.decision}  total {report.outcome.total_points}/{report.outcome.max_points}"
              + (f"  reasons: {', '.join(report.outcome.reasons)}" if report.outcome.reasons else "")]
-    for c in report.score.criteria:
+    score = report.score
+    if score.engine:
+        bar = ("no calibrated threshold: everything goes to an assessor" if score.decision_threshold is None
+               else f"decides alone at confidence >= {score.decision_threshold:.3f}")
+        lines.append(f"P(pass) {score.p_pass:.3f}; {bar} (engine {score.engine_version})")
+    notes = {f.criterion_id: f for f in feedback or []}
+    for c in score.criteria:
         dist = " ".join(f"{k}={v:.2f}" for k, v in c.distribution.items())
         lines.append(f"- {c.criterion_id}: {c.level_id} (confidence {c.confidence:.2f}; {dist})")
-        lines.append(f"  {c.rationale}")
+        fb = notes.get(c.criterion_id)
+        lines.append(f"  {fb.rationale if fb else c.rationale}")
+        for q in (fb.quotes if fb else c.quotes)[:1]:
+            lines.append(f"  quote: \u201c{q}\u201d")
+        if fb and fb.next_step:
+            lines.append(f"  next level: {fb.next_step}")
     if report.injection_matches:
         lines.append("instructions aimed at the grader (ignored for scoring): " + " | ".join(report.injection_matches))
     lines.append(f"model {report.score.model}, prompt {report.score.prompt_id}, {report.score.seconds:.1f}s")
@@ -326,6 +337,8 @@ def grade_cmd(
     evidence: Annotated[list[Path], typer.Option(help="evidence file(s): .txt, .md, .pdf, .docx")],
     reflection: Annotated[str | None, typer.Option(help="optional reflective statement")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    feedback: Annotated[bool, typer.Option(help="also write the model's reason and next step per criterion "
+                                           "(after the decision; takes longer)")] = True,
 ) -> None:
     """Grade evidence against a credential's rubric (nothing is stored)."""
     from grader.evidence import EvidenceError
@@ -333,14 +346,22 @@ def grade_cmd(
     from grader.service import to_grade_result
 
     files = _read_evidence(evidence)
+    service = _grader()
     try:
-        report = _grader().grade_files(credential, files, reflection)
+        report = service.grade_files(credential, files, reflection)
     except (EvidenceError, UnknownCredential) as exc:
         fail(str(exc).strip("'\""))
+    notes, seconds = (service.write_feedback(report) if feedback and report.score.engine
+                      and service.has_feedback else ([], 0.0))
     if as_json:
-        typer.echo(to_grade_result(report).model_dump_json(indent=2))
+        out = to_grade_result(report).model_dump(mode="json", exclude={"readings"})
+        out["feedback"] = [n.model_dump() for n in notes]
+        out["feedback_seconds"] = seconds
+        typer.echo(json.dumps(out, indent=2))
     else:
-        typer.echo(_render_report(report))
+        typer.echo(_render_report(report, notes))
+        if notes:
+            typer.echo(f"feedback written in {seconds:.1f}s (after the decision)")
 
 
 @app.command("submit")
@@ -460,6 +481,7 @@ def review_decide_cmd(
         view = service.queue.get_submission(submission, assessor=assessor)
         rubric = service.catalogue.credentials[view.credential_id].rubric
         result = service.queue.decide(submission, assessor, decision, overrides, comment, rubric=rubric)
+        service.after_decision()
     except GraderError as exc:
         fail(str(exc).strip("'\""))
     typer.echo(result.model_dump_json(indent=2))
@@ -751,7 +773,7 @@ def eval_grading_cmd(
     import evals.rubric_eval as rubric_eval
 
     if rubric_eval.is_rubric_dataset(dataset):
-        _eval_rubric(dataset, out, questions, catalogue, limit, train_limit, cache)
+        _eval_rubric(dataset, out, questions, catalogue, limit, train_limit, split)
         return
     from evals.grading_eval import DatasetError, EvalOptions, evaluate
     from evals.grading_eval.report import render_text
@@ -775,7 +797,7 @@ def eval_grading_cmd(
 
 
 def _eval_rubric(dataset: str, out: Path | None, questions: str, catalogue: Path | None, limit: int | None,
-                 train_limit: int | None, cache: bool) -> None:
+                 train_limit: int | None, split: str | None) -> None:
     import evals.rubric_eval as rubric_eval
     from grader.engine import EngineError
     from stackwise.models import ModelAssemblyError
@@ -784,11 +806,11 @@ def _eval_rubric(dataset: str, out: Path | None, questions: str, catalogue: Path
     questions = questions or ("none" if dataset == "ellipse" else settings.grader_questions)
     if questions not in {"checks", "letters", "both", "none"}:
         fail("--questions must be checks, letters, both or none")
-    target = out or settings.home / "evals" / "grading" / f"{Path(dataset).stem}-{questions}"
+    target = out or settings.home / "evals" / "grading" / f"{Path(dataset).stem.replace(':', '-')}-{questions}"
     try:
         result, files = rubric_eval.evaluate(dataset, settings, questions=questions, out=target,
                                              catalogue_path=catalogue, progress=sys.stderr.isatty(),
-                                             test_limit=limit, train_limit=train_limit)
+                                             test_limit=limit, train_limit=train_limit, split=split)
     except (rubric_eval.RubricDatasetError, EngineError, ValueError, ModelAssemblyError) as exc:
         fail(str(exc))
     typer.echo(rubric_eval.render_text(result))
@@ -831,8 +853,9 @@ def grader_build_base_cmd(
     examples and combiner into grader/fitted/ (the test split is never read for this)."""
     import evals.rubric_eval as rubric_eval
     from evals.rubric_eval.runner import read_items
+    from grader.engine import questions_for
     from grader.engine_scorer import SHIPPED_COMBINER, save_combiner
-    from grader.training import BASE_EXAMPLES, exemplar_examples, refit, save_examples
+    from grader.training import BASE_EXAMPLES, CANDIDATE_GROUPS, compare_groups, exemplar_examples, refit, save_examples
 
     settings = get_settings()
     questions = questions or settings.grader_questions
@@ -840,7 +863,15 @@ def grader_build_base_cmd(
     reader, config = rubric_eval.make_reader(questions, settings)
     subs, _ = read_items(dataset, dataset.split("train"), reader, config, rubric_eval.cache_root(settings))
     cat = _load_or_fail(settings.catalogue)
-    combiner, report = refit(cat, subs, [], exemplar_examples(cat, reader.embedder))
+    exemplars = exemplar_examples(cat, reader.embedder)
+    candidates = {n: g for n, g in CANDIDATE_GROUPS.items() if questions in ("both", questions_for(g))
+                  or questions_for(g) == "none"}
+    ranked = compare_groups(subs, exemplars, candidates)
+    for row in ranked:
+        typer.echo(f"  {row['name']:28} out-of-fold QWK {row['qwk']:.3f}, calibration decisions automatic "
+                   f"{row['calibration_automatic']}, asks the model: {row['questions']}")
+    typer.echo(f"chosen: {ranked[0]['name']} (on the train split only)")
+    combiner, report = refit(cat, subs, [], exemplars, groups=ranked[0]["groups"])
     save_examples(subs, BASE_EXAMPLES)
     save_combiner(combiner, SHIPPED_COMBINER)
     typer.echo(report.render())

@@ -86,8 +86,38 @@ def _grader(settings_json: str):
 
         return FeedbackWriter(load_model(settings))
 
+    def refit():
+        return refit_engine(settings, catalogue, queue)
+
     return GraderService(catalogue, queue, lambda: make_scorer(settings),
-                         feedback if settings.grader_feedback else None)
+                         feedback if settings.grader_feedback else None, refit=refit,
+                         refit_after=settings.grader_refit_after, fitted_on_decisions=_fitted_on(settings))
+
+
+def _fitted_on(settings: Settings) -> int:
+    from grader.engine import EngineError
+    from grader.engine_scorer import load_combiner
+
+    try:
+        return load_combiner(combiner_path(settings)).n_decisions
+    except EngineError:
+        return 0
+
+
+def refit_engine(settings: Settings, catalogue, queue):
+    """Refit the combiner on the shipped base, the exemplars and every assessor decision; save and return it."""
+    from grader.engine_scorer import save_combiner
+    from grader.short_answer import minilm_embedder
+    from grader.training import exemplar_examples, from_decisions, load_examples, refit
+
+    decisions = queue.assessor_decisions()
+    decided, skipped = from_decisions(decisions, catalogue)
+    combiner, report = refit(catalogue, load_examples(catalogue=catalogue), decided,
+                             exemplar_examples(catalogue, minilm_embedder()), skipped=skipped)
+    combiner.n_decisions = len(decisions)
+    save_combiner(combiner, combiner_path(settings))
+    log.info("%s", report.render())
+    return combiner
 
 
 def grader_service(settings: Settings | None = None):

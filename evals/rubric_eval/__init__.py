@@ -13,7 +13,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evals.rubric_eval.datasets import RubricDataset, RubricDatasetError, load_demo_evidence, load_ellipse, load_export
+from evals.rubric_eval.datasets import (
+    RubricDataset,
+    RubricDatasetError,
+    load_demo_evidence,
+    load_ellipse,
+    load_export,
+    load_short_answers,
+)
 from evals.rubric_eval.runner import RubricEvalResult, render_text, run
 
 if TYPE_CHECKING:
@@ -21,12 +28,15 @@ if TYPE_CHECKING:
 
 BUILTIN = {"demo-evidence": "the demo catalogue's labelled portfolio evidence (train/test split fixed in the files)",
            "ellipse": "ELLIPSE essays, six analytic criteria, two raters, split across writing prompts"}
+SHORT_ANSWER = {"engine:scientsbank-2way", "engine:beetle-2way", "engine:saf"}  # short answers through the engine
 __all__ = ["BUILTIN", "RubricDataset", "RubricDatasetError", "RubricEvalResult", "evaluate", "load", "make_reader",
            "render_text"]
 
 
 def is_rubric_dataset(name_or_path: str) -> bool:
-    return name_or_path in BUILTIN or name_or_path.endswith(".jsonl") and _looks_like_export(Path(name_or_path))
+    if name_or_path in BUILTIN or name_or_path in SHORT_ANSWER:
+        return True
+    return name_or_path.endswith(".jsonl") and _looks_like_export(Path(name_or_path))
 
 
 def _looks_like_export(path: Path) -> bool:
@@ -38,9 +48,12 @@ def _looks_like_export(path: Path) -> bool:
     return isinstance(first, dict) and "credential" in first and "levels" in first
 
 
-def load(name_or_path: str, settings: Settings, catalogue_path: Path | None = None) -> RubricDataset:
+def load(name_or_path: str, settings: Settings, catalogue_path: Path | None = None,
+         split: str | None = None) -> RubricDataset:
     from knowledge import load_catalogue
 
+    if name_or_path in SHORT_ANSWER:
+        return load_short_answers(name_or_path.removeprefix("engine:"), split or "ua", settings.datasets_path)
     if name_or_path == "ellipse":
         return load_ellipse(settings.datasets_path)
     catalogue = load_catalogue(catalogue_path or settings.catalogue)
@@ -69,8 +82,8 @@ def cache_root(settings: Settings) -> Path:
 
 def evaluate(name_or_path: str, settings: Settings, *, questions: str = "checks", out: Path | None = None,
              catalogue_path: Path | None = None, model: Any = None, progress: bool = True,
-             **options: Any) -> tuple[RubricEvalResult, list[Path]]:
-    dataset = load(name_or_path, settings, catalogue_path)
+             split: str | None = None, **options: Any) -> tuple[RubricEvalResult, list[Path]]:
+    dataset = load(name_or_path, settings, catalogue_path, split)
     reader, config = make_reader(questions, settings, model)
     bar = None
     if progress:

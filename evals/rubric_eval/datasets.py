@@ -153,3 +153,56 @@ def load_export(path: Path, catalogue: Catalogue) -> RubricDataset:
     if not items:
         raise RubricDatasetError(f"{path}: no rows")
     return RubricDataset(path.stem, items, str(path), "your assessors' decisions", exemplar_pool=exemplars(catalogue))
+
+
+def load_short_answers(name: str, split: str, datasets_dir: Path, train_sample: int = 400,
+                       seed: int = 0) -> RubricDataset:
+    """A short-answer dataset (SciEntsBank/Beetle 2-way, SAF) through the rubric engine: each question is a
+    criterion whose levels are the ordinal labels, the reference answers are the top level's exemplars, and
+    graded answers of the training split are the examples. ``train_sample`` training answers are read (model
+    included) to fit the combiner; every other training answer only joins the nearest-examples vote.
+    ``split``: the test split (``ua``/``uq`` or its full name)."""
+    import random
+
+    from evals.grading_eval.datasets import DatasetError, load_dataset
+
+    try:
+        ds = load_dataset(name, datasets_dir=datasets_dir)
+    except DatasetError as exc:
+        raise RubricDatasetError(str(exc)) from exc
+    if not ds.scale.ordinal:
+        raise RubricDatasetError(f"{name}: the rubric engine needs ordered labels; {ds.scale.labels} are not")
+    test_split = ds.resolve_split(split)
+    labels = list(ds.scale.labels)
+    specs: dict[str, CriterionSpec] = {}
+
+    def spec_of(item) -> CriterionSpec:
+        if item.question_id not in specs:
+            refs = tuple(" ".join(r.split()) for r in item.references)
+            best = refs[0] if refs else "the reference answer"
+            descriptors = {0: "The answer does not give the content of the reference answer.",
+                           len(labels) - 1: f"A complete and correct answer with the content of: {best}"}
+            levels = tuple(LevelSpec(label, label.capitalize(),
+                                     descriptors.get(i, f"Partly correct: some of the content of: {best}"), float(i),
+                                     refs if i == len(labels) - 1 else ())
+                           for i, label in enumerate(labels))
+            specs[item.question_id] = CriterionSpec(f"q/{item.question_id}", " ".join(item.question.split())[:300],
+                                                    "Answer the question correctly and completely.", levels)
+        return specs[item.question_id]
+
+    rng = random.Random(seed)
+    pool = [i for i in ds.items if i.split == ds.pool_split]
+    chosen = set(id(i) for i in rng.sample(pool, min(train_sample, len(pool))))
+    items, exemplar_pool = [], []
+    for item in ds.items:
+        spec = spec_of(item)
+        level = labels.index(item.label)
+        if item.split == ds.pool_split and id(item) not in chosen:
+            exemplar_pool.append((spec.key, item.response, level))
+            continue
+        if item.split != ds.pool_split and item.split != test_split:
+            continue
+        items.append(RubricItem(item.id, item.question_id, "Short answers", [spec], item.response or " ",
+                                {spec.key: (level,)}, "train" if item.split == ds.pool_split else "test"))
+    return RubricDataset(f"{name}-{split}", items, ds.source, ds.licence_note, decisions=False,
+                         exemplar_pool=exemplar_pool)

@@ -29,22 +29,23 @@ from pydantic import BaseModel
 
 from evals.grading_eval.cache import ResultCache
 from evals.rubric_eval.datasets import RubricDataset, RubricItem
-from grader.engine import EvidenceReader, GradedExample, Reading
+from grader.engine import EvidenceReader, GradedExample, Reading, complete
 from grader.fitting import FOLDS, GradedSubmission, choose_routing, decision, fit_combiner, out_of_fold, predict
 from grader.injection import scan_injection
 
 READING_VERSION = 1
 VARIANTS: dict[str, tuple[str, ...]] = {
+    "overlap": ("overlap",),
     "text": ("text",),
     "text+semantic": ("text", "semantic"),
-    "text+semantic+knn": ("text", "semantic", "knn"),
+    "text+semantic+overlap+knn": ("text", "semantic", "overlap", "knn"),
     "model letters": ("letters",),
     "model checks": ("checks",),
-    "text+semantic+letters": ("text", "semantic", "letters"),
-    "text+semantic+checks": ("text", "semantic", "checks"),
-    "text+semantic+knn+letters": ("text", "semantic", "knn", "letters"),
-    "text+semantic+knn+checks": ("text", "semantic", "knn", "checks"),
-    "all": ("text", "semantic", "knn", "checks", "letters"),
+    "overlap+knn": ("overlap", "knn"),
+    "overlap+knn+checks": ("overlap", "knn", "checks"),
+    "text+semantic+overlap+knn+letters": ("text", "semantic", "overlap", "knn", "letters"),
+    "text+semantic+overlap+knn+checks": ("text", "semantic", "overlap", "knn", "checks"),
+    "all": ("text", "semantic", "overlap", "knn", "checks", "letters"),
 }
 
 
@@ -77,6 +78,7 @@ class VariantResult(BaseModel):
     qwk_per_group: dict[str, float | None]
     exact: float
     adjacent: float
+    macro_f1: float | None = None  # over the levels, pooled (for short-answer labels: the usual figure)
     decision_accuracy: float | None = None
     routing: RoutingResult | None = None
     level_routing: dict[str, Any] | None = None
@@ -144,7 +146,9 @@ def read_items(dataset: RubricDataset, items: Sequence[RubricItem], reader: Evid
             stored = {"flagged": flagged, "seconds": spent, "readings": [r.to_dict() for r in readings]}
             cache.put(key, stored)
         seconds.append(float(stored.get("seconds", 0.0)))
-        readings = {r["criterion_key"]: Reading.from_dict(r) for r in stored["readings"]}
+        specs = {spec.key: spec for spec in item.specs}
+        readings = {r["criterion_key"]: complete(Reading.from_dict(r), item.evidence, specs[r["criterion_key"]])
+                    for r in stored["readings"]}
         out.append(GradedSubmission(item.id, item.group, readings, dict(item.levels), item.pass_rule,
                                     bool(stored["flagged"]), meta={"tags": list(item.tags)}))
         if progress:
@@ -163,6 +167,8 @@ def exemplar_pool(dataset: RubricDataset, reader: EvidenceReader) -> list[Graded
 def score_variant(name: str, groups: Sequence[str], train: Sequence[GradedSubmission],
                   test: Sequence[GradedSubmission], pool_extra: Sequence[GradedExample], dataset: RubricDataset,
                   C: float, limit: float, wrong_limit: float, level_limit: float, by_group: bool) -> VariantResult:
+    from sklearn.metrics import f1_score
+
     comb = fit_combiner(train, groups, C, pool_extra)
     dists = predict(comb, test)
     half = any(len(lv) > 1 for r in test for lv in r.levels.values())
@@ -191,6 +197,7 @@ def score_variant(name: str, groups: Sequence[str], train: Sequence[GradedSubmis
         name=name, groups=list(groups), n_criteria_scored=len(gold_all), qwk_pooled=_qwk(gold_all, pred_all),
         qwk_mean_per_group=statistics.mean(defined) if defined else None, qwk_per_group=qwks,
         exact=sum(exact) / len(exact), adjacent=sum(adjacent) / len(adjacent),
+        macro_f1=None if half else float(f1_score(gold_all, pred_all, average="macro")),
     )
     if not dataset.decisions:
         return result
@@ -274,13 +281,13 @@ def run(dataset: RubricDataset, reader: EvidenceReader, reader_config: dict, cac
 def render_text(result: RubricEvalResult) -> str:
     lines = [f"Rubric engine on {result.dataset}: train {result.n_train}, test {result.n_test} (test never tuned on)",
              f"reader: {result.reader}; mean seconds per item read: {result.seconds_per_item or 0:.2f}", "",
-             f"{'variant':22} {'QWK pooled':>10} {'QWK mean':>9} {'exact':>6} {'adj':>5} {'dec.acc':>7} "
+             f"{'variant':28} {'QWK pooled':>10} {'QWK mean':>9} {'exact':>6} {'adj':>5} {'mF1':>5} {'dec.acc':>7} "
              f"{'auto':>6} {'false pass':>10}"]
     for v in result.variants:
         r = v.routing
         fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
-        lines.append(f"{v.name:22} {fmt(v.qwk_pooled):>10} {fmt(v.qwk_mean_per_group):>9} {v.exact:6.3f} "
-                     f"{v.adjacent:5.2f} {fmt(v.decision_accuracy):>7} "
+        lines.append(f"{v.name:28} {fmt(v.qwk_pooled):>10} {fmt(v.qwk_mean_per_group):>9} {v.exact:6.3f} "
+                     f"{v.adjacent:5.2f} {fmt(v.macro_f1):>5} {fmt(v.decision_accuracy):>7} "
                      f"{(f'{r.test_auto}/{r.test_n}' if r else '-'):>6} {(r.test_false_passes if r else '-')!s:>10}")
     lines.append(f"majority level exact: {result.baselines['majority_exact']:.3f}")
     primary = next(v for v in result.variants if v.name == result.primary)
