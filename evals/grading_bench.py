@@ -56,6 +56,8 @@ class BenchResult(BaseModel):
     mean_confidence: float
     seconds_per_submission: float
     seconds_per_criterion: float
+    read_once_seconds: float | None = None  # the model reading the rubric-cached prompt + evidence once
+    grade_to_read_ratio: float | None = None  # seconds to grade / seconds to read once, same items, same run
     seconds_per_5_criteria: float
     confusion: dict[str, dict[str, int]]  # expected -> decided -> count
     per_item: list[ItemResult]
@@ -123,13 +125,42 @@ def summarise(results: list[ItemResult]) -> BenchResult:
 
 
 def run(catalogue: Catalogue, scorer: Scorer, limit: int | None = None,
-        items: list[EvidenceItem] | None = None) -> BenchResult:
+        items: list[EvidenceItem] | None = None, timing_items: int = 5) -> BenchResult:
+    """Grade ``items``; for the first ``timing_items`` of them also time one plain read of the same prompt,
+    right after grading (so the rubric is cached for both), for the grade-to-read ratio."""
     items = items if items is not None else load_evidence_dir()
     if limit:
         items = items[:limit]
     from tqdm import tqdm
 
-    return summarise([grade_item(catalogue, item, scorer) for item in tqdm(items, desc="grading", unit="item")])
+    items = sorted(items, key=lambda i: i.credential)  # consecutive submissions share the rubric's cache
+    results, reads, grades = [], [], []
+    for n, item in enumerate(tqdm(items, desc="grading", unit="item")):
+        results.append(grade_item(catalogue, item, scorer))
+        if n < timing_items:
+            seconds = read_once(scorer, catalogue, item)
+            if seconds is not None:
+                reads.append(seconds)
+                grades.append(results[-1].seconds)
+    summary = summarise(results)
+    if reads:
+        summary.read_once_seconds = statistics.fmean(reads)
+        summary.grade_to_read_ratio = statistics.fmean(grades) / summary.read_once_seconds
+    return summary
+
+
+def read_once(scorer: Scorer, catalogue: Catalogue, item: EvidenceItem) -> float | None:
+    """Seconds the model needs just to read the evidence once after the rubric (cached), for the ratio."""
+    checks = getattr(getattr(scorer, "reader", None), "checks", None)
+    if checks is None:
+        return None
+    from grader.engine import credential_specs
+
+    credential = catalogue.credentials[item.credential]
+    head = checks.prefix(credential.title, credential_specs(credential), item.text + "\n")  # evidence not cached
+    started = time.perf_counter()
+    checks.model.choice_distribution([*head, {"role": "user", "content": "Reply yes or no."}], ["yes", "no"])
+    return time.perf_counter() - started
 
 
 def render(result: BenchResult) -> str:
@@ -144,6 +175,8 @@ def render(result: BenchResult) -> str:
         f"levels above the label {result.injection_levels_above_label}",
         f"speed: {result.seconds_per_submission:.1f} s per submission, {result.seconds_per_criterion:.2f} s per "
         f"criterion, {result.seconds_per_5_criteria:.1f} s per 5-criterion submission",
+        (f"read once: {result.read_once_seconds:.1f} s; grading takes {result.grade_to_read_ratio:.2f}x that "
+         "(same items, same run)" if result.read_once_seconds else "read once: not measured (no model questions)"),
         "decisions (expected -> decided): " + "; ".join(
             f"{k}: " + ", ".join(f"{d} {n}" for d, n in sorted(v.items()))
             for k, v in sorted(result.confusion.items())),

@@ -47,6 +47,7 @@ class Choice:
     errors: int  # of those, how many were wrong
     bound: float  # the upper bound on their error rate (1.0 when nothing is automatic)
     needed: int  # error-free automatic decisions the limit needs at the least
+    errors_at_needed: int = 0  # errors among the ``needed`` most confident cases (why nothing was accepted)
 
     @property
     def coverage(self) -> float:
@@ -54,10 +55,14 @@ class Choice:
 
     def describe(self) -> str:
         if self.threshold is None:
-            more = max(self.needed - self.automatic, self.needed - self.n_calibration, 1)
-            return (f"no threshold keeps the 95 % upper bound on errors at or below {self.limit:.1%} with "
-                    f"{self.n_calibration} calibration examples; at least {self.needed} error-free automatic "
-                    f"decisions are needed (about {more} more graded examples): everything goes to an assessor")
+            if self.n_calibration < self.needed:
+                return (f"only {self.n_calibration} calibration examples: a {self.limit:.1%} bound needs at least "
+                        f"{self.needed} error-free automatic decisions ({self.needed - self.n_calibration} more graded "
+                        "examples at the least): everything goes to an assessor")
+            return (f"the {self.needed} most confident of {self.n_calibration} calibration examples already include "
+                    f"{self.errors_at_needed} error(s), so no threshold keeps the 95 % upper bound at or below "
+                    f"{self.limit:.1%}: everything goes to an assessor (more graded examples, or a grader that "
+                    "separates better, are needed)")
         return (f"threshold {self.threshold:.3f}: {self.automatic}/{self.n_calibration} calibration examples decided "
                 f"automatically, {self.errors} wrong, 95 % upper bound {self.bound:.1%} <= {self.limit:.1%}")
 
@@ -90,6 +95,8 @@ def choose_threshold(confidences: Sequence[float], wrong: Sequence[bool], limit:
             continue  # too few cases for any bound within the limit: not yet a test
         bound = upper_bound(errors, automatic, alpha)
         if bound > limit:
+            if best.threshold is None:
+                best = Choice(None, limit, n, 0, 0, 1.0, needed, errors)
             break  # the first failed test ends the sequence: looser thresholds are not tried
         best = Choice(float(level), limit, n, automatic, errors, bound, needed)
     return best

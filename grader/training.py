@@ -23,7 +23,7 @@ from typing import Any
 from grader.engine import DEFAULT_GROUPS, Combiner, CriterionSpec, GradedExample, Reading, complete
 from grader.fitting import GradedSubmission, PassRule, choose_routing, fit_combiner, out_of_fold
 from grader.models import DecidedSubmission
-from knowledge.schema import Catalogue
+from knowledge.schema import Catalogue, RoutingPolicy
 
 BASE_EXAMPLES = Path(__file__).resolve().parent / "fitted" / "examples.json"
 Embed = Callable[[list[str]], list[list[float]]]
@@ -130,7 +130,9 @@ def refit(catalogue: Catalogue, base: Sequence[GradedSubmission], decisions: Seq
     subs = [*base, *decisions]
     combiner = fit_combiner(subs, groups, C, exemplars)
     oof = out_of_fold(subs, groups, C, exemplars)
-    limits = {cred.routing.limits_key(): cred.routing for cred in catalogue.credentials.values()}
+    default = RoutingPolicy()
+    limits = {default.limits_key(): default}
+    limits.update({c.routing.limits_key(): c.routing for c in catalogue.credentials.values()})
     combiner.routing = {
         key: choose_routing(oof, false_pass_limit=p.max_false_pass_rate, wrong_limit=p.max_wrong_decision_rate,
                             level_limit=p.max_wrong_level_rate).to_dict()

@@ -42,3 +42,29 @@ def test_validate_reports_wrong_path(tmp_path):
 def test_search_without_index_says_what_to_do(settings):
     result = runner.invoke(app, ["search", "ethics"])
     assert result.exit_code == 2 and "stackwise index" in result.output
+
+
+def test_grader_fit_and_review_export_on_an_empty_queue(settings, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("STACKWISE_HOME", str(tmp_path / "home"))
+    from stackwise.config import get_settings
+
+    get_settings.cache_clear()
+    fitted = runner.invoke(app, ["grader", "fit"])
+    assert fitted.exit_code == 0, fitted.output
+    assert "110 base submissions, 0 assessor-decided" in fitted.output and "routing for limits" in fitted.output
+    combiner = json.loads((tmp_path / "home" / "grader" / "combiner.json").read_text())
+    assert combiner["version"].startswith("combiner-") and combiner["routing"]
+    out = tmp_path / "decisions.jsonl"
+    exported = runner.invoke(app, ["review", "export", "--out", str(out)])
+    assert exported.exit_code == 0 and "wrote 0 decided submissions" in exported.output and out.read_text() == ""
+    get_settings.cache_clear()
+
+
+def test_eval_grading_rubric_dataset_errors_are_one_line(tmp_path):
+    bad = tmp_path / "export.jsonl"
+    bad.write_text('{"credential": "no-such-credential", "evidence": "x", "levels": {}}\n')
+    result = runner.invoke(app, ["eval", "grading", "--dataset", str(bad), "--questions", "none"])
+    assert result.exit_code == 2 and "unknown or missing credential" in result.output
+    assert "Traceback" not in result.output

@@ -204,5 +204,6 @@ def load_short_answers(name: str, split: str, datasets_dir: Path, train_sample: 
             continue
         items.append(RubricItem(item.id, item.question_id, "Short answers", [spec], item.response or " ",
                                 {spec.key: (level,)}, "train" if item.split == ds.pool_split else "test"))
-    return RubricDataset(f"{name}-{split}", items, ds.source, ds.licence_note, decisions=False,
+    # named after the corpus, not the split, so the training answers' readings are cached once for both splits
+    return RubricDataset(f"engine-{name}", items, f"{ds.source} ({test_split})", ds.licence_note, decisions=False,
                          exemplar_pool=exemplar_pool)

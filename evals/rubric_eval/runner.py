@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from evals.grading_eval.cache import ResultCache
 from evals.rubric_eval.datasets import RubricDataset, RubricItem
@@ -81,6 +81,7 @@ class VariantResult(BaseModel):
     macro_f1: float | None = None  # over the levels, pooled (for short-answer labels: the usual figure)
     decision_accuracy: float | None = None
     routing: RoutingResult | None = None
+    routing_by_limit: dict[str, RoutingResult] = Field(default_factory=dict)
     level_routing: dict[str, Any] | None = None
 
 
@@ -164,6 +165,34 @@ def exemplar_pool(dataset: RubricDataset, reader: EvidenceReader) -> list[Graded
             for n, ((key, _, level), vec) in enumerate(zip(dataset.exemplar_pool, vectors, strict=True))]
 
 
+REPORTED_LIMITS = (0.02, 0.05, 0.10)  # false-pass limits reported beside the configured one
+
+
+def _route(test: Sequence[GradedSubmission], dists: Sequence[dict[str, list[float]]], fit, limit: float
+           ) -> RoutingResult:
+    """What the thresholds of ``fit`` decide on the test split: automatic share, false passes, wrong decisions."""
+    threshold = fit.decision_threshold
+    auto = false_passes = wrong = flagged = 0
+    for sub, d in zip(test, dists, strict=True):
+        passed, c, _ = decision(sub.rule, d)
+        gold = sub.gold_pass()
+        if sub.flagged:
+            flagged += 1
+            continue
+        if threshold is not None and c >= threshold:
+            auto += 1
+            false_passes += passed and not gold
+            wrong += passed != gold
+    if fit.by_false_pass.threshold is None or fit.by_wrong.threshold is None:
+        binding = fit.by_false_pass if fit.by_false_pass.threshold is None else fit.by_wrong
+    else:  # the stricter of the two thresholds is the one in force
+        binding = fit.by_false_pass if fit.by_false_pass.threshold >= fit.by_wrong.threshold else fit.by_wrong
+    return RoutingResult(
+        limit=limit, threshold=threshold, describe=binding.describe(), calibration_n=binding.n_calibration,
+        calibration_auto=binding.automatic, test_n=len(test), test_auto=auto, test_auto_share=auto / len(test),
+        test_false_passes=false_passes, test_wrong_decisions=wrong, test_flagged=flagged)
+
+
 def score_variant(name: str, groups: Sequence[str], train: Sequence[GradedSubmission],
                   test: Sequence[GradedSubmission], pool_extra: Sequence[GradedExample], dataset: RubricDataset,
                   C: float, limit: float, wrong_limit: float, level_limit: float, by_group: bool) -> VariantResult:
@@ -202,29 +231,16 @@ def score_variant(name: str, groups: Sequence[str], train: Sequence[GradedSubmis
     if not dataset.decisions:
         return result
     oof = out_of_fold(train, groups, C, pool_extra, by_group)
-    fit = choose_routing(oof, false_pass_limit=limit, wrong_limit=wrong_limit, level_limit=level_limit)
-    threshold = fit.decision_threshold
-    auto = false_passes = wrong = flagged = correct = 0
-    for sub, d in zip(test, dists, strict=True):
-        passed, c, _ = decision(sub.rule, d)
-        gold = sub.gold_pass()
-        correct += passed == gold
-        if sub.flagged:
-            flagged += 1
-            continue
-        if threshold is not None and c >= threshold:
-            auto += 1
-            false_passes += passed and not gold
-            wrong += passed != gold
-    binding = fit.by_wrong if (fit.by_wrong.threshold is None or threshold == fit.by_wrong.threshold) \
-        and fit.by_false_pass.threshold is not None else fit.by_false_pass
-    result.decision_accuracy = correct / len(test)
-    result.routing = RoutingResult(
-        limit=limit, threshold=threshold, describe=binding.describe(), calibration_n=binding.n_calibration,
-        calibration_auto=binding.automatic, test_n=len(test), test_auto=auto, test_auto_share=auto / len(test),
-        test_false_passes=false_passes, test_wrong_decisions=wrong, test_flagged=flagged)
-    result.level_routing = {"limit": level_limit, "threshold": fit.level_threshold,
-                            "describe": fit.by_level.describe()}
+    result.decision_accuracy = sum(decision(sub.rule, d)[0] == sub.gold_pass()
+                                   for sub, d in zip(test, dists, strict=True)) / len(test)
+    for lim in sorted({limit, *REPORTED_LIMITS}):
+        fit = choose_routing(oof, false_pass_limit=lim, wrong_limit=wrong_limit, level_limit=level_limit)
+        routed = _route(test, dists, fit, lim)
+        result.routing_by_limit[f"{lim:g}"] = routed
+        if lim == limit:
+            result.routing = routed
+            result.level_routing = {"limit": level_limit, "threshold": fit.level_threshold,
+                                    "describe": fit.by_level.describe()}
     return result
 
 
@@ -296,6 +312,10 @@ def render_text(result: RubricEvalResult) -> str:
         lines.append(f"  on test: {primary.routing.test_auto}/{primary.routing.test_n} decided automatically "
                      f"({primary.routing.test_auto_share:.0%}), {primary.routing.test_false_passes} false passes, "
                      f"{primary.routing.test_wrong_decisions} wrong, {primary.routing.test_flagged} flagged to review")
+    for key, r in primary.routing_by_limit.items():
+        lines.append(f"  false-pass limit {float(key):.0%}: threshold "
+                     f"{'none' if r.threshold is None else f'{r.threshold:.3f}'}; on test {r.test_auto}/{r.test_n} "
+                     f"automatic, {r.test_false_passes} false passes, {r.test_wrong_decisions} wrong")
     if primary.level_routing:
         lines.append(f"criterion levels: {primary.level_routing['describe']}")
     if result.curve:
