@@ -306,15 +306,35 @@ class Combiner:
         self.pool = defaultdict(list)
         for ex in examples:
             self.pool[ex.reading.criterion_key].append((ex.reading.item_id, ex.reading.vector, ex.levels))
+        self._matrices: dict[str, Any] = {}
+
+    def _matrix(self, key: str) -> Any:
+        """The pool's vectors for one criterion as a matrix (built on first use)."""
+        import numpy as np
+
+        cache = self.__dict__.setdefault("_matrices", {})
+        if key not in cache:
+            rows = self.pool.get(key, [])
+            cache[key] = np.asarray([vec for _, vec, _ in rows], dtype=float) if rows else None
+        return cache[key]
 
     def _knn(self, reading: Reading, exclude: set[str]) -> list[list[float]]:
         """Per threshold: similarity-weighted share of the nearest examples at or above it, their mean
         similarity, and whether there were any (the item itself and ``exclude`` left out)."""
-        others = [(s, lv) for item, vec, lv in self.pool.get(reading.criterion_key, [])
-                  if item != reading.item_id and item not in exclude
-                  for s in (_dot(reading.vector, vec),)]
-        others.sort(key=lambda t: -t[0])
-        top = others[:KNN_K]
+        import numpy as np
+
+        rows_in_pool = self.pool.get(reading.criterion_key, [])
+        matrix = self._matrix(reading.criterion_key)
+        top: list[tuple[float, tuple[int, ...]]] = []
+        if matrix is not None:
+            sims = matrix @ np.asarray(reading.vector, dtype=float)
+            for i in np.argsort(-sims, kind="stable"):
+                item, _, levels = rows_in_pool[int(i)]
+                if item == reading.item_id or item in exclude:
+                    continue
+                top.append((float(sims[int(i)]), levels))
+                if len(top) == KNN_K:
+                    break
         rows = []
         for k in range(1, reading.n_levels):
             if not top:
@@ -395,8 +415,8 @@ class Combiner:
         return {"groups": list(self.groups), "C": self.C, "coef": self.coef, "intercept": self.intercept,
                 "mean": self.mean, "scale": self.scale, "n_examples": self.n_examples, "routing": self.routing,
                 "n_decisions": self.n_decisions,
-                "pool": {k: [[item, [round(v, 5) for v in vec], list(lv)] for item, vec, lv in rows]
-                         for k, rows in self.pool.items()},
+                "vectors": {item: [round(v, 4) for v in vec] for rows in self.pool.values() for item, vec, _ in rows},
+                "pool": {k: [[item, list(lv)] for item, _, lv in rows] for k, rows in self.pool.items()},
                 "feature_names": [STATIC_NAMES[i] for i in _columns(self.groups)]
                 + (list(POOL_NAMES) if "knn" in self.groups else []),
                 "version": self.version}
@@ -408,7 +428,8 @@ class Combiner:
         c.mean, c.scale = list(data["mean"]), list(data["scale"])
         c.n_examples, c.routing = int(data.get("n_examples", 0)), dict(data.get("routing") or {})
         c.n_decisions = int(data.get("n_decisions", 0))
-        c.pool = defaultdict(list, {k: [(item, list(vec), tuple(lv)) for item, vec, lv in rows]
+        vectors = data.get("vectors") or {}
+        c.pool = defaultdict(list, {k: [(item, list(vectors[item]), tuple(lv)) for item, lv in rows]
                                     for k, rows in (data.get("pool") or {}).items()})
         return c
 

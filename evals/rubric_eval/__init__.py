@@ -76,6 +76,19 @@ def make_reader(questions: str, settings: Settings, model: Any = None):
     return EvidenceReader(minilm_embedder(), checks), checks.config
 
 
+def shipped_variant() -> str | None:
+    """The variant whose feature groups the shipped combiner reads (the figures that describe the product)."""
+    from evals.rubric_eval.runner import VARIANTS
+    from grader.engine import EngineError
+    from grader.engine_scorer import load_combiner
+
+    try:
+        groups = set(load_combiner().groups)
+    except EngineError:
+        return None
+    return next((name for name, g in VARIANTS.items() if set(g) == groups), None)
+
+
 def cache_root(settings: Settings) -> Path:
     return settings.home / "evals" / "rubric-cache"
 
@@ -95,7 +108,8 @@ def evaluate(name_or_path: str, settings: Settings, *, questions: str = "checks"
             bar.total = total
             bar.n = n
             bar.refresh()
-    result = run(dataset, reader, config, cache_root(settings), progress=advance if bar else None, **options)
+    result = run(dataset, reader, config, cache_root(settings), progress=advance if bar else None,
+                 primary=shipped_variant(), **options)
     if bar:
         bar.close()
     files: list[Path] = []
