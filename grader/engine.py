@@ -155,6 +155,15 @@ def overlap_columns(evidence: str, spec: CriterionSpec) -> list[list[float]]:
     return rows
 
 
+EXEMPLAR_COLUMNS = tuple(STATIC_NAMES.index(n) for n in ("exemplar_gap", "has_exemplar", *OVERLAP_NAMES))
+
+
+def unexampled(reading: Reading) -> Reading:
+    """The reading as it would be for a criterion without exemplars (the exemplar-derived columns at 0)."""
+    rows = [[0.0 if i in EXEMPLAR_COLUMNS else v for i, v in enumerate(row)] for row in reading.static]
+    return Reading(reading.item_id, reading.criterion_key, rows, reading.vector, reading.model)
+
+
 N_READ_COLUMNS = 1 + len(MODEL_NAMES) + len(SEMANTIC_NAMES)  # what only a reading can give (model, embeddings)
 
 
@@ -348,12 +357,15 @@ class Combiner:
             rows.append([reached / weight, sum(s for s, _ in top) / len(top), 1.0])
         return rows
 
-    def _rows(self, reading: Reading, exclude: set[str] = frozenset()) -> list[list[float]]:
+    def _rows(self, reading: Reading, exclude: set[str] = frozenset(), vote: bool = True) -> list[list[float]]:
         if any(len(row) != len(STATIC_NAMES) for row in reading.static):
             raise EngineError(f"reading of {reading.item_id!r} has {len(reading.static[0])} columns, this version "
                               f"reads {len(STATIC_NAMES)}: complete it (grader.engine.complete) or read it again")
         cols = _columns(self.groups)
-        knn = self._knn(reading, exclude) if "knn" in self.groups else [[] for _ in reading.static]
+        if "knn" not in self.groups:
+            knn = [[] for _ in reading.static]
+        else:
+            knn = self._knn(reading, exclude) if vote else [[0.5, 0.0, 0.0] for _ in reading.static]
         return [[row[i] for i in cols] + extra for row, extra in zip(reading.static, knn, strict=True)]
 
     # -- fitting
@@ -367,13 +379,16 @@ class Combiner:
         self.set_pool(examples if pool is None else pool)
         x, y, w = [], [], []
         for ex in examples:
-            for k, row in enumerate(self._rows(ex.reading), start=1):
-                share = sum(lv >= k for lv in ex.levels) / len(ex.levels)
-                for label, weight in ((1, share), (0, 1 - share)):
-                    if weight > 0:
-                        x.append(row)
-                        y.append(label)
-                        w.append(weight)
+            # each example twice: as read, and as if its criterion had no graded examples and no exemplars,
+            # so the combiner also grades a new criterion (or an unseen question) from what transfers
+            for rows in (self._rows(ex.reading), self._rows(unexampled(ex.reading), frozenset(), vote=False)):
+                for k, row in enumerate(rows, start=1):
+                    share = sum(lv >= k for lv in ex.levels) / len(ex.levels)
+                    for label, weight in ((1, share), (0, 1 - share)):
+                        if weight > 0:
+                            x.append(row)
+                            y.append(label)
+                            w.append(weight)
         if len(set(y)) < 2:
             raise EngineError("the graded examples are all at one level: nothing to learn a boundary from")
         xa = np.asarray(x, dtype=float)

@@ -34,9 +34,9 @@ def _squash(text: str) -> str:
 def schema(criterion_ids: Sequence[str]) -> dict[str, Any]:
     item = {"type": "object", "properties": {
         "criterion": {"type": "string", "enum": list(criterion_ids)},
-        "reason": {"type": "string", "maxLength": 300},
-        "quote": {"type": "string", "maxLength": 200},
-        "next_step": {"type": "string", "maxLength": 300}},
+        "reason": {"type": "string", "maxLength": 180},
+        "quote": {"type": "string", "maxLength": 160},
+        "next_step": {"type": "string", "maxLength": 160}},
         "required": ["criterion", "reason", "quote", "next_step"]}
     return {"type": "object", "properties": {"criteria": {"type": "array", "items": item,
                                                           "minItems": len(criterion_ids),
@@ -45,7 +45,7 @@ def schema(criterion_ids: Sequence[str]) -> dict[str, Any]:
 
 
 class FeedbackWriter:
-    def __init__(self, model: ChatModel, prompt: Prompt | None = None, max_tokens: int = 700):
+    def __init__(self, model: ChatModel, prompt: Prompt | None = None, max_tokens: int = 520):
         self.model = model
         self.prompt = prompt or load_prompt("grader_feedback")
         self.max_tokens = max_tokens

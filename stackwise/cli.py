@@ -558,13 +558,17 @@ def _catalogue_and_scorer(strategy: str):
 
 @eval_app.command("exemplars")
 def eval_exemplars_cmd(
-    strategy: Annotated[str, typer.Option(help="engine, rubric, letters or thresholds")] = "engine",
+    strategy: Annotated[str, typer.Option(help="rubric, letters or thresholds (the engine votes with the "
+                                          "exemplars, so it is measured on held-out evidence instead)")] = "rubric",
     limit: Annotated[int | None, typer.Option(min=1, help="score a random sample of this many")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Grader agreement with the demo catalogue's labelled level exemplars (quick sanity benchmark)."""
     from evals import grading_exemplars
 
+    if strategy == "engine":
+        fail("the engine uses the exemplars in its vote; measure it with 'stackwise eval grading --dataset "
+             "demo-evidence' instead")
     cat, scorer = _catalogue_and_scorer(strategy)
     result = grading_exemplars.run(cat, scorer, limit=limit)
     fields = result.model_dump().items()

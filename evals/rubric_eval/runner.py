@@ -165,6 +165,22 @@ def exemplar_pool(dataset: RubricDataset, reader: EvidenceReader) -> list[Graded
             for n, ((key, _, level), vec) in enumerate(zip(dataset.exemplar_pool, vectors, strict=True))]
 
 
+def _spread(combiner, train: Sequence[GradedSubmission]) -> dict[str, tuple[float, float, float]]:
+    """Per criterion, from the train split only: the mean expected level, the mean assessors' level and the ratio
+    of their spreads. An ordinal model's expected level regresses to the mean; rescaling it to the spread of
+    the training scores is the usual point estimate for agreement on a fine (half-level) scale."""
+    pairs: dict[str, list[tuple[float, float]]] = {}
+    for sub, d in zip(train, predict(combiner, train), strict=True):
+        for key, levels in sub.levels.items():
+            pairs.setdefault(key, []).append((sum(i * p for i, p in enumerate(d[key])), sum(levels) / len(levels)))
+    out = {}
+    for key, rows in pairs.items():
+        preds, golds = [p for p, _ in rows], [g for _, g in rows]
+        sp, sg = statistics.pstdev(preds), statistics.pstdev(golds)
+        out[key] = (statistics.fmean(preds), statistics.fmean(golds), sg / sp if sp > 1e-9 else 1.0)
+    return out
+
+
 REPORTED_LIMITS = (0.02, 0.05, 0.10)  # false-pass limits reported beside the configured one
 
 
@@ -201,15 +217,18 @@ def score_variant(name: str, groups: Sequence[str], train: Sequence[GradedSubmis
     comb = fit_combiner(train, groups, C, pool_extra)
     dists = predict(comb, test)
     half = any(len(lv) > 1 for r in test for lv in r.levels.values())
+    spread = _spread(comb, train) if half else {}
     gold_all, pred_all, exact, adjacent = [], [], [], []
     per_group: dict[str, tuple[list[int], list[int]]] = {}
     for sub, d in zip(test, dists, strict=True):
         for key, levels in sub.levels.items():
             dist = d[key]
             chosen = median_level(dist)
-            if half:  # two raters: compare on the half-level scale
+            if half:  # two raters: compare on the half-level scale, the expected level rescaled (see _spread)
                 gold = round(sum(levels) * 2 / len(levels))
-                pred = round(2 * sum(i * p for i, p in enumerate(dist)))
+                mean_pred, mean_gold, k = spread[key]
+                expected = mean_gold + (sum(i * p for i, p in enumerate(dist)) - mean_pred) * k
+                pred = min(max(round(2 * expected), 0), 2 * (len(dist) - 1))
             else:
                 gold, pred = levels[0], chosen
             group = key if not dataset.decisions else sub.group
@@ -290,7 +309,7 @@ def run(dataset: RubricDataset, reader: EvidenceReader, reader_config: dict, cac
             majority_hits.append(guess in levels)
     notes = [f"train {len(train)} items, test {len(test)} items; the test split is never used for fitting or "
              "choosing thresholds", f"routing thresholds chosen on {FOLDS}-fold out-of-fold predictions on the train "
-             "split" + (" (folds grouped by writing prompt)" if by_group else "")]
+             "split" + (" (folds grouped by writing prompt or question)" if by_group else "")]
     return RubricEvalResult(dataset=dataset.name, source=dataset.source, reader=reader_config, n_train=len(train),
                             n_test=len(test), seconds_per_item=seconds, variants=results, primary=primary, curve=points,
                             baselines={"majority_exact": sum(majority_hits) / len(majority_hits)}, notes=notes)
