@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -125,7 +126,7 @@ def summarise(results: list[ItemResult]) -> BenchResult:
 
 
 def run(catalogue: Catalogue, scorer: Scorer, limit: int | None = None,
-        items: list[EvidenceItem] | None = None, timing_items: int = 5) -> BenchResult:
+        items: list[EvidenceItem] | None = None, timing_items: int = 5, timing_model: Any = None) -> BenchResult:
     """Grade ``items``; for the first ``timing_items`` of them also time one plain read of the same prompt,
     right after grading (so the rubric is cached for both), for the grade-to-read ratio."""
     items = items if items is not None else load_evidence_dir()
@@ -137,8 +138,9 @@ def run(catalogue: Catalogue, scorer: Scorer, limit: int | None = None,
     results, reads, grades = [], [], []
     for n, item in enumerate(tqdm(items, desc="grading", unit="item")):
         results.append(grade_item(catalogue, item, scorer))
-        if n < timing_items:
-            seconds = read_once(scorer, catalogue, item)
+        if 1 <= n <= timing_items:  # the first grade also loads the embedding model
+            read_once(scorer, catalogue, item, timing_model, "\n\n")  # the rubric into the cache
+            seconds = read_once(scorer, catalogue, item, timing_model)
             if seconds is not None:
                 reads.append(seconds)
                 grades.append(results[-1].seconds)
@@ -149,15 +151,21 @@ def run(catalogue: Catalogue, scorer: Scorer, limit: int | None = None,
     return summary
 
 
-def read_once(scorer: Scorer, catalogue: Catalogue, item: EvidenceItem) -> float | None:
-    """Seconds the model needs just to read the evidence once after the rubric (cached), for the ratio."""
+def read_once(scorer: Scorer, catalogue: Catalogue, item: EvidenceItem, model: Any = None,
+              suffix: str = "\n") -> float | None:
+    """Seconds the model needs just to read the evidence once after the rubric (cached), for the ratio.
+    ``model``: the model to time when the scorer itself asks none (the shipped engine)."""
     checks = getattr(getattr(scorer, "reader", None), "checks", None)
+    if checks is None and model is not None:
+        from grader.checks import CheckReader
+
+        checks = CheckReader(model)
     if checks is None:
         return None
     from grader.engine import credential_specs
 
     credential = catalogue.credentials[item.credential]
-    head = checks.prefix(credential.title, credential_specs(credential), item.text + "\n")  # evidence not cached
+    head = checks.prefix(credential.title, credential_specs(credential), item.text + suffix)  # evidence not cached
     started = time.perf_counter()
     checks.model.choice_distribution([*head, {"role": "user", "content": "Reply yes or no."}], ["yes", "no"])
     return time.perf_counter() - started

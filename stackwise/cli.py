@@ -591,8 +591,10 @@ def eval_evidence_cmd(
     if split not in {"test", "train", "all"}:
         fail("--split must be test, train or all")
     cat, scorer = _catalogue_and_scorer(strategy)
+    from stackwise.models import load_model
+
     items = [i for i in load_evidence_dir() if split == "all" or i.split == split]
-    result = grading_bench.run(cat, scorer, limit=limit, items=items)
+    result = grading_bench.run(cat, scorer, limit=limit, items=items, timing_model=load_model(get_settings()))
     typer.echo(grading_bench.render(result))
     if output:
         output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
