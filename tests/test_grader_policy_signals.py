@@ -165,3 +165,18 @@ def test_combined_evidence_limits():
         combine(["word " * 20_000])
     assert "Reflective statement" in combine(["I wrote a long enough piece of evidence about my practice " * 2],
                                              reflection="I learned a lot.")
+
+
+@given(graded(), st.floats(0, 1), st.one_of(st.none(), st.floats(0.5, 1)))
+def test_engine_decisions_never_pass_below_the_rule_and_need_the_threshold(case, p_pass, threshold):
+    rubric, levels, confidences, policy, signals = case
+    outcome = decide(rubric, levels, confidences, policy, signals, p_pass=p_pass, decision_threshold=threshold,
+                     engine=True)
+    points = {c.id: next(lv.points for lv in c.levels if lv.id == levels[c.id]) for c in rubric.criteria}
+    if outcome.decision == "pass":
+        assert rubric.passes(points) and p_pass >= max(threshold, policy.min_confidence)
+    if outcome.decision in {"pass", "fail"}:
+        assert threshold is not None and not signals.injection
+        assert max(p_pass, 1 - p_pass) >= threshold
+    if threshold is None:
+        assert outcome.decision == "review" and "not_calibrated" in outcome.reasons
