@@ -956,6 +956,28 @@ def setup_cmd() -> None:
     catalogue_validate(None)
     index_cmd(None, False)
     search_cmd("credentials about AI ethics", k=3, mode="hybrid", as_json=False)
+    _grader_status(settings)
+
+
+def _grader_status(settings) -> None:
+    """One line per routing limit of the catalogue: which grading engine is in use and what it may decide."""
+    from grader.engine import EngineError
+    from grader.engine_scorer import load_combiner
+    from stackwise.wiring import combiner_path
+
+    try:
+        combiner = load_combiner(combiner_path(settings))
+    except EngineError as exc:
+        fail(str(exc))
+    source = "refitted" if combiner_path(settings).is_file() else "shipped"
+    typer.echo(f"grader: {source} engine {combiner.version}, fitted on {combiner.n_examples} graded submissions")
+    cat = _load_or_fail(settings.catalogue)
+    for key in sorted({c.routing.limits_key() for c in cat.credentials.values()}):
+        routing = combiner.routing.get(key)
+        threshold = routing.get("decision_threshold") if routing else None
+        what = (f"decides alone at confidence >= {threshold:.3f}" if threshold is not None
+                else "every submission goes to an assessor (not enough graded evidence for this bound)")
+        typer.echo(f"  limits {key} (false pass / wrong decision / wrong level): {what}")
 
 
 def main() -> None:

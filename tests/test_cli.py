@@ -68,3 +68,13 @@ def test_eval_grading_rubric_dataset_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["eval", "grading", "--dataset", str(bad), "--questions", "none"])
     assert result.exit_code == 2 and "unknown or missing credential" in result.output
     assert "Traceback" not in result.output
+
+
+def test_setup_reports_the_shipped_grading_engine_and_its_bounds(settings, tmp_path, monkeypatch, capsys):
+    from stackwise.cli import _grader_status
+    from stackwise.config import Settings
+
+    _grader_status(Settings(home=tmp_path / "fresh-home"))
+    out = capsys.readouterr().out
+    assert "grader: shipped engine combiner-" in out and "fitted on 110 graded submissions" in out
+    assert "limits 0.1/0.1/0.1" in out and "decides alone at confidence" in out
