@@ -119,12 +119,12 @@ class GraderService:
 
     def _grade_logged(self, submission_id: str) -> SubmissionView:
         try:
-            return self.grade(submission_id)
+            return self.grade(submission_id, feedback_now=True)
         except Exception:  # the submission stays stored; record why grading stopped
             logger.exception("grading submission %s failed", submission_id)
             return self.queue.record_error(submission_id, "grading failed unexpectedly; an assessor will retry it")
 
-    def grade(self, submission_id: str) -> SubmissionView:
+    def grade(self, submission_id: str, *, feedback_now: bool = False) -> SubmissionView:
         """Grade a stored ``received`` submission and record the decision (or the reason it could not be graded)."""
         job = self.queue.start_grading(submission_id)
         learner_id = job.learner_id
@@ -159,9 +159,15 @@ class GraderService:
             result = result.model_copy(update={"decision": "review",
                                                "reasons": [*result.reasons, "unreadable_file"]})
         view = self.queue.record_grade(submission_id, result, model_input=report.evidence_for_model)
-        if self._feedback_factory is not None and result.engine_version:
-            self._worker().submit(self._feedback_logged, submission_id, report)  # after the decision, never before
-        return view
+        if self._feedback_factory is None or not result.engine_version:
+            return view
+        if not feedback_now:  # after the decision, never before it; on the grading thread
+            self._worker().submit(self._feedback_logged, submission_id, report)
+            return view
+        # on the grading thread already: the decision is stored (the web shows it at once); whoever waits for
+        # this view (the Telegram bot) gets it with the feedback
+        self._feedback_logged(submission_id, report)
+        return self.queue.get_submission(submission_id, learner_id=view.learner_id)
 
     def after_decision(self) -> bool:
         """Called after an assessor decision: refit the engine in the background once ``refit_after`` new
