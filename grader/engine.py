@@ -167,10 +167,11 @@ def unexampled(reading: Reading) -> Reading:
 N_READ_COLUMNS = 1 + len(MODEL_NAMES) + len(SEMANTIC_NAMES)  # what only a reading can give (model, embeddings)
 
 
-def complete(reading: Reading, evidence: str, spec: CriterionSpec) -> Reading:
+def complete(reading: Reading, evidence: str, spec: CriterionSpec, stats: list[float] | None = None) -> Reading:
     """``reading`` with its text-only columns (measurements, word overlap) recomputed from the evidence, so a
-    reading stored by an earlier version has the columns of this one."""
-    stats = text_stats(evidence)
+    reading stored by an earlier version has the columns of this one. ``stats``: ``text_stats(evidence)``
+    when the caller completes several criteria of the same evidence."""
+    stats = text_stats(evidence) if stats is None else stats
     reading.static = [row[:N_READ_COLUMNS] + stats + extra
                       for row, extra in zip(reading.static, overlap_columns(evidence, spec), strict=True)]
     return reading
@@ -181,7 +182,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _unit(v: Sequence[float]) -> list[float]:
+def unit(v: Sequence[float]) -> list[float]:
     n = math.sqrt(sum(x * x for x in v))
     return [x / n for x in v] if n else list(v)
 
@@ -199,7 +200,7 @@ class EvidenceReader:
         self._spec_vectors: dict[str, dict[str, Any]] = {}
 
     def vectors(self, texts: list[str]) -> list[list[float]]:
-        return [_unit(v) for v in self.embedder(texts)]
+        return [unit(v) for v in self.embedder(texts)]
 
     def _spec(self, spec: CriterionSpec) -> dict[str, Any]:
         if spec.key not in self._spec_vectors:
@@ -216,7 +217,7 @@ class EvidenceReader:
             raise EngineError("the evidence is empty")
         chunks = passages(evidence)
         chunk_vectors = self.vectors(chunks)
-        whole = _unit([sum(col) / len(chunk_vectors) for col in zip(*chunk_vectors, strict=True)])
+        whole = unit([sum(col) / len(chunk_vectors) for col in zip(*chunk_vectors, strict=True)])
         stats = text_stats(evidence)
         answers = self.checks.read(title, specs, evidence) if self.checks is not None else {}
         readings = []
@@ -288,6 +289,16 @@ def cumulative_to_levels(cumulative: Sequence[float]) -> list[float]:
     return [d / total for d in dist]
 
 
+def median_level(dist: Sequence[float]) -> int:
+    """The level at which the cumulative probability first reaches one half (the ordinal model's choice)."""
+    total = 0.0
+    for i, p in enumerate(dist):
+        total += p
+        if total >= 0.5:
+            return i
+    return len(dist) - 1
+
+
 class Combiner:
     """Pooled ordinal logistic regression over readings and the nearest graded examples' vote.
 
@@ -308,6 +319,7 @@ class Combiner:
         self.pool: dict[str, list[tuple[str, list[float], tuple[int, ...]]]] = defaultdict(list)
         self.n_examples = 0
         self.n_decisions = 0  # assessor decisions in the queue when it was fitted (for the automatic refit)
+        self._matrices: dict[str, Any] = {}  # criterion key -> the pool's vectors as a matrix (built on use)
         self.routing: dict[str, Any] = {}
 
     # -- the vote of the nearest graded examples
@@ -315,17 +327,16 @@ class Combiner:
         self.pool = defaultdict(list)
         for ex in examples:
             self.pool[ex.reading.criterion_key].append((ex.reading.item_id, ex.reading.vector, ex.levels))
-        self._matrices: dict[str, Any] = {}
+        self._matrices = {}
 
     def _matrix(self, key: str) -> Any:
         """The pool's vectors for one criterion as a matrix (built on first use)."""
         import numpy as np
 
-        cache = self.__dict__.setdefault("_matrices", {})
-        if key not in cache:
+        if key not in self._matrices:
             rows = self.pool.get(key, [])
-            cache[key] = np.asarray([vec for _, vec, _ in rows], dtype=float) if rows else None
-        return cache[key]
+            self._matrices[key] = np.asarray([vec for _, vec, _ in rows], dtype=float) if rows else None
+        return self._matrices[key]
 
     def _knn(self, reading: Reading, exclude: set[str]) -> list[list[float]]:
         """Per threshold: similarity-weighted share of the nearest examples at or above it, their mean

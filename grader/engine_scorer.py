@@ -12,21 +12,12 @@ import json
 import time
 from pathlib import Path
 
-from grader.engine import Combiner, EngineError, EvidenceReader, credential_specs
+from grader.engine import Combiner, EngineError, EvidenceReader, credential_specs, median_level
 from grader.fitting import PassRule
 from grader.scoring import CriterionScore, RubricScore, pick_quotes
 from knowledge.schema import Credential
 
 SHIPPED_COMBINER = Path(__file__).resolve().parent / "fitted" / "combiner.json"
-
-
-def median_level(dist: list[float]) -> int:
-    total = 0.0
-    for i, p in enumerate(dist):
-        total += p
-        if total >= 0.5:
-            return i
-    return len(dist) - 1
 
 
 def load_combiner(path: Path | None = None) -> Combiner:

@@ -118,6 +118,13 @@ class RoutingFit:
     by_wrong: Choice
     by_level: Choice
 
+    @property
+    def binding(self) -> Choice:
+        """The choice that sets the decision threshold: the one that found none, else the stricter of the two."""
+        if self.by_false_pass.threshold is None or self.by_wrong.threshold is None:
+            return self.by_false_pass if self.by_false_pass.threshold is None else self.by_wrong
+        return self.by_false_pass if self.by_false_pass.threshold >= self.by_wrong.threshold else self.by_wrong
+
     def to_dict(self) -> dict[str, Any]:
         return {"decision_threshold": self.decision_threshold, "level_threshold": self.level_threshold,
                 "false_pass": self.by_false_pass.describe(), "wrong_decision": self.by_wrong.describe(),

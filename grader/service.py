@@ -53,14 +53,17 @@ def to_grade_result(report: GradingReport) -> GradeResult:
 class GraderService:
     def __init__(self, catalogue: Catalogue, queue: GraderQueue, scorer_factory: Callable[[], Scorer],
                  feedback_factory: Callable[[], FeedbackWriter] | None = None,
-                 refit: Callable[[], Any] | None = None, refit_after: int = 0, fitted_on_decisions: int = 0):
+                 refit: Callable[[], Any] | None = None, refit_after: int = 0,
+                 fitted_on: Callable[[], int] | None = None):
         self.catalogue = catalogue
         self.queue = queue
         self._scorer_factory = scorer_factory
         self._scorer: Scorer | None = None
         self._feedback_factory = feedback_factory
         self._feedback: FeedbackWriter | None = None
-        self._refit, self._refit_after, self._fitted_on = refit, refit_after, fitted_on_decisions
+        self._refit, self._refit_after = refit, refit_after
+        self._fitted_on_source = fitted_on  # how many decisions the combiner in use was fitted on (read on use)
+        self._fitted_on: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -174,6 +177,8 @@ class GraderService:
         decisions have come in since the last fit. Returns whether a refit was started."""
         if self._refit is None or self._refit_after <= 0:
             return False
+        if self._fitted_on is None:
+            self._fitted_on = self._fitted_on_source() if self._fitted_on_source is not None else 0
         count = len(self.queue.assessor_decisions())
         if count - self._fitted_on < self._refit_after:
             return False

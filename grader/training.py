@@ -20,9 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.engine import DEFAULT_GROUPS, Combiner, CriterionSpec, GradedExample, Reading, complete
+from grader.engine import (
+    DEFAULT_GROUPS,
+    Combiner,
+    CriterionSpec,
+    GradedExample,
+    Reading,
+    complete,
+    median_level,
+    unit,
+)
 from grader.fitting import GradedSubmission, PassRule, choose_routing, fit_combiner, out_of_fold
 from grader.models import DecidedSubmission
+from grader.text_features import text_stats
 from knowledge.schema import Catalogue, RoutingPolicy
 
 BASE_EXAMPLES = Path(__file__).resolve().parent / "fitted" / "examples.json"
@@ -56,18 +66,38 @@ def load_examples(path: Path = BASE_EXAMPLES, catalogue: Catalogue | None = None
     return [submission_from_dict(d, catalogue) for d in data.get("examples", [])]
 
 
+def latest_by_submission(decisions: Sequence[DecidedSubmission]) -> dict[str, list[DecidedSubmission]]:
+    """Per submission (in order of first decision), each assessor's latest decision, oldest first: the last
+    one in a list is the submission's latest decision."""
+    latest: dict[tuple[str, str], DecidedSubmission] = {}
+    for d in decisions:
+        latest[(d.submission_id, d.assessor)] = d
+    out: dict[str, list[DecidedSubmission]] = {}
+    for d in decisions:
+        out.setdefault(d.submission_id, [])
+    for d in latest.values():
+        out[d.submission_id].append(d)
+    return {sid: sorted(ds, key=lambda d: d.decided_at) for sid, ds in out.items()}
+
+
+def export_rows(decisions: Sequence[DecidedSubmission]) -> list[dict[str, Any]]:
+    """The review-queue export (FORMAT.md): one row per decided submission, a level per criterion, or a list of
+    levels when several assessors decided it."""
+    rows = []
+    for sid, ds in latest_by_submission(decisions).items():
+        levels = {c: [d.levels[c] for d in ds if c in d.levels] for c in ds[-1].levels}
+        rows.append({"id": sid, "credential": ds[-1].credential_id, "evidence": ds[-1].evidence,
+                     "levels": {c: v[0] if len(v) == 1 else v for c, v in levels.items()},
+                     "assessors": sorted(d.assessor for d in ds)})
+    return rows
+
+
 def from_decisions(decisions: Sequence[DecidedSubmission], catalogue: Catalogue
                    ) -> tuple[list[GradedSubmission], list[str]]:
     """Assessor decisions as graded submissions (the latest decision per submission and assessor; several
     assessors of one submission become several levels); returns them and the ids that had no reading."""
-    latest: dict[tuple[str, str], DecidedSubmission] = {}
-    for d in decisions:
-        latest[(d.submission_id, d.assessor)] = d
-    by_submission: dict[str, list[DecidedSubmission]] = {}
-    for d in latest.values():
-        by_submission.setdefault(d.submission_id, []).append(d)
     out, skipped = [], []
-    for sid, ds in by_submission.items():
+    for sid, ds in latest_by_submission(decisions).items():
         cred = catalogue.credentials.get(ds[0].credential_id)
         readings = ds[-1].readings
         if cred is None or not readings or any(c.id not in readings for c in cred.rubric.criteria):
@@ -80,25 +110,33 @@ def from_decisions(decisions: Sequence[DecidedSubmission], catalogue: Catalogue
             if chosen:
                 levels[f"{cred.id}/{c.id}"] = tuple(chosen)
         subs_readings = {}
+        stats = text_stats(ds[-1].evidence)
         for c in cred.rubric.criteria:
             spec = CriterionSpec.from_rubric(cred.id, c)
-            reading = complete(Reading.from_dict(readings[c.id]), ds[-1].evidence, spec)
+            reading = complete(Reading.from_dict(readings[c.id]), ds[-1].evidence, spec, stats)
             reading.item_id = sid  # the vote never counts the submission itself
             subs_readings[reading.criterion_key] = reading
         out.append(GradedSubmission(sid, cred.id, subs_readings, levels, PassRule.of(cred), source="assessor"))
     return out, skipped
 
 
-def exemplar_examples(catalogue: Catalogue, embed: Embed) -> list[GradedExample]:
-    rows = [(f"{cred.id}/{c.id}", lv.exemplar, i) for cred in catalogue.credentials.values()
+def exemplar_rows(catalogue: Catalogue) -> list[tuple[str, str, int]]:
+    """(criterion key, exemplar text, level index) for every level exemplar of the catalogue."""
+    return [(f"{cred.id}/{c.id}", lv.exemplar, i) for cred in catalogue.credentials.values()
             for c in cred.rubric.criteria for i, lv in enumerate(c.levels) if lv.exemplar]
+
+
+def pool_examples(rows: Sequence[tuple[str, str, int]], embed: Embed) -> list[GradedExample]:
+    """Graded texts that only join the nearest-examples vote (exemplars, graded answers not read by the model)."""
     if not rows:
         return []
-    from grader.engine import _unit
-
-    vectors = [_unit(v) for v in embed([text for _, text, _ in rows])]
+    vectors = [unit(v) for v in embed([text for _, text, _ in rows])]
     return [GradedExample(Reading(f"exemplar:{key}:{n}", key, [], vec), (level,), "exemplar")
             for n, ((key, _, level), vec) in enumerate(zip(rows, vectors, strict=True))]
+
+
+def exemplar_examples(catalogue: Catalogue, embed: Embed) -> list[GradedExample]:
+    return pool_examples(exemplar_rows(catalogue), embed)
 
 
 @dataclass
@@ -152,15 +190,6 @@ CANDIDATE_GROUPS: dict[str, tuple[str, ...]] = {
 QUESTION_COST = {"none": 0, "letters": 1, "checks": 2, "both": 3}
 
 
-def _median(dist: Sequence[float]) -> int:
-    total = 0.0
-    for i, p in enumerate(dist):
-        total += p
-        if total >= 0.5:
-            return i
-    return len(dist) - 1
-
-
 def compare_groups(subs: Sequence[GradedSubmission], exemplars: Sequence[GradedExample],
                    candidates: dict[str, tuple[str, ...]] = CANDIDATE_GROUPS, C: float = 0.5
                    ) -> list[dict[str, Any]]:
@@ -174,7 +203,7 @@ def compare_groups(subs: Sequence[GradedSubmission], exemplars: Sequence[GradedE
     for name, groups in candidates.items():
         oof = out_of_fold(subs, groups, C, exemplars)
         gold = [s.gold_level(k) for s, d in oof for k in d if k in s.levels]
-        pred = [_median(d[k]) for s, d in oof for k in d if k in s.levels]
+        pred = [median_level(d[k]) for s, d in oof for k in d if k in s.levels]
         fit = choose_routing(oof, false_pass_limit=0.05, wrong_limit=0.10, level_limit=0.10)
         rows.append({"name": name, "groups": groups, "qwk": float(cohen_kappa_score(gold, pred, weights="quadratic")),
                      "calibration_automatic": fit.by_false_pass.automatic if fit.decision_threshold else 0,

@@ -833,20 +833,14 @@ def grader_fit_cmd(
     """Refit the grading engine on the shipped base examples, the catalogue's exemplars and every assessor
     decision in the review queue (no model call); writes the combiner to the data home."""
     from grader.engine import EngineError
-    from grader.engine_scorer import save_combiner
-    from grader.short_answer import minilm_embedder
-    from grader.training import exemplar_examples, from_decisions, load_examples, refit
-    from stackwise.wiring import combiner_path
+    from stackwise.wiring import combiner_path, refit_engine
 
     settings = get_settings()
     cat = _load_or_fail(catalogue or settings.catalogue)
-    base = load_examples(catalogue=cat)
-    decided, skipped = from_decisions(_grader().queue.assessor_decisions(), cat)
     try:
-        combiner, report = refit(cat, base, decided, exemplar_examples(cat, minilm_embedder()), skipped=skipped)
+        _, report = refit_engine(settings, cat, _grader().queue)
     except EngineError as exc:
         fail(str(exc))
-    save_combiner(combiner, combiner_path(settings))
     typer.echo(report.render())
     typer.echo(f"wrote {combiner_path(settings)}")
 
@@ -891,20 +885,15 @@ def review_export_cmd(
 ) -> None:
     """Write every assessor decision (final level per criterion, the pseudonymised evidence) as JSONL, the
     format 'stackwise eval grading --dataset FILE --catalogue DIR' reads (see FORMAT.md)."""
-    import json
+    from grader.training import export_rows
 
-    decisions = _grader().queue.assessor_decisions(credential)
-    by_submission: dict[str, list] = {}
-    for d in decisions:
-        by_submission.setdefault(d.submission_id, []).append(d)
-    with out.open("w", encoding="utf-8") as fh:
-        for sid, ds in by_submission.items():
-            latest = {d.assessor: d for d in ds}
-            levels = {c: [d.levels[c] for d in latest.values() if c in d.levels] for c in ds[-1].levels}
-            fh.write(json.dumps({"id": sid, "credential": ds[-1].credential_id, "evidence": ds[-1].evidence,
-                                 "levels": {c: v[0] if len(v) == 1 else v for c, v in levels.items()},
-                                 "assessors": sorted(latest)}, ensure_ascii=False) + "\n")
-    typer.echo(f"wrote {len(by_submission)} decided submissions to {out}")
+    rows = export_rows(_grader().queue.assessor_decisions(credential))
+    try:
+        with out.open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    typer.echo(f"wrote {len(rows)} decided submissions to {out}")
 
 
 # ------------------------------------------------------------------ model

@@ -87,11 +87,11 @@ def _grader(settings_json: str):
         return FeedbackWriter(load_model(settings))
 
     def refit():
-        return refit_engine(settings, catalogue, queue)
+        return refit_engine(settings, catalogue, queue)[0]
 
     return GraderService(catalogue, queue, lambda: make_scorer(settings),
                          feedback if settings.grader_feedback else None, refit=refit,
-                         refit_after=settings.grader_refit_after, fitted_on_decisions=_fitted_on(settings))
+                         refit_after=settings.grader_refit_after, fitted_on=lambda: _fitted_on(settings))
 
 
 def _fitted_on(settings: Settings) -> int:
@@ -105,7 +105,8 @@ def _fitted_on(settings: Settings) -> int:
 
 
 def refit_engine(settings: Settings, catalogue, queue):
-    """Refit the combiner on the shipped base, the exemplars and every assessor decision; save and return it."""
+    """Refit the combiner on the shipped base, the exemplars and every assessor decision; save it and return
+    it with the fit report (``stackwise grader fit`` and the automatic refit both come here)."""
     from grader.engine_scorer import save_combiner
     from grader.short_answer import minilm_embedder
     from grader.training import exemplar_examples, from_decisions, load_examples, refit
@@ -117,7 +118,7 @@ def refit_engine(settings: Settings, catalogue, queue):
     combiner.n_decisions = len(decisions)
     save_combiner(combiner, combiner_path(settings))
     log.info("%s", report.render())
-    return combiner
+    return combiner, report
 
 
 def grader_service(settings: Settings | None = None):

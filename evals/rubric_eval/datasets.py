@@ -19,6 +19,7 @@ from pathlib import Path
 
 from grader.engine import CriterionSpec, LevelSpec, credential_specs
 from grader.fitting import PassRule
+from grader.training import exemplar_rows
 from knowledge.schema import Catalogue
 
 
@@ -53,11 +54,6 @@ class RubricDataset:
         return [i for i in self.items if i.split == name]
 
 
-def exemplars(catalogue: Catalogue) -> list[tuple[str, str, int]]:
-    return [(f"{cred.id}/{c.id}", lv.exemplar, i) for cred in catalogue.credentials.values()
-            for c in cred.rubric.criteria for i, lv in enumerate(c.levels) if lv.exemplar]
-
-
 def load_demo_evidence(catalogue: Catalogue) -> RubricDataset:
     from evals.grading_evidence import DEFAULT_EVIDENCE_DIR, EvidenceSetInvalid, check_against, load_evidence_dir
 
@@ -77,7 +73,7 @@ def load_demo_evidence(catalogue: Catalogue) -> RubricDataset:
         items.append(RubricItem(ev.id, cred.id, cred.title, specs, ev.text, levels, ev.split, PassRule.of(cred),
                                 tuple(ev.tags), ev.expected_decision))
     return RubricDataset("demo-evidence", items, str(DEFAULT_EVIDENCE_DIR), "written for Stackwise; Apache-2.0",
-                         exemplar_pool=exemplars(catalogue))
+                         exemplar_pool=exemplar_rows(catalogue))
 
 
 ELLIPSE_CRITERIA = ("Cohesion", "Syntax", "Vocabulary", "Phraseology", "Grammar", "Conventions")
@@ -152,7 +148,8 @@ def load_export(path: Path, catalogue: Catalogue) -> RubricDataset:
                                 PassRule.of(cred)))
     if not items:
         raise RubricDatasetError(f"{path}: no rows")
-    return RubricDataset(path.stem, items, str(path), "your assessors' decisions", exemplar_pool=exemplars(catalogue))
+    return RubricDataset(path.stem, items, str(path), "your assessors' decisions",
+                         exemplar_pool=exemplar_rows(catalogue))
 
 
 def load_short_answers(name: str, split: str, datasets_dir: Path, train_sample: int = 400,

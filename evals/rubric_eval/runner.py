@@ -29,9 +29,20 @@ from pydantic import BaseModel, Field
 
 from evals.grading_eval.cache import ResultCache
 from evals.rubric_eval.datasets import RubricDataset, RubricItem
-from grader.engine import EvidenceReader, GradedExample, Reading, complete
-from grader.fitting import FOLDS, GradedSubmission, choose_routing, decision, fit_combiner, out_of_fold, predict
+from grader.engine import EvidenceReader, GradedExample, Reading, complete, median_level
+from grader.fitting import (
+    FOLDS,
+    GradedSubmission,
+    RoutingFit,
+    choose_routing,
+    decision,
+    fit_combiner,
+    out_of_fold,
+    predict,
+)
 from grader.injection import scan_injection
+from grader.text_features import text_stats
+from grader.training import pool_examples
 
 READING_VERSION = 1
 VARIANTS: dict[str, tuple[str, ...]] = {
@@ -116,15 +127,6 @@ def _qwk(gold: Sequence[int], pred: Sequence[int]) -> float | None:
     return None if value != value else float(value)  # NaN -> None
 
 
-def median_level(dist: Sequence[float]) -> int:
-    total = 0.0
-    for i, p in enumerate(dist):
-        total += p
-        if total >= 0.5:
-            return i
-    return len(dist) - 1
-
-
 def read_items(dataset: RubricDataset, items: Sequence[RubricItem], reader: EvidenceReader, reader_config: dict,
                cache_root: Path, progress: Callable[[int, int], None] | None = None,
                sanitise: bool = True) -> tuple[list[GradedSubmission], float | None]:
@@ -148,21 +150,14 @@ def read_items(dataset: RubricDataset, items: Sequence[RubricItem], reader: Evid
             cache.put(key, stored)
         seconds.append(float(stored.get("seconds", 0.0)))
         specs = {spec.key: spec for spec in item.specs}
-        readings = {r["criterion_key"]: complete(Reading.from_dict(r), item.evidence, specs[r["criterion_key"]])
+        stats = text_stats(item.evidence)  # once per item, not once per criterion
+        readings = {r["criterion_key"]: complete(Reading.from_dict(r), item.evidence, specs[r["criterion_key"]], stats)
                     for r in stored["readings"]}
         out.append(GradedSubmission(item.id, item.group, readings, dict(item.levels), item.pass_rule,
                                     bool(stored["flagged"]), meta={"tags": list(item.tags)}))
         if progress:
             progress(n, len(items))
     return out, (statistics.mean(seconds) if seconds else None)
-
-
-def exemplar_pool(dataset: RubricDataset, reader: EvidenceReader) -> list[GradedExample]:
-    if not dataset.exemplar_pool:
-        return []
-    vectors = reader.vectors([text for _, text, _ in dataset.exemplar_pool])
-    return [GradedExample(Reading(f"exemplar:{key}:{n}", key, [], vec), (level,), "exemplar")
-            for n, ((key, _, level), vec) in enumerate(zip(dataset.exemplar_pool, vectors, strict=True))]
 
 
 def _spread(combiner, train: Sequence[GradedSubmission]) -> dict[str, tuple[float, float, float]]:
@@ -184,29 +179,25 @@ def _spread(combiner, train: Sequence[GradedSubmission]) -> dict[str, tuple[floa
 REPORTED_LIMITS = (0.02, 0.05, 0.10)  # false-pass limits reported beside the configured one
 
 
-def _route(test: Sequence[GradedSubmission], dists: Sequence[dict[str, list[float]]], fit, limit: float
-           ) -> RoutingResult:
-    """What the thresholds of ``fit`` decide on the test split: automatic share, false passes, wrong decisions."""
+def _route(decided: Sequence[tuple[bool, float, bool, bool]], fit: RoutingFit, limit: float) -> RoutingResult:
+    """What the thresholds of ``fit`` decide on the test split, given per test submission (passes, confidence,
+    gold pass, flagged): automatic share, false passes, wrong decisions."""
     threshold = fit.decision_threshold
     auto = false_passes = wrong = flagged = 0
-    for sub, d in zip(test, dists, strict=True):
-        passed, c, _ = decision(sub.rule, d)
-        gold = sub.gold_pass()
-        if sub.flagged:
+    for passed, c, gold, is_flagged in decided:
+        if is_flagged:
             flagged += 1
             continue
         if threshold is not None and c >= threshold:
             auto += 1
             false_passes += passed and not gold
             wrong += passed != gold
-    if fit.by_false_pass.threshold is None or fit.by_wrong.threshold is None:
-        binding = fit.by_false_pass if fit.by_false_pass.threshold is None else fit.by_wrong
-    else:  # the stricter of the two thresholds is the one in force
-        binding = fit.by_false_pass if fit.by_false_pass.threshold >= fit.by_wrong.threshold else fit.by_wrong
+    binding = fit.binding
     return RoutingResult(
         limit=limit, threshold=threshold, describe=binding.describe(), calibration_n=binding.n_calibration,
-        calibration_auto=binding.automatic, test_n=len(test), test_auto=auto, test_auto_share=auto / len(test),
-        test_false_passes=false_passes, test_wrong_decisions=wrong, test_flagged=flagged)
+        calibration_auto=binding.automatic, test_n=len(decided), test_auto=auto,
+        test_auto_share=auto / len(decided), test_false_passes=false_passes, test_wrong_decisions=wrong,
+        test_flagged=flagged)
 
 
 def score_variant(name: str, groups: Sequence[str], train: Sequence[GradedSubmission],
@@ -250,11 +241,11 @@ def score_variant(name: str, groups: Sequence[str], train: Sequence[GradedSubmis
     if not dataset.decisions:
         return result
     oof = out_of_fold(train, groups, C, pool_extra, by_group)
-    result.decision_accuracy = sum(decision(sub.rule, d)[0] == sub.gold_pass()
-                                   for sub, d in zip(test, dists, strict=True)) / len(test)
+    decided = [(*decision(sub.rule, d)[:2], sub.gold_pass(), sub.flagged) for sub, d in zip(test, dists, strict=True)]
+    result.decision_accuracy = sum(passed == gold for passed, _, gold, _ in decided) / len(decided)
     for lim in sorted({limit, *REPORTED_LIMITS}):
         fit = choose_routing(oof, false_pass_limit=lim, wrong_limit=wrong_limit, level_limit=level_limit)
-        routed = _route(test, dists, fit, lim)
+        routed = _route(decided, fit, lim)
         result.routing_by_limit[f"{lim:g}"] = routed
         if lim == limit:
             result.routing = routed
@@ -281,7 +272,7 @@ def run(dataset: RubricDataset, reader: EvidenceReader, reader_config: dict, cac
     train, test = reads[: len(train_items)], reads[len(train_items):]
     asked = reader_config.get("questions", "none")
     names = [v for v in (variants or VARIANTS) if _needs(VARIANTS[v], asked)]
-    pool_extra = exemplar_pool(dataset, reader)
+    pool_extra = pool_examples(dataset.exemplar_pool, reader.embedder)
     by_group = not dataset.decisions
     results = [score_variant(n, VARIANTS[n], train, test, pool_extra, dataset, C, limit, wrong_limit, level_limit,
                              by_group) for n in names]
