@@ -99,5 +99,11 @@ def test_export_format_errors_name_the_line(tmp_path):
     with pytest.raises(RubricDatasetError, match="unknown or missing credential"):
         load_export(bad, CATALOGUE)
     bad.write_text("not json\n")
-    with pytest.raises(RubricDatasetError, match="not JSON"):
+    with pytest.raises(RubricDatasetError, match="bad.jsonl:1: not valid JSON"):
+        load_export(bad, CATALOGUE)
+    bad.write_text('{"credential": ["x"], "evidence": "x", "levels": {}}\n')
+    with pytest.raises(RubricDatasetError, match="bad.jsonl:1: unknown or missing credential"):
+        load_export(bad, CATALOGUE)
+    bad.write_text('{"credential": "prompt-engineering", "evidence": "x", "levels": "strong"}\n')
+    with pytest.raises(RubricDatasetError, match="'levels' must map"):
         load_export(bad, CATALOGUE)

@@ -142,7 +142,7 @@ def _record_problems(rec: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def read_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) from a JSONL or CSV file."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -189,7 +189,7 @@ def load_file(path: Path, labels: list[str] | None = None) -> GradingDataset:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"no such dataset file: {path}")
-    records = _records(path)
+    records = read_records(path)
     problems: list[str] = []
     seen: dict[str, int] = {}
     items: list[GradingItem] = []

@@ -95,12 +95,15 @@ def load_ellipse(datasets_dir: Path) -> RubricDataset:
         levels = tuple(LevelSpec(str(n), f"Level {n}", " ".join(str(descriptors[str(n)]).split()), float(n))
                        for n in range(1, 6))
         specs.append(CriterionSpec(f"ellipse/{name.lower()}", name, f"{name} of the essay's English", levels))
+    from evals.grading_eval.datasets import DatasetError, read_records
+
+    try:
+        records = read_records(essays)
+    except DatasetError as exc:
+        raise RubricDatasetError(str(exc)) from exc
     items = []
-    for number, line in enumerate(essays.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, rec in records:
         try:
-            rec = json.loads(line)
             levels = {}
             for spec in specs:
                 score = float(rec["scores"][spec.title])
@@ -118,27 +121,30 @@ def load_ellipse(datasets_dir: Path) -> RubricDataset:
 def load_export(path: Path, catalogue: Catalogue) -> RubricDataset:
     """A review-queue export: JSONL rows ``credential``, ``evidence``, ``levels`` (criterion -> level id, or a
     list of level ids, one per assessor), optional ``id`` and ``split`` (default: every fifth row is test)."""
+    from evals.grading_eval.datasets import DatasetError, read_records
+
     if not path.is_file():
         raise RubricDatasetError(f"{path}: no such file")
+    try:
+        records = read_records(path)  # one object per line; bad JSON and non-objects reported with the line
+    except DatasetError as exc:
+        raise RubricDatasetError(str(exc)) from exc
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            cred = catalogue.credentials[rec["credential"]]
-        except json.JSONDecodeError as exc:
-            raise RubricDatasetError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-        except KeyError as exc:
-            raise RubricDatasetError(f"{path}:{number}: unknown or missing credential {exc}") from exc
+    for number, rec in records:
+        credential = rec.get("credential")
+        cred = catalogue.credentials.get(credential) if isinstance(credential, str) else None
+        if cred is None:
+            raise RubricDatasetError(f"{path}:{number}: unknown or missing credential {credential!r}")
         if not isinstance(rec.get("evidence"), str) or not rec["evidence"].strip():
             raise RubricDatasetError(f"{path}:{number}: 'evidence' must be non-empty text")
+        if not isinstance(rec.get("levels"), dict):
+            raise RubricDatasetError(f"{path}:{number}: 'levels' must map each criterion id to a level id")
         levels = {}
         for c in cred.rubric.criteria:
-            given = (rec.get("levels") or {}).get(c.id)
+            given = rec["levels"].get(c.id)
             given = [given] if isinstance(given, str) else given
             ids = [lv.id for lv in c.levels]
-            if not given or any(g not in ids for g in given):
+            if not isinstance(given, list) or not given or any(g not in ids for g in given):
                 raise RubricDatasetError(f"{path}:{number}: criterion {c.id!r} needs a level id or a list of "
                                          f"level ids from {ids}, got {given!r}")
             levels[f"{cred.id}/{c.id}"] = tuple(ids.index(g) for g in given)
