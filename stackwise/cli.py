@@ -859,6 +859,8 @@ def grader_build_base_cmd(
 
     settings = get_settings()
     questions = questions or settings.grader_questions
+    if questions not in {"checks", "letters", "both", "none"}:
+        fail("--questions must be checks, letters, both or none")
     dataset = rubric_eval.load("demo-evidence", settings)
     reader, config = rubric_eval.make_reader(questions, settings)
     subs, _ = read_items(dataset, dataset.split("train"), reader, config, rubric_eval.cache_root(settings))

@@ -78,3 +78,8 @@ def test_setup_reports_the_shipped_grading_engine_and_its_bounds(settings, tmp_p
     out = capsys.readouterr().out
     assert "grader: shipped engine combiner-" in out and "fitted on 110 graded submissions" in out
     assert "limits 0.1/0.1/0.1" in out and "decides alone at confidence" in out
+
+
+def test_build_base_refuses_an_unknown_question_set():
+    result = runner.invoke(app, ["grader", "build-base", "--questions", "bogus"])
+    assert result.exit_code == 2 and "--questions must be" in result.output
