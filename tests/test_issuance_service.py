@@ -146,7 +146,7 @@ def test_a_pass_issues_a_schema_valid_verified_credential_automatically(service,
     assert official_schema_errors(document) == []
     report = service.verify(document)
     assert report.ok, report.summary()
-    assert [c.name for c in report.checks] == ["schema", "proof", "status", "validity"]
+    assert [c.name for c in report.checks] == ["schema", "proof", "status", "validity", "issuer"]
 
     # what it says: the catalogue credential, the learner, the final levels, the evidence
     assert document["id"] == issued.id == f"urn:uuid:{issued.uuid}"

@@ -111,7 +111,7 @@ def test_credentials_are_served_by_id_with_baked_badges_and_a_report(app):
     png = get(app, f"/credentials/{issued.uuid}/badge.png")
     assert png.headers["content-type"] == "image/png" and unbake_png(png.content) == issued.document
     report = get(app, f"/credentials/{issued.uuid}/verify").json()
-    assert report["ok"] is True and [c["name"] for c in report["checks"]] == ["schema", "proof", "status", "validity"]
+    assert report["ok"] is True and [c["name"] for c in report["checks"]] == ["schema", "proof", "status", "validity", "issuer"]
     assert get(app, "/credentials/00000000-0000-4000-8000-000000000000").status_code == 404
     assert get(app, "/credentials/not-a-credential").status_code == 404
 
