@@ -150,19 +150,25 @@ def test_a_pass_issues_a_schema_valid_verified_credential_automatically(service,
 
     # what it says: the catalogue credential, the learner, the final levels, the evidence
     assert document["id"] == issued.id == f"urn:uuid:{issued.uuid}"
-    assert document["issuer"]["id"] == "did:web:stackwise.test"
+    # issued by the awarding body's own DID, under its own name (not the platform's)
+    assert document["issuer"]["id"] == "did:web:stackwise.test:issuers:shannonside-university"
+    assert document["issuer"]["name"] == "Shannonside University" == report.issuer_name
+    assert issued.issuer == "shannonside-university"
+    assert report.verdict == "trusted" and report.verdict_text == "valid, from a trusted issuer"
     assert document["credentialSubject"]["achievement"]["id"] == f"{PUBLIC_URL}/achievements/{CREDENTIAL}"
     assert achieved(document) == levels_for(CREDENTIAL, "top")
     identifiers = {i["identityType"]: i for i in document["credentialSubject"]["identifier"]}
     assert identity_matches(identifiers["emailAddress"], EMAIL)
     assert identifiers["systemId"]["identityHash"] == identity_hash("webkey-ada", identifiers["systemId"]["salt"])
-    assert identifiers["name"]["identityHash"] == "Ada Lovelace"
+    assert identifiers["systemId"]["hashed"] is True and identifiers["emailAddress"]["hashed"] is True
+    assert "name" not in identifiers and "Ada Lovelace" not in json.dumps(document)  # no name by default
     evidence = document["evidence"]
     assert [e.get("id") for e in evidence] == [None, "https://portfolio.example.org/ada"]  # links once each
     assert "1 file, 1 link and a reflective statement" in evidence[0]["narrative"]
     text = json.dumps(document)
     assert "private" not in text and "portfolio.txt" not in text  # no file content, names or reflection
-    assert document["credentialStatus"]["statusListCredential"] == f"{PUBLIC_URL}/status/{issued.status_list}"
+    assert document["credentialStatus"]["statusListCredential"] == (
+        f"{PUBLIC_URL}/issuers/shannonside-university/status/{issued.status_list}")
     assert document["credentialStatus"]["statusListIndex"] == str(issued.status_index)
     assert "validUntil" not in document and issued.valid_until is None
 
@@ -334,7 +340,7 @@ def test_a_revoked_credential_fails_with_the_reason(service, queue):
     with pytest.raises(CredentialNotFound):
         service.revoke("urn:uuid:00000000-0000-4000-8000-000000000000", "x", "registrar")
     # the published list has exactly that bit set
-    listed = service.status_list_credential(issued.status_list)
+    listed = service.status_list_credential(issued.status_list, issued.issuer)
     bits = StatusList.decode(listed["credentialSubject"]["encodedList"])
     assert bits[issued.status_index]
     assert other.status_list != issued.status_list or not bits[other.status_index]
@@ -358,14 +364,15 @@ def test_an_expired_credential_fails_with_the_reason(service, queue):
 
 def test_status_list_credential_is_signed_deterministic_and_served_for_used_lists(service, queue):
     issued = service.for_submission(seed(queue, "pass"))
-    listed = service.status_list_credential(issued.status_list)
-    assert listed == service.status_list_credential(issued.status_list)  # same state, same document
-    assert listed["id"] == f"{PUBLIC_URL}/status/{issued.status_list}"
-    assert listed["issuer"] == service.issuer_id
+    listed = service.status_list_credential(issued.status_list, issued.issuer)
+    assert listed == service.status_list_credential(issued.status_list, issued.issuer)  # same state, same document
+    assert listed["id"] == f"{PUBLIC_URL}/issuers/{issued.issuer}/status/{issued.status_list}"
+    assert listed["issuer"] == issued.document["issuer"]["id"]
     assert StatusList.decode(listed["credentialSubject"]["encodedList"]).size == MIN_BITS
-    result = verify_proof(listed, ControllerDocumentResolver([service.did_document()]))
+    result = verify_proof(listed, ControllerDocumentResolver([service.did_document(issued.issuer)]))
     assert result.ok, result.reason
     assert service.status_list_number(listed["id"]) == issued.status_list
+    assert service.status_list_ref(listed["id"]) == (issued.issuer, issued.status_list)
     assert service.status_list_number("https://elsewhere.example/status/0") is None
 
 
@@ -378,6 +385,13 @@ def test_did_document_and_issuer_profile(service):
     profile = service.issuer_profile()
     assert profile["id"] == did["id"] and profile["name"] == "Stackwise Test"
     assert profile["address"]["addressCountryCode"] == "IE"
+    # one DID and profile per awarding body, named as the catalogue's provider
+    body = service.did_document("kursora")
+    assert body["id"] == "did:web:stackwise.test:issuers:kursora" != did["id"]
+    assert body["verificationMethod"][0]["controller"] == body["id"]
+    kursora = service.issuer_profile("kursora")
+    assert kursora["id"] == body["id"] and kursora["name"] == "Kursora"
+    assert {i["provider"]: i["name"] for i in service.issuers()}["kursora"] == "Kursora"
     assert did_web_for_url("http://127.0.0.1:7860") == "did:web:127.0.0.1%3A7860"
     assert did_web_for_url("https://example.org/badges/") == "did:web:example.org:badges"
 
