@@ -515,6 +515,20 @@ def cli_env(tmp_path, monkeypatch, key):
 
 runner = CliRunner()
 
+ADMIN_PASSWORDS = {"root": "root-secret-9", "alice": "alice-secret-1"}
+
+
+def write_admin_accounts(path: Path) -> Path:
+    """An accounts file: ``root`` is an issuer-admin, ``alice`` an assessor (the default role, no ``role`` key)."""
+    from grader.accounts import hash_password
+
+    path.write_text(
+        f'[[assessors]]\nusername = "root"\nrole = "issuer-admin"\n'
+        f'password_hash = "{hash_password(ADMIN_PASSWORDS["root"], rounds=4)}"\n\n'
+        f'[[assessors]]\nusername = "alice"\npassword_hash = "{hash_password(ADMIN_PASSWORDS["alice"], rounds=4)}"\n',
+        encoding="utf-8")
+    return path
+
 
 def test_cli_issue_verify_revoke(cli_env, queue):
     from stackwise.cli import app
@@ -544,13 +558,15 @@ def test_cli_issue_verify_revoke(cli_env, queue):
     bad = runner.invoke(app, ["verify", str(tampered)])
     assert bad.exit_code == 1 and "[FAIL] proof" in bad.output and "signature is not valid" in bad.output
 
-    no_reason = runner.invoke(app, ["revoke", document["id"]])
+    no_reason = runner.invoke(app, ["revoke", document["id"], "--user", "root"])
     assert no_reason.exit_code == 2 and "--reason" in no_reason.output
-    revoked = runner.invoke(app, ["revoke", document["id"], "--reason", "issued in error", "--actor", "registrar"])
-    assert revoked.exit_code == 0 and revoked.output.startswith("revoked: ")
+    admin = {"STACKWISE_ASSESSORS_FILE": str(write_admin_accounts(cli_env / "accounts.toml")),
+             "STACKWISE_PASSWORD": ADMIN_PASSWORDS["root"]}
+    revoked = runner.invoke(app, ["revoke", document["id"], "--reason", "issued in error", "--user", "root"], env=admin)
+    assert revoked.exit_code == 0 and revoked.output.startswith("revoked by root: "), revoked.output
     after = runner.invoke(app, ["verify", str(out)])
     assert after.exit_code == 1 and "[FAIL] status: revoked" in after.output
-    twice = runner.invoke(app, ["revoke", document["id"], "--reason", "again"])
+    twice = runner.invoke(app, ["revoke", document["id"], "--reason", "again", "--user", "root"], env=admin)
     assert twice.exit_code == 2 and "already revoked" in twice.output and "Traceback" not in twice.output
 
 
