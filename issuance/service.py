@@ -7,8 +7,12 @@ Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceServi
                               database_url=settings.db_url)
     service.subscribe()                      # issue automatically on a pass or an approval (the composition root)
     issued = service.issue(submission_id)    # idempotent: the same stored credential every time
-    service.revoke(issued.id, reason="...", actor="registrar")
-    report = service.verify(document)        # schema, proof, status (local list), validity window
+    service.revoke(issued.id, reason="...", actor="root", via="cli")   # actor: an authenticated issuer-admin
+    report = service.verify(document)        # one of four verdicts against service.trust_list()
+
+Each awarding body issues under its own DID (``did:web:<host>:issuers:<provider id>``), key
+(:class:`issuance.keys.IssuerKeys`), profile and status lists; the instance DID signs nothing new and stays
+trusted for what it signed before. The learner's name is in a credential only with ``include_name``.
 
 Only submissions the grader made issuable (``passed`` by the AI grader or ``approved`` by an assessor, see
 :data:`grader.models.ISSUABLE_STATUSES`) are issued; anything else raises :class:`NotIssuable` naming why.
