@@ -103,7 +103,10 @@ class VerificationReport(BaseModel):
         who = self.issuer_name or (f'"{self.claimed_issuer_name}" (self-asserted)' if self.claimed_issuer_name
                                    else "(no issuer name)")
         lines = [f"{head}: credential {self.credential_id or '(no id)'} from {who}, issuer {self.issuer or '?'}"]
-        if self.reason:
+        if self.verdict is Verdict.invalid:
+            failed = [c.name for c in self.checks if not c.ok and not c.unchecked and c.name != "issuer"]
+            lines.append(f"  why: the {', '.join(failed) or 'input'} check(s) failed")
+        elif self.reason:
             lines.append(f"  {self.reason}")
         for c in self.checks:
             mark = "ok" if c.ok else ("??" if c.unchecked else "FAIL")

@@ -400,9 +400,11 @@ def add_verify_tab(demo: gr.Blocks, service: IssuanceService, web: IssuanceWeb |
     """Add the public "Verify" tab to ``demo`` (call inside ``with demo:``)."""
     web = web or IssuanceWeb(service)
     with gr.Tab("Verify"):
-        gr.Markdown("Check a credential issued here: upload its JSON file or badge image (SVG or PNG with the "
-                    "credential baked in), or give its id or link. Every check is shown: format, signature, "
-                    "revocation and validity period.")
+        gr.Markdown("Check a credential: upload its JSON file or badge image (SVG or PNG with the credential "
+                    "baked in), or give the id or link of one issued here. The answer is one of four: *valid, "
+                    "from a trusted issuer*; *valid signature, issuer not trusted* (its issuer's name is only "
+                    "self-asserted); *cannot check*; *not valid* — then every check: format, signature, "
+                    "revocation, validity period and whether the issuer is on this app's trust list.")
         with gr.Row():
             upload = gr.File(label="Credential file (.json, .svg, .png)", file_count="single", type="filepath",
                              file_types=[".json", ".svg", ".png"])
