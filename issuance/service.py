@@ -350,17 +350,20 @@ class IssuanceService:
                 for pid, provider in sorted(self.catalogue.providers.items())]
 
     def trust_list(self) -> TrustList:
-        """Whom :meth:`verify` trusts: the awarding bodies' DIDs (those with a key), the instance DID (for the
-        credentials it signed before), then the operator's issuers. Own issuers always require a status entry."""
+        """Whom :meth:`verify` trusts: the awarding bodies' DIDs (a body without a key yet has signed nothing),
+        the instance DID (for the credentials it signed before), then the operator's issuers. Own issuers always
+        require a status entry; the ``did:web:<host>:issuers:`` namespace is ours in full (an unknown body there
+        is a forgery, not an unreachable key)."""
         own = []
         for pid, provider in sorted(self.catalogue.providers.items()):
-            key = self._keys.existing(pid)
-            if key is not None:
-                own.append(TrustedIssuer(id=self.config.provider_issuer_id(pid), name=provider.name, own=True,
-                                         document=controller_document(self.config.provider_issuer_id(pid), key)))
+            did, key = self.config.provider_issuer_id(pid), self._keys.existing(pid)
+            document = (controller_document(did, key) if key is not None  # no key yet: it signed nothing
+                        else {"id": did, "verificationMethod": [], "assertionMethod": []})
+            own.append(TrustedIssuer(id=did, name=provider.name, own=True, document=document))
         own.append(TrustedIssuer(id=self.issuer_id, name=self.config.issuer_name, own=True,
                                  document=self.did_document()))
-        return TrustList([*own, *self._trusted])
+        namespace = self.config.provider_issuer_id("x")[:-1]  # did:web:<host>:issuers: is ours alone
+        return TrustList([*own, *self._trusted], authoritative_prefixes=[namespace])
 
     # ---- events ------------------------------------------------------------------------------------
 

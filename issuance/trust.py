@@ -79,7 +79,10 @@ class TrustedIssuer(BaseModel):
 class TrustList:
     """Trusted issuers by id; :meth:`resolver` resolves keys for verification (see module docstring)."""
 
-    def __init__(self, issuers: Iterable[TrustedIssuer] = ()):
+    def __init__(self, issuers: Iterable[TrustedIssuer] = (), *, authoritative_prefixes: Iterable[str] = ()):
+        """``authoritative_prefixes``: DID namespaces this list speaks for in full (this instance's
+        ``did:web:<host>:issuers:``): a DID there that the list does not hold has no keys at all."""
+        self._prefixes = tuple(authoritative_prefixes)
         self._issuers: dict[str, TrustedIssuer] = {}
         documents = []
         for issuer in issuers:
@@ -100,7 +103,7 @@ class TrustList:
 
     def extended(self, issuers: Iterable[TrustedIssuer]) -> TrustList:
         """This list with ``issuers`` added after its own entries."""
-        return TrustList([*self._issuers.values(), *issuers])
+        return TrustList([*self._issuers.values(), *issuers], authoritative_prefixes=self._prefixes)
 
     def resolve(self, vm_id: str) -> ResolvedKey | None:
         """A key from a trusted issuer's document, or any ``did:key`` (self-certifying: it proves who signed,
@@ -113,9 +116,12 @@ class TrustList:
         return None
 
     def authoritative(self, did: str) -> bool:
-        """True when the list holds the full document of ``did``: a key it does not list is not that issuer's."""
+        """True when the list speaks for ``did`` in full (its document, or its namespace): a key it does not
+        list is not that issuer's."""
         issuer = self._issuers.get(did)
-        return issuer is not None and issuer.document is not None
+        if issuer is not None:
+            return issuer.document is not None
+        return bool(self._prefixes) and did.startswith(self._prefixes)
 
     def holds_key(self, issuer_id: str | None, vm_id: str) -> bool:
         """Is ``vm_id`` a key the trusted issuer ``issuer_id`` controls (per its entry here)?"""

@@ -168,6 +168,36 @@ def test_a_body_key_that_is_not_its_own_is_not_valid(service, queue):
     assert "does not publish the key" in report.check("proof").detail
 
 
+def test_our_issuers_namespace_is_ours_alone(service, queue):
+    """A credential under did:web:<host>:issuers:<body> for a body that has no key yet, or no such body, was
+    not issued here: not valid (never "cannot check")."""
+    real = kursora_credential(service, queue)
+    intruder = IssuerKey(Ed25519PrivateKey.generate())
+    for did in ("did:web:stackwise.test:issuers:idap", "did:web:stackwise.test:issuers:no-such-body"):
+        unsigned = {k: v for k, v in copy.deepcopy(real).items() if k != "proof"}
+        unsigned["issuer"]["id"] = did
+        report = service.verify(sign(unsigned, intruder.private_key, f"{did}#{intruder.public_multikey}",
+                                     proof_as_list=True))
+        assert report.verdict is Verdict.invalid and "does not publish the key" in report.check("proof").detail, did
+    assert service.config.provider_of("did:web:stackwise.test:issuers:idap") == "idap"
+
+
+def test_account_roles_default_to_assessor_and_are_validated(tmp_path):
+    from grader.accounts import AssessorsFileInvalid, authenticate_issuer_admin, is_issuer_admin, load_assessors
+
+    path = write_admin_accounts(tmp_path / "accounts.toml")
+    accounts = load_assessors(path)
+    assert accounts["alice"].role == "assessor" and accounts["root"].role == "issuer-admin"
+    assert is_issuer_admin("root", path=path) and not is_issuer_admin("alice", path=path)
+    assert not is_issuer_admin("nobody", path=path)
+    admin, ok = authenticate_issuer_admin("root", ADMIN_PASSWORDS["root"], path=path)
+    assert admin is not None and admin.username == "root" and ok
+    assert authenticate_issuer_admin("root", "wrong", path=path) == (None, False)
+    path.write_text(path.read_text().replace('role = "issuer-admin"', 'role = "superuser"'))
+    with pytest.raises(AssessorsFileInvalid, match="entry 1 is invalid"):
+        load_assessors(path)
+
+
 def test_the_operator_adds_trusted_issuers_in_a_file(queue, tmp_path, db):
     external = IssuerKey(Ed25519PrivateKey.generate())
     did_key = did_key_verification_method(external.public_key).partition("#")[0]
