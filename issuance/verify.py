@@ -109,7 +109,7 @@ class VerificationReport(BaseModel):
         elif self.reason:
             lines.append(f"  {self.reason}")
         for c in self.checks:
-            mark = "ok" if c.ok else ("??" if c.unchecked else "FAIL")
+            mark = "ok" if c.ok else ("??" if c.unchecked else ("NOT TRUSTED" if c.name == "issuer" else "FAIL"))
             lines.append(f"  [{mark}] {c.name}: {c.detail}")
         return "\n".join(lines)
 
