@@ -209,15 +209,16 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                                            label="Credentials I hold")
             plan_button = gr.Button("Plan my route", variant="primary")
             plan_output = gr.Markdown(label="Plan")
-        learner_key = None
+        learner_key = assessor_session = None
         if grader is not None:
             from grader.web import add_grader_tabs
 
-            learner_key = add_grader_tabs(demo, grader).learner_key
+            grader_web = add_grader_tabs(demo, grader)
+            learner_key, assessor_session = grader_web.learner_key, getattr(grader_web, "assessor_session", None)
         if issuance is not None:
             from issuance.web import add_issuance_tabs
 
-            add_issuance_tabs(demo, issuance, learner_key)
+            add_issuance_tabs(demo, issuance, learner_key, assessor_session)
 
         # ------------------------------------------------------------------ events
         chat_io = dict(fn=chat, inputs=[message, chatbot, holding, name, session_id],

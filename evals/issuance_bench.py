@@ -26,9 +26,9 @@ from pydantic import BaseModel
 
 from grader.models import CriterionGrade, GradeResult, SubmissionIn
 from grader.queue import GraderQueue, rubrics_from_catalogue
-from issuance.dataintegrity import ControllerDocumentResolver
 from issuance.keys import load_or_create_issuer_key
 from issuance.service import IssuanceConfig, IssuanceService
+from issuance.trust import TrustedIssuer, TrustList
 from issuance.verify import verify_credential
 from knowledge.schema import Catalogue
 
@@ -83,13 +83,13 @@ def seed_passed(queue: GraderQueue, catalogue: Catalogue, n: int) -> list[str]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(did_document: dict[str, Any], status_lists: dict[str, dict[str, Any]]) -> None:
-    _WORKER["resolver"] = ControllerDocumentResolver([did_document])
+def _init_worker(trusted: list[TrustedIssuer], status_lists: dict[str, dict[str, Any]]) -> None:
+    _WORKER["trust"] = TrustList(trusted)
     _WORKER["lists"] = status_lists
 
 
 def _verify_in_worker(document: dict[str, Any]) -> bool:
-    report = verify_credential(document, resolve_key=_WORKER["resolver"], fetch_status_list=_WORKER["lists"].get)
+    report = verify_credential(document, trust=_WORKER["trust"], fetch_status_list=_WORKER["lists"].get)
     return report.ok
 
 
@@ -125,11 +125,12 @@ def run(catalogue: Catalogue, *, n: int = 50, workers: int = 2) -> IssuanceBench
 
         parallel_seconds = None
         if workers > 1:
-            lists = {service.config.status_list_url(k): service.status_list_credential(k)
-                     for k in service.status_list_numbers()}
+            used = {service.config.provider_of(d["issuer"]["id"]) for d in documents}  # the awarding bodies
+            lists = {service.config.status_list_url(k, p): service.status_list_credential(k, p)
+                     for p in used for k in service.status_list_numbers(p)}
             context = get_context("spawn")  # no fork of a process holding database connections and threads
             with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(service.did_document(), lists)) as pool:
+                                     initargs=(list(service.trust_list()), lists)) as pool:
                 list(pool.map(_verify_in_worker, documents[:workers]))  # warm up: imports and context caches
                 started = time.perf_counter()
                 parallel_ok = list(pool.map(_verify_in_worker, documents, chunksize=max(1, n // (workers * 4))))

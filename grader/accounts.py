@@ -6,12 +6,16 @@ TOML::
     username = "alice"
     display_name = "Alice Example"
     password_hash = "$2b$12$..."        # from: python -m grader.accounts hash
+    role = "issuer-admin"               # optional: "assessor" (default) or "issuer-admin"
 
 YAML::
 
     assessors:
       - username: alice
         password_hash: "$2b$12$..."
+
+Roles: every account can work the review queue; ``issuer-admin`` accounts may also revoke credentials
+(:func:`authenticate_issuer_admin`, :func:`is_issuer_admin`). Files without ``role`` stay valid (assessor).
 
 Plain passwords are refused (the file must never hold one, and none belongs in the repository). The file
 is read on every :func:`authenticate` call, so edits apply without a restart.
@@ -28,6 +32,7 @@ import tomllib
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import bcrypt
 import yaml
@@ -37,6 +42,9 @@ from grader.models import Assessor, GraderError
 
 ASSESSORS_FILE_ENV = "STACKWISE_ASSESSORS_FILE"
 BCRYPT_MAX_BYTES = 72
+ASSESSOR = "assessor"
+ISSUER_ADMIN = "issuer-admin"
+Role = Literal["assessor", "issuer-admin"]
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
 
 
@@ -50,6 +58,7 @@ class AssessorAccount(BaseModel):
     username: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")
     password_hash: str
     display_name: str = ""
+    role: Role = ASSESSOR
 
     @field_validator("password_hash")
     @classmethod
@@ -134,6 +143,22 @@ def authenticate(username: str, password: str, *, path: Path | str | None = None
     return account.assessor() if ok and usable else None
 
 
+def is_issuer_admin(username: str, *, path: Path | str | None = None) -> bool:
+    """Does the account ``username`` (read from the file now) hold the ``issuer-admin`` role?"""
+    account = load_assessors(path).get(username)
+    return account is not None and account.role == ISSUER_ADMIN
+
+
+def authenticate_issuer_admin(username: str, password: str, *,
+                              path: Path | str | None = None) -> tuple[Assessor | None, bool]:
+    """``(assessor, is_admin)``: the authenticated account (``None`` for a wrong username or password) and
+    whether it holds the ``issuer-admin`` role. Raises :class:`AssessorsFileInvalid` for a broken file."""
+    assessor = authenticate(username, password, path=path)
+    if assessor is None:
+        return None, False
+    return assessor, is_issuer_admin(username, path=path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m grader.accounts hash [--username NAME]``: print an assessors-file entry (password read
     without echo, or from stdin when piped)."""
@@ -142,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hash_cmd = sub.add_parser("hash", help="hash a password for the assessors file")
     hash_cmd.add_argument("--username", default="USERNAME")
     hash_cmd.add_argument("--rounds", type=int, default=12)
+    hash_cmd.add_argument("--role", choices=[ASSESSOR, ISSUER_ADMIN], default=ASSESSOR)
     args = parser.parse_args(argv)
     if sys.stdin.isatty():
         password = getpass.getpass("password: ")
@@ -155,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f'[[assessors]]\nusername = "{args.username}"\npassword_hash = "{hashed}"')
+    role = f'\nrole = "{args.role}"' if args.role != ASSESSOR else ""
+    print(f'[[assessors]]\nusername = "{args.username}"\npassword_hash = "{hashed}"{role}')
     return 0
 
 

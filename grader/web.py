@@ -372,6 +372,7 @@ class GraderWeb:
         self._clock = clock
         self.throttle = LoginThrottle()
         self.learner_key: Any = None  # the learner tab's gr.BrowserState (for other tabs that need the key)
+        self.assessor_session: Any = None  # the assessor tab's gr.State (issuance's Revoke tab reads the log-in)
 
     # ---- learner ---------------------------------------------------------------------------------
 
@@ -798,6 +799,7 @@ def add_assessor_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | N
     web = web or GraderWeb(service)
     with gr.Tab("Assessor"):
         session = gr.State(None)  # AssessorSession, on the server only
+        web.assessor_session = session
         opened = gr.State(None)  # the submission shown: {"id", "criteria", "ai"}
         message = gr.Markdown(NOT_CONFIGURED if accounts.assessors_file() is None else "", latex_delimiters=[])
         with gr.Column(visible=True) as login_panel:

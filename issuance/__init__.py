@@ -16,7 +16,8 @@ Adapters (CLI, web, Telegram) use :class:`issuance.service.IssuanceService`: iss
 
 Modules: :mod:`issuance.dataintegrity` (eddsa-rdfc-2022), :mod:`issuance.loader` (offline JSON-LD contexts),
 :mod:`issuance.keys`, :mod:`issuance.status` (Bitstring Status List), :mod:`issuance.credential`,
-:mod:`issuance.verify`, :mod:`issuance.multikey`, :mod:`issuance.service` (with :mod:`issuance.store`, its tables),
+:mod:`issuance.verify` (four verdicts), :mod:`issuance.trust` (whom the verifier trusts),
+:mod:`issuance.multikey`, :mod:`issuance.service` (with :mod:`issuance.store`, its tables),
 :mod:`issuance.baking` (SVG/PNG badges with the credential inside), :mod:`issuance.web` (routes and tabs).
 ``MAPPING.md`` maps the EU Annex I elements.
 """

@@ -22,6 +22,8 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+from issuance.verify import shape_problem
+
 OB_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
 PNG_KEYWORD = b"openbadgecredential"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -93,9 +95,18 @@ def _parse_credential(text: str, where: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BakingError(f"the credential embedded in the {where} is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise BakingError(f"the credential embedded in the {where} is nested too deeply to be a credential") from None
     if not isinstance(value, dict):
         raise BakingError(f"the credential embedded in the {where} is not a JSON object")
+    _bounded(value)
     return value
+
+
+def _bounded(value: Any) -> None:
+    problem = shape_problem(value)
+    if problem is not None:
+        raise BakingError(problem)
 
 
 def unbake_svg(data: bytes | str) -> dict[str, Any]:
@@ -228,6 +239,9 @@ def extract_credential(data: bytes, filename: str = "") -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BakingError(f"the file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise BakingError("the file's JSON is nested too deeply to be a credential") from None
     if not isinstance(value, dict):
         raise BakingError("the file's JSON is not an object, so it is not a credential")
+    _bounded(value)
     return value

@@ -548,6 +548,8 @@ class ProofVerification:
     reason: str
     verification_methods: list[str] = field(default_factory=list)
     controllers: list[str | None] = field(default_factory=list)
+    #: the verification method no resolver knew (the key is unreachable, not proven wrong); ``None`` otherwise
+    unresolved: str | None = None
 
 
 def verify_proof(
@@ -571,12 +573,17 @@ def verify_proof(
         label = "the proof" if len(proof_list) == 1 else f"proof {index + 1} of {len(proof_list)}"
         ok, reason, resolved = _verify_one(unsecured, proof, resolve_key, expected_purpose, loader, now)
         if not ok:
-            return ProofVerification(False, f"{label}: {reason}", result.verification_methods, result.controllers)
+            unresolved = proof.get("verificationMethod") if reason.endswith(_UNRESOLVED) else None
+            return ProofVerification(False, f"{label}: {reason}", result.verification_methods, result.controllers,
+                                     unresolved=unresolved if isinstance(unresolved, str) else None)
         result.verification_methods.append(resolved.id if resolved else "")
         result.controllers.append(resolved.controller if resolved else None)
     methods = ", ".join(result.verification_methods)
     result.reason = f"valid {CRYPTOSUITE} signature by {methods}"
     return result
+
+
+_UNRESOLVED = "could not be resolved to a key"
 
 
 def _verify_one(
@@ -622,7 +629,10 @@ def _verify_one(
             return False, "the proof's @context does not match the start of the document's @context", None
         unsecured = {**unsecured, "@context": proof["@context"]}
     try:
-        resolved = _as_resolved(vm_id, resolve_key(vm_id))
+        found = resolve_key(vm_id)
+        if found is None:
+            return False, f"verification method {vm_id!r} {_UNRESOLVED}", None
+        resolved = _as_resolved(vm_id, found)
     except KeyResolutionError as exc:
         return False, str(exc), None
     if resolved.purposes is not None and expected_purpose not in resolved.purposes:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,52 @@ def did_web_document_url(did: str) -> str:
     host = unquote(segments[0])
     path = "/".join(unquote(s) for s in segments[1:])
     return f"https://{host}/{path}/did.json" if path else f"https://{host}/.well-known/did.json"
+
+
+# ---------------------------------------------------------------- one key per awarding body
+
+_KEY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+
+class IssuerKeys:
+    """The signing keys of this instance's issuers (one per awarding body), one key file each in ``directory``:
+    ``<directory>/<provider id>.json``, created (0600) on first use, loaded and cached afterwards.
+
+    ``directory=None`` signs for every body with ``fallback`` (one key, several DIDs: for tests and scratch runs).
+    """
+
+    def __init__(self, directory: Path | str | None, fallback: IssuerKey | None = None):
+        if directory is None and fallback is None:
+            raise ValueError("give a key directory or a fallback key")
+        self.directory = Path(directory).expanduser() if directory is not None else None
+        self._fallback = fallback
+        self._cache: dict[str, IssuerKey] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, name: str) -> Path:
+        if not _KEY_NAME.match(name):
+            raise KeyFileError(f"an issuer key name must be a lowercase slug, got {name!r}")
+        assert self.directory is not None
+        return self.directory / f"{name}.json"
+
+    def get(self, name: str) -> IssuerKey:
+        """The key of issuer ``name`` (a provider id), created on first use."""
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = (self._fallback if self.directory is None  # type: ignore[assignment]
+                                     else load_or_create_issuer_key(self._path(name)))
+            return self._cache[name]
+
+    def existing(self, name: str) -> IssuerKey | None:
+        """The key of issuer ``name`` if it was ever created (never creates one)."""
+        with self._lock:
+            if name in self._cache:
+                return self._cache[name]
+        if self.directory is None:
+            return self.get(name)
+        path = self._path(name)
+        if not path.exists():
+            return None
+        key = load_issuer_key(path)
+        with self._lock:
+            return self._cache.setdefault(name, key)

@@ -7,8 +7,12 @@ Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceServi
                               database_url=settings.db_url)
     service.subscribe()                      # issue automatically on a pass or an approval (the composition root)
     issued = service.issue(submission_id)    # idempotent: the same stored credential every time
-    service.revoke(issued.id, reason="...", actor="registrar")
-    report = service.verify(document)        # schema, proof, status (local list), validity window
+    service.revoke(issued.id, reason="...", actor="root", via="cli")   # actor: an authenticated issuer-admin
+    report = service.verify(document)        # one of four verdicts against service.trust_list()
+
+Each awarding body issues under its own DID (``did:web:<host>:issuers:<provider id>``), key
+(:class:`issuance.keys.IssuerKeys`), profile and status lists; the instance DID signs nothing new and stays
+trusted for what it signed before. The learner's name is in a credential only with ``include_name``.
 
 Only submissions the grader made issuable (``passed`` by the AI grader or ``approved`` by an assessor, see
 :data:`grader.models.ISSUABLE_STATUSES`) are issued; anything else raises :class:`NotIssuable` naming why.
@@ -26,7 +30,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,18 +51,19 @@ from grader.models import (
 )
 from grader.queue import GraderQueue, on_ready_to_issue
 from issuance.credential import EvidenceItem, IssuanceError, IssuerConfig, Learner, issue_credential
-from issuance.dataintegrity import ControllerDocumentResolver, format_datetime, sign
-from issuance.keys import IssuerKey, controller_document
+from issuance.dataintegrity import format_datetime, sign
+from issuance.keys import IssuerKey, IssuerKeys, controller_document
 from issuance.loader import OB_V3P0_3_0_3, VC_V2
 from issuance.status import MIN_BITS, StatusList, status_entry, status_list_credential
 from issuance.store import AuditRow, CredentialRow, append_audit, ensure_tables, utcnow
+from issuance.trust import TrustedIssuer, TrustList
 from issuance.verify import VerificationReport, verify_credential
-from knowledge.schema import Catalogue
+from knowledge.schema import Catalogue, Provider
 from stackwise.db import engine_for, session_factory
 
 __all__ = [
     "AlreadyRevoked", "CredentialNotFound", "IssuanceAuditEntry", "IssuanceConfig", "IssuanceService",
-    "IssuedCredential", "NotIssuable", "StatusListNotFound", "UnknownSubmission", "credential_uuid",
+    "IssuedCredential", "IssuerNotFound", "NotIssuable", "StatusListNotFound", "UnknownSubmission", "credential_uuid",
     "did_web_for_url",
 ]
 
@@ -114,6 +119,10 @@ class StatusListNotFound(IssuanceError, LookupError):
     """No status list with that number has been published."""
 
 
+class IssuerNotFound(IssuanceError, LookupError):
+    """No awarding body with that id in the catalogue (so no issuer of ours)."""
+
+
 # ---------------------------------------------------------------- configuration and views
 
 
@@ -131,7 +140,13 @@ def did_web_for_url(url: str) -> str:
 
 
 class IssuanceConfig(BaseModel):
-    """Where the app is published and who the issuer is (from ``stackwise.config.Settings``)."""
+    """Where the app is published and who the issuers are (from ``stackwise.config.Settings``).
+
+    ``issuer_id`` / ``issuer_name`` are the *instance's* DID and name (the platform, ``/issuer``). Credentials
+    are issued by one issuer per awarding body: ``<instance did:web>:issuers:<provider id>`` named as the
+    catalogue's provider (:meth:`provider_issuer_id`). ``include_name``: put the learner's name in credentials
+    (off: the learner is identified by salted hashes only).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -139,19 +154,44 @@ class IssuanceConfig(BaseModel):
     issuer_id: str
     issuer_name: str = "Stackwise"
     issuer_country: str | None = None
+    include_name: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> IssuanceConfig:
         public_url = settings.public_url.rstrip("/")
         return cls(public_url=public_url, issuer_id=settings.issuer_id or did_web_for_url(public_url),
-                   issuer_name=settings.issuer_name, issuer_country=settings.issuer_country)
+                   issuer_name=settings.issuer_name, issuer_country=settings.issuer_country,
+                   include_name=bool(getattr(settings, "credential_include_name", False)))
 
     @property
     def issuer(self) -> IssuerConfig:
+        """The instance issuer (signs nothing new; kept so its earlier credentials stay verifiable)."""
         return IssuerConfig(issuer_id=self.issuer_id, achievement_base_url=f"{self.public_url}/achievements")
 
-    def status_list_url(self, number: int) -> str:
+    def provider_issuer_id(self, provider_id: str) -> str:
+        """The awarding body's DID: ``did:web:<host>:issuers:<provider id>`` (its document is served at
+        ``/issuers/<provider id>/did.json``). Under a did:web ``issuer_id``; else under the public URL's did:web."""
+        base = self.issuer_id if self.issuer_id.startswith("did:web:") else did_web_for_url(self.public_url)
+        return f"{base}:issuers:{quote(provider_id, safe='')}"
+
+    def provider_issuer(self, provider_id: str) -> IssuerConfig:
+        return IssuerConfig(issuer_id=self.provider_issuer_id(provider_id),
+                            achievement_base_url=f"{self.public_url}/achievements")
+
+    def provider_of(self, issuer_id: str) -> str | None:
+        """The provider id in one of our awarding-body DIDs (``None`` for any other id)."""
+        prefix = self.provider_issuer_id("x")[:-1]
+        tail = issuer_id[len(prefix):] if issuer_id.startswith(prefix) else ""
+        return tail if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", tail) else None
+
+    def status_list_url(self, number: int, provider: str | None = None) -> str:
+        """Status list ``number`` of an awarding body (``provider``) or, with ``None``, of the instance DID."""
+        if provider is not None:
+            return f"{self.public_url}/issuers/{provider}/status/{number}"
         return f"{self.public_url}/status/{number}"
+
+    def provider_profile_url(self, provider_id: str) -> str:
+        return f"{self.public_url}/issuers/{provider_id}"
 
     def credential_url(self, credential_uuid: str) -> str:
         return f"{self.public_url}/credentials/{credential_uuid}"
@@ -177,6 +217,7 @@ class IssuedCredential(BaseModel):
     revocation_reason: str | None = None
     status_list: int
     status_index: int
+    issuer: str | None = None  # the awarding body (provider id) whose DID signed it; None: the instance DID
     document: dict[str, Any]
 
     @property
@@ -219,6 +260,7 @@ class _Reservation:
     reserved_at: datetime
     document: str | None
     marked_issued: bool
+    issuer: str | None = None
 
 
 # ---------------------------------------------------------------- the service
@@ -228,18 +270,22 @@ class IssuanceService:
     """Issues, stores, revokes and verifies credentials for one grader queue and database (see module docstring)."""
 
     def __init__(self, queue: GraderQueue, catalogue: Catalogue, *, key: IssuerKey, config: IssuanceConfig,
-                 database_url: str, clock: Callable[[], datetime] = utcnow):
+                 database_url: str, clock: Callable[[], datetime] = utcnow, keys: IssuerKeys | None = None,
+                 trusted: Iterable[TrustedIssuer] = ()):
+        """``key``: the instance DID's key; ``keys``: the awarding bodies' keys (default: ``key`` for every body);
+        ``trusted``: issuers the operator trusts besides this instance's own."""
         ensure_tables(engine_for(database_url))
         self.queue = queue
         self.catalogue = catalogue
         self.config = config
         self._key = key
+        self._keys = keys or IssuerKeys(None, fallback=key)
+        self._trusted = list(trusted)
         self._sessions = session_factory(database_url)
         self._clock = clock
-        self._issuer = config.issuer
         self._listeners: list[Callable[[IssuedCredential], None]] = []
         self._lock = threading.Lock()
-        self._list_cache: dict[int, tuple[tuple, dict[str, Any]]] = {}
+        self._list_cache: dict[tuple[str | None, int], tuple[tuple, dict[str, Any]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
 
     # ---- the issuer --------------------------------------------------------------------------------
@@ -256,14 +302,39 @@ class IssuanceService:
     def public_multikey(self) -> str:
         return self._key.public_multikey
 
-    def did_document(self) -> dict[str, Any]:
-        """The issuer's controller (DID) document with its Multikey, served as ``/.well-known/did.json``."""
-        return controller_document(self.issuer_id, self._key)
+    def _provider(self, provider_id: str) -> Provider:
+        provider = self.catalogue.providers.get(provider_id)
+        if provider is None:
+            raise IssuerNotFound(f"no awarding body {provider_id!r} in the catalogue")
+        return provider
 
-    def issuer_profile(self) -> dict[str, Any]:
-        """The issuer's OB 3.0 ``Profile`` (served at ``/issuer``)."""
-        profile: dict[str, Any] = {"@context": [VC_V2, OB_V3P0_3_0_3], "id": self.issuer_id, "type": ["Profile"],
-                                   "name": self.config.issuer_name, "url": self.config.public_url}
+    def did_document(self, provider_id: str | None = None) -> dict[str, Any]:
+        """A controller (DID) document with its Multikey: the instance's (``/.well-known/did.json``) or, with
+        ``provider_id``, that awarding body's (``/issuers/<provider id>/did.json``; its key is made on first use).
+        Raises :class:`IssuerNotFound` for a provider not in the catalogue."""
+        if provider_id is None:
+            return controller_document(self.issuer_id, self._key)
+        self._provider(provider_id)
+        return controller_document(self.config.provider_issuer_id(provider_id), self._keys.get(provider_id))
+
+    def issuer_profile(self, provider_id: str | None = None) -> dict[str, Any]:
+        """An OB 3.0 ``Profile``: the instance's (``/issuer``) or an awarding body's (``/issuers/<id>``), named
+        exactly as the credentials its DID signs."""
+        context = [VC_V2, OB_V3P0_3_0_3]
+        if provider_id is not None:
+            provider = self._provider(provider_id)
+            profile: dict[str, Any] = {"@context": context, "id": self.config.provider_issuer_id(provider_id),
+                                       "type": ["Profile"], "name": provider.name}
+            if provider.website:
+                profile["url"] = str(provider.website)
+            if provider.description:
+                profile["description"] = provider.description
+            profile["address"] = {"type": ["Address"], "addressCountryCode": provider.country}
+            return profile
+        profile = {"@context": context, "id": self.issuer_id, "type": ["Profile"],
+                   "name": self.config.issuer_name, "url": self.config.public_url,
+                   "description": "The platform that runs these awarding bodies' issuers; credentials are issued "
+                                  "under each body's own DID (see /issuers)."}
         if self.config.issuer_country:
             profile["address"] = {"type": ["Address"], "addressCountryCode": self.config.issuer_country}
         if self.issuer_id == self.config.profile_url:  # an https issuer id: the profile is the controller document
@@ -271,6 +342,28 @@ class IssuanceService:
             profile["verificationMethod"] = document["verificationMethod"]
             profile["assertionMethod"] = document["assertionMethod"]
         return profile
+
+    def issuers(self) -> list[dict[str, str]]:
+        """This instance's awarding-body issuers: provider id, DID, name and profile URL."""
+        return [{"provider": pid, "id": self.config.provider_issuer_id(pid), "name": provider.name,
+                 "profile": self.config.provider_profile_url(pid)}
+                for pid, provider in sorted(self.catalogue.providers.items())]
+
+    def trust_list(self) -> TrustList:
+        """Whom :meth:`verify` trusts: the awarding bodies' DIDs (a body without a key yet has signed nothing),
+        the instance DID (for the credentials it signed before), then the operator's issuers. Own issuers always
+        require a status entry; the ``did:web:<host>:issuers:`` namespace is ours in full (an unknown body there
+        is a forgery, not an unreachable key)."""
+        own = []
+        for pid, provider in sorted(self.catalogue.providers.items()):
+            did, key = self.config.provider_issuer_id(pid), self._keys.existing(pid)
+            document = (controller_document(did, key) if key is not None  # no key yet: it signed nothing
+                        else {"id": did, "verificationMethod": [], "assertionMethod": []})
+            own.append(TrustedIssuer(id=did, name=provider.name, own=True, document=document))
+        own.append(TrustedIssuer(id=self.issuer_id, name=self.config.issuer_name, own=True,
+                                 document=self.did_document()))
+        namespace = self.config.provider_issuer_id("x")[:-1]  # did:web:<host>:issuers: is ours alone
+        return TrustList([*own, *self._trusted], authoritative_prefixes=[namespace])
 
     # ---- events ------------------------------------------------------------------------------------
 
@@ -347,18 +440,19 @@ class IssuanceService:
             raise NotIssuable(submission_id, detail.status.value,
                               f"the awarding body {credential.awarding_body!r} is not in the catalogue")
         results = {c.criterion_id: c.level_id for c in detail.criteria}
-        reservation = existing or self._reserve(detail, credential.title)
+        reservation = existing or self._reserve(detail, credential.title, provider.id)
         try:
             document = issue_credential(
-                credential, provider, issuer=self._issuer, key=self._key, learner=_learner(detail),
+                credential, provider, issuer=self.config.provider_issuer(provider.id), key=self._keys.get(provider.id),
+                learner=_learner(detail, include_name=self.config.include_name),
                 results=results, evidence=_evidence(detail), issued_at=reservation.reserved_at,
-                credential_status=status_entry(self.config.status_list_url(reservation.status_list),
+                credential_status=status_entry(self.config.status_list_url(reservation.status_list, provider.id),
                                                reservation.status_index),
                 credential_id=f"urn:uuid:{reservation.uuid}",
                 require_pass=detail.status is not Status.approved)  # an assessor may approve against the rubric
         except IssuanceError as exc:
             raise NotIssuable(submission_id, detail.status.value, str(exc)) from exc
-        won = self._store(reservation, document, actor, detail)
+        won = self._store(reservation, document, actor, detail, provider.id)
         stored = self._reservation(submission_id)
         assert stored is not None and stored.document is not None
         if not stored.marked_issued:
@@ -401,7 +495,7 @@ class IssuanceService:
             row = session.scalars(select(CredentialRow).where(CredentialRow.submission_id == submission_id)).first()
             return _snapshot(row) if row is not None else None
 
-    def _reserve(self, detail: SubmissionDetail, title: str) -> _Reservation:
+    def _reserve(self, detail: SubmissionDetail, title: str, issuer: str) -> _Reservation:
         """A credential id and a free status-list slot for the submission (or the reservation another issuer
         made for it first). Each attempt is one transaction that starts with its INSERT."""
         with self._sessions() as session:
@@ -412,7 +506,7 @@ class IssuanceService:
             row = CredentialRow(id=str(uuid.uuid4()), submission_id=detail.id, learner_id=detail.learner_id,
                                 catalogue_id=detail.credential_id, title=title[:300], status_list=number,
                                 status_index=secrets.randbelow(LIST_SIZE), reserved_at=now, document=None,
-                                marked_issued=False)
+                                marked_issued=False, issuer=issuer)
             try:
                 with self._sessions.begin() as session:
                     session.add(row)
@@ -426,7 +520,7 @@ class IssuanceService:
         raise IssuanceError(f"could not find a free slot in status list {number}; try again")
 
     def _store(self, reservation: _Reservation, document: dict[str, Any], actor: str,
-               detail: SubmissionDetail) -> bool:
+               detail: SubmissionDetail, issuer: str) -> bool:
         """Store the signed document unless another issuer stored one first; True when this one was stored."""
         valid_until = document.get("validUntil")
         with self._sessions.begin() as session:
@@ -434,6 +528,7 @@ class IssuanceService:
                 update(CredentialRow)
                 .where(CredentialRow.id == reservation.uuid, CredentialRow.document.is_(None))
                 .values(document=json.dumps(document, ensure_ascii=False), issued_at=reservation.reserved_at,
+                        issuer=issuer,
                         valid_until=datetime.fromisoformat(valid_until.replace("Z", "+00:00")) if valid_until
                         else None))
             if result.rowcount != 1:
@@ -442,7 +537,7 @@ class IssuanceService:
                          details={"credential": f"urn:uuid:{reservation.uuid}", "achievement": detail.credential_id,
                                   "submission_status": detail.status.value, "learner_id": detail.learner_id,
                                   "status_list": reservation.status_list, "status_index": reservation.status_index,
-                                  "valid_until": valid_until},
+                                  "issuer": document["issuer"]["id"], "valid_until": valid_until},
                          at=self._clock())
         return True
 
@@ -496,9 +591,12 @@ class IssuanceService:
 
     # ---- revocation and the status list ------------------------------------------------------------
 
-    def revoke(self, credential_id: str, reason: str, actor: str) -> IssuedCredential:
+    def revoke(self, credential_id: str, reason: str, actor: str, *, via: str | None = None) -> IssuedCredential:
         """Revoke a credential: its status-list bit is set and the reason goes into the audit log.
 
+        ``actor`` is who revokes: adapters pass the *authenticated* issuer-admin (the CLI and the web check the
+        account's password or session and its ``issuer-admin`` role, :mod:`grader.accounts`); ``via`` names the
+        channel (``cli``, ``web``) in the audit entry.
         Raises :class:`CredentialNotFound`, :class:`AlreadyRevoked`, or :class:`IssuanceError` without a reason.
         """
         reason = " ".join((reason or "").split())
@@ -517,7 +615,8 @@ class IssuanceService:
                 append_audit(session, "revoked", actor[:200], credential_id=current.uuid,
                              submission_id=current.submission_id,
                              details={"credential": current.id, "reason": reason,
-                                      "status_list": current.status_list, "status_index": current.status_index},
+                                      "status_list": current.status_list, "status_index": current.status_index,
+                                      **({"via": via} if via else {})},
                              at=now)
         if result.rowcount != 1:
             again = self.get(current.uuid)
@@ -527,75 +626,98 @@ class IssuanceService:
         log.info("credential %s revoked by %s", current.id, actor)
         return self.get(current.uuid)
 
-    def status_list_numbers(self) -> list[int]:
-        """The numbers of the published status lists (list 0 always exists)."""
+    def status_list_numbers(self, provider: str | None = None) -> list[int]:
+        """The numbers of an issuer's published status lists (list 0 always exists). ``provider``: an awarding
+        body's id; ``None``: the instance DID's lists (credentials issued before per-body issuers)."""
         with self._sessions() as session:
-            numbers = set(session.scalars(select(CredentialRow.status_list).distinct()))
+            numbers = set(session.scalars(select(CredentialRow.status_list).where(_of_issuer(provider)).distinct()))
         return sorted(numbers | {0})
+
+    def status_list_ref(self, url: str) -> tuple[str | None, int] | None:
+        """``(provider or None, number)`` of our status list at ``url``; ``None`` when the URL is not ours."""
+        base = self.config.public_url + "/"
+        tail = url[len(base):] if url.startswith(base) else ""
+        match = re.fullmatch(r"(?:issuers/([a-z0-9][a-z0-9-]{0,63})/)?status/(\d{1,8})", tail)
+        if match is None:
+            return None
+        return match.group(1), int(match.group(2))
 
     def status_list_number(self, url: str) -> int | None:
         """The number of our status list at ``url``, or ``None`` when the URL is not one of ours."""
-        prefix = self.config.status_list_url(0)[:-1]
-        tail = url[len(prefix):] if url.startswith(prefix) else ""
-        return int(tail) if tail.isdigit() and len(tail) < 9 else None
+        ref = self.status_list_ref(url)
+        return ref[1] if ref is not None else None
 
-    def status_list_credential(self, number: int = 0) -> dict[str, Any]:
-        """The signed ``BitstringStatusListCredential`` of list ``number`` (revocation bits as they are now).
+    def status_list_credential(self, number: int = 0, provider: str | None = None) -> dict[str, Any]:
+        """The signed ``BitstringStatusListCredential`` of an issuer's list ``number`` (revocation bits as they
+        are now); ``provider`` as in :meth:`status_list_numbers`.
 
         Its ``validFrom`` (and the proof's ``created``) is when the list last changed, so the same state always
-        gives the same document. Raises :class:`StatusListNotFound` for a list that was never used (except 0).
+        gives the same document. Raises :class:`StatusListNotFound` for a list that was never used (except 0)
+        and :class:`IssuerNotFound` for a provider not in the catalogue.
         """
+        if provider is not None:
+            self._provider(provider)
+            issuer_id, key = self.config.provider_issuer_id(provider), self._keys.get(provider)
+        else:
+            issuer_id, key = self.issuer_id, self._key
         with self._sessions() as session:
             rows = session.execute(select(CredentialRow.status_index, CredentialRow.reserved_at,
                                           CredentialRow.revoked_at)
-                                   .where(CredentialRow.status_list == number)).all()
+                                   .where(CredentialRow.status_list == number, _of_issuer(provider))).all()
         if not rows and number != 0:
             raise StatusListNotFound(f"no status list {number}")
         revoked = sorted(index for index, _reserved, revoked_at in rows if revoked_at is not None)
         changes = [min(r for _i, r, _v in rows)] if rows else [LIST_EPOCH]
         changes += [v for _i, _r, v in rows if v is not None]
         valid_from = max(changes).astimezone(UTC).replace(microsecond=0)
-        state = (valid_from, tuple(revoked), self.verification_method)
+        verification_method = key.verification_method(issuer_id)
+        state = (valid_from, tuple(revoked), verification_method)
         with self._lock:
-            cached = self._list_cache.get(number)
+            cached = self._list_cache.get((provider, number))
         if cached is not None and cached[0] == state:
             return json.loads(json.dumps(cached[1]))
         bits = StatusList(LIST_SIZE)
         for index in revoked:
             bits.revoke(index)
-        unsigned = status_list_credential(self.config.status_list_url(number), self.issuer_id, bits,
+        unsigned = status_list_credential(self.config.status_list_url(number, provider), issuer_id, bits,
                                           valid_from=valid_from)
-        document = sign(unsigned, self._key.private_key, self.verification_method, created=valid_from)
+        document = sign(unsigned, key.private_key, verification_method, created=valid_from)
         with self._lock:
-            self._list_cache[number] = (state, document)
+            self._list_cache[(provider, number)] = (state, document)
         return json.loads(json.dumps(document))
 
     # ---- verification ------------------------------------------------------------------------------
 
     def verify(self, document: Any, *, now: datetime | None = None) -> VerificationReport:
-        """Verify a credential: OB 3.0 schema, the proof (keys this issuer publishes, or a did:key), the status
-        entry against this app's live status list (no network), and the validity window (expiry) at ``now``."""
-        resolver = ControllerDocumentResolver([self.did_document()], allow_did_key=True)
+        """Verify a credential against :meth:`trust_list`: OB 3.0 schema, the proof, the status entry against
+        this app's live status lists (nothing is fetched from the network), the validity window at ``now``, and
+        whether the issuer is trusted. The verdict is one of four (:class:`issuance.verify.Verdict`): a did:key
+        copy is at most "valid signature, issuer not trusted", a key or list out of reach "cannot check"."""
 
         def fetch(url: str) -> Mapping[str, Any] | None:
-            number = self.status_list_number(url)
-            if number is None:
+            ref = self.status_list_ref(url)
+            if ref is None:
                 raise IssuanceError("it is not published by this app, and nothing is fetched from the network")
             try:
-                return self.status_list_credential(number)
-            except StatusListNotFound:
+                return self.status_list_credential(ref[1], ref[0])
+            except (StatusListNotFound, IssuerNotFound):
                 return None
 
-        return verify_credential(document, resolve_key=resolver, fetch_status_list=fetch, now=now or self._clock())
+        return verify_credential(document, trust=self.trust_list(), fetch_status_list=fetch,
+                                 now=now or self._clock())
 
 
 # ---------------------------------------------------------------- helpers
 
 
+def _of_issuer(provider: str | None) -> Any:
+    return CredentialRow.issuer.is_(None) if provider is None else CredentialRow.issuer == provider
+
+
 def _snapshot(row: CredentialRow) -> _Reservation:
     return _Reservation(uuid=row.id, submission_id=row.submission_id, status_list=row.status_list,
                         status_index=row.status_index, reserved_at=row.reserved_at, document=row.document,
-                        marked_issued=bool(row.marked_issued))
+                        marked_issued=bool(row.marked_issued), issuer=row.issuer)
 
 
 def _view(row: CredentialRow) -> IssuedCredential:
@@ -604,15 +726,16 @@ def _view(row: CredentialRow) -> IssuedCredential:
                             learner_id=row.learner_id, credential_id=row.catalogue_id, title=row.title,
                             issued_at=row.issued_at, valid_until=row.valid_until, revoked_at=row.revoked_at,
                             revoked_by=row.revoked_by, revocation_reason=row.revocation_reason,
-                            status_list=row.status_list, status_index=row.status_index,
+                            status_list=row.status_list, status_index=row.status_index, issuer=row.issuer,
                             document=json.loads(row.document))
 
 
-def _learner(detail: SubmissionDetail) -> Learner:
-    """The learner as the credential names them: platform id (hashed), e-mail (hashed) and name when given."""
+def _learner(detail: SubmissionDetail, *, include_name: bool = False) -> Learner:
+    """The learner as the credential names them: platform id and e-mail as salted hashes; the name (in clear)
+    only when the issuer's configuration says so (``include_name``)."""
     email = (detail.learner_email or "").strip()
     email_ok = bool(re.fullmatch(r"[^@\s]+@[^@\s]+", email))
-    name = " ".join((detail.learner_name or "").split())
+    name = " ".join((detail.learner_name or "").split()) if include_name else ""
     return Learner(system_id=detail.learner_id, email=email if email_ok else None, name=name or None)
 
 

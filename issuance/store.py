@@ -24,7 +24,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    inspect,
+    text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from stackwise import db
@@ -68,6 +71,8 @@ class CredentialRow(Base):
     submission_id: Mapped[str] = mapped_column(String(64))
     learner_id: Mapped[str] = mapped_column(String(200), index=True)
     catalogue_id: Mapped[str] = mapped_column(String(200), index=True)
+    #: the awarding body (provider id) whose DID signed it; NULL: the instance DID (credentials issued before)
+    issuer: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300), default="")
     status_list: Mapped[int] = mapped_column(Integer)
     status_index: Mapped[int] = mapped_column(Integer)
@@ -105,9 +110,24 @@ class AuditLogImmutable(Exception):
 make_append_only(AuditRow, AuditLogImmutable, "the issuance audit log", "issuance_audit")
 
 
+_migrated: set[Engine] = set()
+
+
 def ensure_tables(engine: Engine) -> None:
-    """Create the issuance tables if missing (the shared engine may have been opened before they were imported)."""
+    """Create the issuance tables if missing (the shared engine may have been opened before they were imported),
+    and add the ``issuer`` column to a table made before it existed (portable ``ALTER TABLE ... ADD COLUMN``)."""
     db.ensure_tables(engine, ISSUANCE_TABLES)
+    if engine in _migrated:
+        return
+    columns = {c["name"] for c in inspect(engine).get_columns(CredentialRow.__tablename__)}
+    if "issuer" not in columns:
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {CredentialRow.__tablename__} ADD COLUMN issuer VARCHAR(100)"))
+        except DBAPIError:  # another process added it meanwhile
+            if "issuer" not in {c["name"] for c in inspect(engine).get_columns(CredentialRow.__tablename__)}:
+                raise
+    _migrated.add(engine)
 
 
 def append_audit(session: Session, event_type: str, actor: str, *, credential_id: str | None = None,

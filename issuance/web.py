@@ -3,19 +3,25 @@
 
 Routes (:func:`issuance_routes`, passed to the Gradio app as FastAPI routes by ``assistant.web.launch``):
 
-* ``GET /.well-known/did.json`` (and ``/did.json``) - the issuer's DID document with its Multikey;
-* ``GET /issuer`` - the issuer's OB 3.0 ``Profile``;
-* ``GET /status/{n}`` - the signed ``BitstringStatusListCredential`` of status list ``n``;
+* ``GET /.well-known/did.json`` (and ``/did.json``) - the instance's DID document with its Multikey;
+* ``GET /issuer`` - the instance's OB 3.0 ``Profile`` (the platform; it issues nothing new itself);
+* ``GET /issuers`` - the awarding bodies' issuers (provider, DID, name, profile URL);
+* ``GET /issuers/{provider}`` - an awarding body's ``Profile``, named as its credentials;
+  ``/issuers/{provider}/did.json`` - its DID document (``did:web:<host>:issuers:<provider>``);
+  ``/issuers/{provider}/status/{n}`` - its signed status list ``n``;
+* ``GET /status/{n}`` - the instance DID's status list ``n`` (credentials issued before per-body issuers);
 * ``GET /credentials/{id}`` - an issued credential's JSON (``id``: its UUID; ``urn:uuid:`` is accepted);
   ``/credentials/{id}/badge.svg`` and ``/badge.png`` - the badge with the credential baked in;
   ``/credentials/{id}/verify`` - the verification report (JSON);
 * ``POST /verify`` - verify a credential sent as the JSON body (report as JSON);
 * ``GET /ns/eu-mc/v1`` - the JSON-LD context of our EU micro-credential terms.
 
-Tabs (inside ``with gr.Blocks():``): :func:`add_verify_tab` (public: upload a file or give an id, every check in
-plain words) and :func:`add_credentials_tab` (the learner's own credentials, found with the learner key of the
-"Submit evidence" tab: JSON, SVG and PNG downloads). API endpoints for ``gradio_client``: ``/verify_credential``
-(file, id or link), ``/my_credentials`` (learner key).
+Tabs (inside ``with gr.Blocks():``): :func:`add_verify_tab` (public: upload a file or give an id; one of four
+verdicts, then every check in plain words), :func:`add_credentials_tab` (the learner's own credentials, found
+with the learner key of the "Submit evidence" tab: JSON, SVG and PNG downloads) and :func:`add_revoke_tab` (for
+an assessor logged in on the Assessor tab whose account has the ``issuer-admin`` role). API endpoints for
+``gradio_client``: ``/verify_credential`` (file, id or link), ``/my_credentials`` (learner key),
+``/revoke_credential`` (credential id, reason; acts for the session's logged-in issuer-admin only).
 """
 
 from __future__ import annotations
@@ -36,8 +42,15 @@ from starlette.routing import BaseRoute
 from issuance.baking import MAX_IMAGE_BYTES, BakingError, badge_png, badge_svg, credential_json, extract_credential
 from issuance.credential import IssuanceError
 from issuance.loader import STACKWISE_EU_MC_V1, context_document
-from issuance.service import CredentialNotFound, IssuanceService, IssuedCredential, StatusListNotFound
-from issuance.verify import VerificationReport
+from issuance.service import (
+    AlreadyRevoked,
+    CredentialNotFound,
+    IssuanceService,
+    IssuedCredential,
+    IssuerNotFound,
+    StatusListNotFound,
+)
+from issuance.verify import Verdict, VerificationReport, shape_problem
 from stackwise.config import enforce_offline
 
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
@@ -52,7 +65,15 @@ CHECK_LABELS = {
     "proof": "Signature by the issuer",
     "status": "Revocation status",
     "validity": "Validity period",
+    "issuer": "Issuer on the trust list",
 }
+VERDICT_HEADS = {
+    Verdict.trusted: "## ✅ Valid, from a trusted issuer",
+    Verdict.untrusted: "## ⚠️ Valid signature, issuer not trusted",
+    Verdict.cannot_check: "## ❔ Cannot check (key or status unreachable)",
+    Verdict.invalid: "## ❌ Not valid",
+}
+_NUMBER = re.compile(r"^\d{1,8}$")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$!])")
 
 
@@ -88,11 +109,34 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
     def issuer_profile() -> Response:
         return _json(service.issuer_profile(), JSON_LD)
 
-    def status_list(number: int) -> Response:
+    def issuers() -> Response:
+        return _json(service.issuers())
+
+    def provider_profile(provider: str) -> Response:
         try:
-            return _json(service.status_list_credential(number))
-        except StatusListNotFound as exc:
+            return _json(service.issuer_profile(provider), JSON_LD)
+        except IssuerNotFound as exc:
             return _not_found(str(exc))
+
+    def provider_did(provider: str) -> Response:
+        try:
+            return _json(service.did_document(provider))
+        except IssuerNotFound as exc:
+            return _not_found(str(exc))
+
+    def _status(number: str, provider: str | None) -> Response:
+        if not _NUMBER.match(number):
+            return _not_found("a status list number is a small whole number")
+        try:
+            return _json(service.status_list_credential(int(number), provider))
+        except (StatusListNotFound, IssuerNotFound) as exc:
+            return _not_found(str(exc))
+
+    def status_list(number: str) -> Response:
+        return _status(number, None)
+
+    def provider_status_list(provider: str, number: str) -> Response:
+        return _status(number, provider)
 
     def _issued(ident: str) -> IssuedCredential | Response:
         try:
@@ -123,7 +167,9 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
 
     def verify_stored(ident: str) -> Response:
         issued = _issued(ident)
-        return issued if isinstance(issued, Response) else _json(service.verify(issued.document).model_dump())
+        if isinstance(issued, Response):
+            return issued
+        return _json(service.verify(issued.document).model_dump(mode="json"))
 
     async def verify_posted(request: Request) -> Response:
         body = await request.body()
@@ -133,7 +179,12 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
             document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return _json({"error": "the request body is not JSON"}, status_code=400)
-        return _json(service.verify(document).model_dump())
+        except RecursionError:
+            return _json({"error": "the JSON is nested too deeply to be a credential"}, status_code=400)
+        problem = shape_problem(document)
+        if problem is not None:
+            return _json({"error": problem}, status_code=400)
+        return _json(service.verify(document).model_dump(mode="json"))
 
     def eu_context() -> Response:
         return _json(context_document(STACKWISE_EU_MC_V1), JSON_LD)
@@ -143,6 +194,10 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
         APIRoute("/.well-known/did.json", did_document, methods=get, include_in_schema=False),
         APIRoute("/did.json", did_document, methods=get, include_in_schema=False),
         APIRoute("/issuer", issuer_profile, methods=get, include_in_schema=False),
+        APIRoute("/issuers", issuers, methods=get, include_in_schema=False),
+        APIRoute("/issuers/{provider}", provider_profile, methods=get, include_in_schema=False),
+        APIRoute("/issuers/{provider}/did.json", provider_did, methods=get, include_in_schema=False),
+        APIRoute("/issuers/{provider}/status/{number}", provider_status_list, methods=get, include_in_schema=False),
         APIRoute("/status/{number}", status_list, methods=get, include_in_schema=False),
         APIRoute("/credentials/{ident}/badge.svg", badge_svg_route, methods=get, include_in_schema=False),
         APIRoute("/credentials/{ident}/badge.png", badge_png_route, methods=get, include_in_schema=False),
@@ -175,27 +230,45 @@ def _names(document: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def render_report(report: VerificationReport, document: Any) -> str:
-    """A verification report in plain words: the verdict, what the credential says, then each check."""
-    lines = ["## ✅ This credential is valid" if report.ok else "## ❌ This credential is NOT valid", ""]
+    """A verification report in plain words: one of four verdicts, what the credential says (an untrusted
+    issuer's name only as self-asserted), then each check."""
+    lines = [VERDICT_HEADS[report.verdict], ""]
     if isinstance(document, dict):
-        title, issuer_name, learner = _names(document)
+        title, claimed, learner = _names(document)
         said = f"**{md_text(title or 'A credential')}**"
-        if issuer_name:
-            said += f", awarded by {md_text(issuer_name)}"
-        if learner:
-            said += f" to {md_text(learner)}"
-        if isinstance(document.get("validFrom"), str):
-            said += f", issued {md_text(document['validFrom'][:10])}"
-        lines += [said + ".", ""]
+        if report.verdict is Verdict.trusted:
+            if report.issuer_name:
+                said += f", awarded by {md_text(report.issuer_name)}"
+            if learner:
+                said += f" to {md_text(learner)}"
+            if isinstance(document.get("validFrom"), str):
+                said += f", issued {md_text(document['validFrom'][:10])}"
+            lines += [said + ".", ""]
+        else:
+            lines += [said + " (as the credential itself states it).", ""]
+            if claimed:
+                lines += [f"The credential names “{md_text(claimed)}” as its issuer, but that name is "
+                          "**self-asserted**: it is not confirmed by this verifier.", ""]
         if report.credential_id:
             lines += [f"Credential `{md_text(report.credential_id)}` from `{md_text(report.issuer or '?')}`.", ""]
+    if report.verdict is Verdict.invalid and report.reason:
+        lines += [f"**Why:** {md_text(report.reason)}", ""]
     for check in report.checks:
         label = CHECK_LABELS.get(check.name, check.name)
-        verdict = "✅ passed" if check.ok else "❌ failed"
+        verdict = "✅ passed" if check.ok else ("❔ could not be checked" if check.unchecked else "❌ failed")
+        if check.name == "issuer" and not check.ok and not check.unchecked:
+            verdict = "⚠️ not trusted"
         lines.append(f"- **{label}: {verdict}.** {md_text(check.detail)}")
-    if not report.ok:
-        failed = ", ".join(CHECK_LABELS.get(c.name, c.name).lower() for c in report.failures)
+    if report.verdict is Verdict.invalid:
+        failed = ", ".join(CHECK_LABELS.get(c.name, c.name).lower() for c in report.failures
+                           if not c.unchecked and c.name != "issuer")
         lines += ["", f"Do not rely on this credential: the {failed} check(s) failed."]
+    elif report.verdict is Verdict.untrusted:
+        lines += ["", "Anyone can sign a credential with a key of their own. Rely on this one only if you trust "
+                      f"`{md_text(report.issuer or '?')}` for another reason."]
+    elif report.verdict is Verdict.cannot_check:
+        lines += ["", "This app checks offline and could not reach what it needs; do not treat the credential as "
+                      "valid until it can be checked."]
     return "\n".join(lines)
 
 
@@ -277,6 +350,37 @@ class IssuanceWeb:
         except Exception as exc:
             return _problem(exc), None
 
+    def revoke(self, session: Any, ident: str | None, reason: str | None) -> str:
+        """Revoke a credential for the issuer-admin logged in on the Assessor tab (``session``, the grader's
+        server-side ``AssessorSession``). The audit names that account. Output: message."""
+        import time
+
+        from grader import accounts
+        from grader.web import AssessorSession
+
+        if not isinstance(session, AssessorSession) or time.time() >= session.expires_at:
+            return "Log in on the *Assessor* tab with an issuer-admin account first."
+        username = session.assessor.username
+        try:
+            if not accounts.is_issuer_admin(username):
+                return f"`{md_text(username)}` is not an issuer-admin: only issuer-admins may revoke credentials."
+        except accounts.AssessorsFileInvalid as exc:
+            return md_text(exc)
+        ident = (ident or "").strip()
+        if not ident:
+            return "Give the id or link of the credential to revoke."
+        try:
+            revoked = self.service.revoke(ident, reason or "", username, via="web")
+        except CredentialNotFound:
+            return f"No credential `{md_text(ident[:100])}` was issued here."
+        except (AlreadyRevoked, IssuanceError) as exc:
+            return f"Not revoked: {md_text(exc)}"
+        except Exception as exc:
+            return _problem(exc)
+        log.info("credential %s revoked on the web by %s", revoked.id, username)
+        return (f"Revoked `{md_text(revoked.id)}` ({md_text(revoked.title)}) as **{md_text(username)}**: "
+                f"{md_text(revoked.revocation_reason or '')}. Verifiers now see it as not valid.")
+
     @staticmethod
     def _files(items: list[IssuedCredential]) -> list[str]:
         folder = Path(tempfile.mkdtemp(prefix="stackwise-credentials-"))
@@ -296,9 +400,11 @@ def add_verify_tab(demo: gr.Blocks, service: IssuanceService, web: IssuanceWeb |
     """Add the public "Verify" tab to ``demo`` (call inside ``with demo:``)."""
     web = web or IssuanceWeb(service)
     with gr.Tab("Verify"):
-        gr.Markdown("Check a credential issued here: upload its JSON file or badge image (SVG or PNG with the "
-                    "credential baked in), or give its id or link. Every check is shown: format, signature, "
-                    "revocation and validity period.")
+        gr.Markdown("Check a credential: upload its JSON file or badge image (SVG or PNG with the credential "
+                    "baked in), or give the id or link of one issued here. The answer is one of four: *valid, "
+                    "from a trusted issuer*; *valid signature, issuer not trusted* (its issuer's name is only "
+                    "self-asserted); *cannot check*; *not valid* — then every check: format, signature, "
+                    "revocation, validity period and whether the issuer is on this app's trust list.")
         with gr.Row():
             upload = gr.File(label="Credential file (.json, .svg, .png)", file_count="single", type="filepath",
                              file_types=[".json", ".svg", ".png"])
@@ -329,11 +435,32 @@ def add_credentials_tab(demo: gr.Blocks, service: IssuanceService, learner_key: 
     return web
 
 
+def add_revoke_tab(demo: gr.Blocks, service: IssuanceService, assessor_session: gr.components.Component,
+                   web: IssuanceWeb | None = None) -> IssuanceWeb:
+    """The "Revoke" tab for an issuer-admin; ``assessor_session`` is the Assessor tab's server-side session
+    state (:mod:`grader.web`), so the log-in there is the one that counts here."""
+    web = web or IssuanceWeb(service)
+    with gr.Tab("Revoke"):
+        gr.Markdown("Revoke a credential issued here (issuer-admins only: log in on the *Assessor* tab first). "
+                    "Its status-list bit is set and the reason and your account go into the audit log.")
+        ident = gr.Textbox(label="Credential id or link", max_lines=1, placeholder="urn:uuid:… or https://…")
+        reason = gr.Textbox(label="Reason (kept in the audit log)", max_lines=3)
+        button = gr.Button("Revoke", variant="stop")
+        message = gr.Markdown("", latex_delimiters=[])
+    button.click(web.revoke, inputs=[assessor_session, ident, reason], outputs=[message],
+                 api_name="revoke_credential")
+    return web
+
+
 def add_issuance_tabs(demo: gr.Blocks, service: IssuanceService,
-                      learner_key: gr.components.Component | None = None) -> IssuanceWeb:
-    """"My credentials" (when a learner key component is given) and "Verify"; call inside ``with demo:``."""
+                      learner_key: gr.components.Component | None = None,
+                      assessor_session: gr.components.Component | None = None) -> IssuanceWeb:
+    """"My credentials" (when a learner key component is given), "Verify", and "Revoke" (when the Assessor
+    tab's session state is given); call inside ``with demo:``."""
     web = IssuanceWeb(service)
     if learner_key is not None:
         add_credentials_tab(demo, service, learner_key, web)
     add_verify_tab(demo, service, web)
+    if assessor_session is not None:
+        add_revoke_tab(demo, service, assessor_session, web)
     return web

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
                                        description="ISO 3166-1 alpha-2 country of the issuer profile")
     issuer_key_file: Path | None = Field(default=None,
                                          description="Ed25519 issuer key file; default <home>/issuer-ed25519.json")
+    issuer_key_dir: Path | None = Field(default=None, description="the awarding bodies' issuer keys, one file each; "
+                                        "default <issuer key file's folder>/issuer-keys")
+    trusted_issuers: Path | None = Field(default=None, description="YAML/JSON/TOML file of issuers the verifier "
+                                         "trusts besides this instance's own (see issuance.trust)")
+    credential_include_name: bool = Field(default=False, description="put the learner's name in credentials "
+                                          "(default: salted hashes only)")
 
     @field_validator("public_url")
     @classmethod
@@ -107,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def issuer_key_path(self) -> Path:
         return self.issuer_key_file or self.home / "issuer-ed25519.json"
+
+    @property
+    def issuer_keys_path(self) -> Path:
+        return self.issuer_key_dir or self.issuer_key_path.parent / "issuer-keys"
 
 
 @lru_cache(maxsize=1)

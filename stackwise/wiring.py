@@ -139,17 +139,20 @@ def grader_service(settings: Settings | None = None):
 
 @lru_cache(maxsize=4)
 def _issuance(settings_json: str):
-    from issuance.keys import KeyFileError, load_or_create_issuer_key
+    from issuance.keys import IssuerKeys, KeyFileError, load_or_create_issuer_key
     from issuance.service import IssuanceConfig, IssuanceService
+    from issuance.trust import load_trust_file
 
     settings = Settings.model_validate_json(settings_json)
     grader = _grader(settings_json)
     try:
         key = load_or_create_issuer_key(settings.issuer_key_path)
         config = IssuanceConfig.from_settings(settings)
-    except (KeyFileError, OSError, ValueError) as exc:
+        trusted = load_trust_file(settings.trusted_issuers) if settings.trusted_issuers else []
+    except (KeyFileError, OSError, ValueError) as exc:  # TrustListInvalid is a ValueError
         raise SetupError(f"issuance is not set up: {exc}") from exc
-    service = IssuanceService(grader.queue, grader.catalogue, key=key, config=config, database_url=settings.db_url)
+    service = IssuanceService(grader.queue, grader.catalogue, key=key, config=config, database_url=settings.db_url,
+                              keys=IssuerKeys(settings.issuer_keys_path), trusted=trusted)
     service.subscribe()  # a pass or an assessor's approval issues the credential; nothing else does
     return service
 

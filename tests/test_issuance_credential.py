@@ -41,6 +41,7 @@ from issuance.keys import (
 from issuance.loader import STACKWISE_EU_MC_VOCAB
 from issuance.multikey import did_key_verification_method
 from issuance.status import MIN_BITS, StatusList, StatusListError, signed_status_list_credential, status_entry
+from issuance.trust import TrustedIssuer, TrustList
 from issuance.verify import schema_errors, verify_credential
 from knowledge.schema import Credential, Provider
 from tests.catalogue_factory import credential as credential_data
@@ -243,7 +244,7 @@ def test_valid_until_clamps_to_month_end():
 def test_signed_credential_verifies(signed, resolver, status_lists):
     report = _verify(signed, resolver, status_lists)
     assert report.ok, report.summary()
-    assert [c.name for c in report.checks] == ["schema", "proof", "status", "validity"]
+    assert [c.name for c in report.checks] == ["schema", "proof", "status", "validity", "issuer"]
     assert report.issuer == ISSUER.issuer_id
     assert "not revoked" in report.check("status").detail
     assert isinstance(signed["proof"], list) and len(signed["proof"]) == 1  # OB 3.0 schema wants an array
@@ -311,8 +312,9 @@ def test_revoked_credential_fails(signed, resolver, status_lists):
 
 def test_status_needs_a_fetcher_unless_waived(signed, resolver):
     strict = verify_credential(signed, resolve_key=resolver, now=NOW)
-    assert not strict.check("status").ok
-    assert "could not check revocation" in strict.check("status").detail
+    assert not strict.check("status").ok and strict.check("status").unchecked
+    assert "cannot check revocation" in strict.check("status").detail
+    assert strict.verdict == "cannot_check" and strict.verdict_text == "cannot check (key or status unreachable)"
     lenient = verify_credential(signed, resolve_key=resolver, now=NOW, require_status=False)
     assert lenient.ok
     assert "not checked" in lenient.check("status").detail
@@ -327,7 +329,9 @@ def test_status_list_must_be_signed_by_the_issuer(signed, resolver, status_lists
     assert not report.check("status").ok
     assert "not trustworthy" in report.check("status").detail
     unreachable = verify_credential(signed, resolve_key=resolver, fetch_status_list=lambda url: None, now=NOW)
-    assert "could not fetch status list" in unreachable.check("status").detail
+    assert "cannot be fetched" in unreachable.check("status").detail
+    assert unreachable.verdict == "cannot_check" and not unreachable.ok
+    assert report.verdict == "invalid" and "not trustworthy" in report.reason
 
 
 def test_expired_and_not_yet_valid(signed, resolver, status_lists):
@@ -364,8 +368,17 @@ def test_did_key_issuer(catalogue_credential, provider, learner, key):
     document = issue_credential(
         catalogue_credential, provider, issuer=issuer, key=key, learner=learner, results=RESULTS, issued_at=ISSUED
     )
+    # a did:key proves who signed, not that they are trusted: valid signature, issuer not trusted
     report = verify_credential(document, resolve_key=resolve_did_key, now=NOW)
-    assert report.ok, report.summary()
+    assert not report.ok and report.verdict == "untrusted", report.summary()
+    assert report.check("proof").ok and not report.check("issuer").ok
+    assert report.issuer_name is None and report.claimed_issuer_name == provider.name
+    assert "self-asserted" in report.check("issuer").detail
+    # the same did:key on the verifier's trust list: valid, from a trusted issuer, under the list's name
+    trust = TrustList([TrustedIssuer(id=issuer.issuer_id, name="Uni (registered)", status_required=False)])
+    listed = verify_credential(document, trust=trust, now=NOW)
+    assert listed.ok and listed.verdict == "trusted", listed.summary()
+    assert listed.issuer_name == "Uni (registered)"
 
 
 # ---------------------------------------------------------------- status list

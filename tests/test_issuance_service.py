@@ -146,23 +146,29 @@ def test_a_pass_issues_a_schema_valid_verified_credential_automatically(service,
     assert official_schema_errors(document) == []
     report = service.verify(document)
     assert report.ok, report.summary()
-    assert [c.name for c in report.checks] == ["schema", "proof", "status", "validity"]
+    assert [c.name for c in report.checks] == ["schema", "proof", "status", "validity", "issuer"]
 
     # what it says: the catalogue credential, the learner, the final levels, the evidence
     assert document["id"] == issued.id == f"urn:uuid:{issued.uuid}"
-    assert document["issuer"]["id"] == "did:web:stackwise.test"
+    # issued by the awarding body's own DID, under its own name (not the platform's)
+    assert document["issuer"]["id"] == "did:web:stackwise.test:issuers:shannonside-university"
+    assert document["issuer"]["name"] == "Shannonside University" == report.issuer_name
+    assert issued.issuer == "shannonside-university"
+    assert report.verdict == "trusted" and report.verdict_text == "valid, from a trusted issuer"
     assert document["credentialSubject"]["achievement"]["id"] == f"{PUBLIC_URL}/achievements/{CREDENTIAL}"
     assert achieved(document) == levels_for(CREDENTIAL, "top")
     identifiers = {i["identityType"]: i for i in document["credentialSubject"]["identifier"]}
     assert identity_matches(identifiers["emailAddress"], EMAIL)
     assert identifiers["systemId"]["identityHash"] == identity_hash("webkey-ada", identifiers["systemId"]["salt"])
-    assert identifiers["name"]["identityHash"] == "Ada Lovelace"
+    assert identifiers["systemId"]["hashed"] is True and identifiers["emailAddress"]["hashed"] is True
+    assert "name" not in identifiers and "Ada Lovelace" not in json.dumps(document)  # no name by default
     evidence = document["evidence"]
     assert [e.get("id") for e in evidence] == [None, "https://portfolio.example.org/ada"]  # links once each
     assert "1 file, 1 link and a reflective statement" in evidence[0]["narrative"]
     text = json.dumps(document)
     assert "private" not in text and "portfolio.txt" not in text  # no file content, names or reflection
-    assert document["credentialStatus"]["statusListCredential"] == f"{PUBLIC_URL}/status/{issued.status_list}"
+    assert document["credentialStatus"]["statusListCredential"] == (
+        f"{PUBLIC_URL}/issuers/shannonside-university/status/{issued.status_list}")
     assert document["credentialStatus"]["statusListIndex"] == str(issued.status_index)
     assert "validUntil" not in document and issued.valid_until is None
 
@@ -334,7 +340,7 @@ def test_a_revoked_credential_fails_with_the_reason(service, queue):
     with pytest.raises(CredentialNotFound):
         service.revoke("urn:uuid:00000000-0000-4000-8000-000000000000", "x", "registrar")
     # the published list has exactly that bit set
-    listed = service.status_list_credential(issued.status_list)
+    listed = service.status_list_credential(issued.status_list, issued.issuer)
     bits = StatusList.decode(listed["credentialSubject"]["encodedList"])
     assert bits[issued.status_index]
     assert other.status_list != issued.status_list or not bits[other.status_index]
@@ -358,14 +364,15 @@ def test_an_expired_credential_fails_with_the_reason(service, queue):
 
 def test_status_list_credential_is_signed_deterministic_and_served_for_used_lists(service, queue):
     issued = service.for_submission(seed(queue, "pass"))
-    listed = service.status_list_credential(issued.status_list)
-    assert listed == service.status_list_credential(issued.status_list)  # same state, same document
-    assert listed["id"] == f"{PUBLIC_URL}/status/{issued.status_list}"
-    assert listed["issuer"] == service.issuer_id
+    listed = service.status_list_credential(issued.status_list, issued.issuer)
+    assert listed == service.status_list_credential(issued.status_list, issued.issuer)  # same state, same document
+    assert listed["id"] == f"{PUBLIC_URL}/issuers/{issued.issuer}/status/{issued.status_list}"
+    assert listed["issuer"] == issued.document["issuer"]["id"]
     assert StatusList.decode(listed["credentialSubject"]["encodedList"]).size == MIN_BITS
-    result = verify_proof(listed, ControllerDocumentResolver([service.did_document()]))
+    result = verify_proof(listed, ControllerDocumentResolver([service.did_document(issued.issuer)]))
     assert result.ok, result.reason
     assert service.status_list_number(listed["id"]) == issued.status_list
+    assert service.status_list_ref(listed["id"]) == (issued.issuer, issued.status_list)
     assert service.status_list_number("https://elsewhere.example/status/0") is None
 
 
@@ -378,6 +385,13 @@ def test_did_document_and_issuer_profile(service):
     profile = service.issuer_profile()
     assert profile["id"] == did["id"] and profile["name"] == "Stackwise Test"
     assert profile["address"]["addressCountryCode"] == "IE"
+    # one DID and profile per awarding body, named as the catalogue's provider
+    body = service.did_document("kursora")
+    assert body["id"] == "did:web:stackwise.test:issuers:kursora" != did["id"]
+    assert body["verificationMethod"][0]["controller"] == body["id"]
+    kursora = service.issuer_profile("kursora")
+    assert kursora["id"] == body["id"] and kursora["name"] == "Kursora"
+    assert {i["provider"]: i["name"] for i in service.issuers()}["kursora"] == "Kursora"
     assert did_web_for_url("http://127.0.0.1:7860") == "did:web:127.0.0.1%3A7860"
     assert did_web_for_url("https://example.org/badges/") == "did:web:example.org:badges"
 
@@ -501,6 +515,20 @@ def cli_env(tmp_path, monkeypatch, key):
 
 runner = CliRunner()
 
+ADMIN_PASSWORDS = {"root": "root-secret-9", "alice": "alice-secret-1"}
+
+
+def write_admin_accounts(path: Path) -> Path:
+    """An accounts file: ``root`` is an issuer-admin, ``alice`` an assessor (the default role, no ``role`` key)."""
+    from grader.accounts import hash_password
+
+    path.write_text(
+        f'[[assessors]]\nusername = "root"\nrole = "issuer-admin"\n'
+        f'password_hash = "{hash_password(ADMIN_PASSWORDS["root"], rounds=4)}"\n\n'
+        f'[[assessors]]\nusername = "alice"\npassword_hash = "{hash_password(ADMIN_PASSWORDS["alice"], rounds=4)}"\n',
+        encoding="utf-8")
+    return path
+
 
 def test_cli_issue_verify_revoke(cli_env, queue):
     from stackwise.cli import app
@@ -530,13 +558,15 @@ def test_cli_issue_verify_revoke(cli_env, queue):
     bad = runner.invoke(app, ["verify", str(tampered)])
     assert bad.exit_code == 1 and "[FAIL] proof" in bad.output and "signature is not valid" in bad.output
 
-    no_reason = runner.invoke(app, ["revoke", document["id"]])
+    no_reason = runner.invoke(app, ["revoke", document["id"], "--user", "root"])
     assert no_reason.exit_code == 2 and "--reason" in no_reason.output
-    revoked = runner.invoke(app, ["revoke", document["id"], "--reason", "issued in error", "--actor", "registrar"])
-    assert revoked.exit_code == 0 and revoked.output.startswith("revoked: ")
+    admin = {"STACKWISE_ASSESSORS_FILE": str(write_admin_accounts(cli_env / "accounts.toml")),
+             "STACKWISE_PASSWORD": ADMIN_PASSWORDS["root"]}
+    revoked = runner.invoke(app, ["revoke", document["id"], "--reason", "issued in error", "--user", "root"], env=admin)
+    assert revoked.exit_code == 0 and revoked.output.startswith("revoked by root: "), revoked.output
     after = runner.invoke(app, ["verify", str(out)])
     assert after.exit_code == 1 and "[FAIL] status: revoked" in after.output
-    twice = runner.invoke(app, ["revoke", document["id"], "--reason", "again"])
+    twice = runner.invoke(app, ["revoke", document["id"], "--reason", "again", "--user", "root"], env=admin)
     assert twice.exit_code == 2 and "already revoked" in twice.output and "Traceback" not in twice.output
 
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from grader.accounts import ASSESSORS_FILE_ENV
+from grader.accounts import ASSESSORS_FILE_ENV, hash_password
 from grader.queue import GraderQueue, rubrics_from_catalogue
 from grader.service import GraderService
 from grader.web import learner_id_for_key
@@ -29,6 +29,7 @@ from tests.test_issuance_service import catalogue, make_service, official_schema
 from tests.test_web_grader import PASSWORDS, Desk, Learner, free_port, no_model, text, write_accounts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+ADMIN_PASSWORD = "root-secret-9"
 
 
 class App(SimpleNamespace):
@@ -52,7 +53,11 @@ def app(tmp_path_factory) -> Iterator[App]:
     issuance.subscribe()
     assistant = SimpleNamespace(catalogue=catalogue(), memory=ConversationMemory(database))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ASSESSORS_FILE_ENV, str(write_accounts(root / "assessors.toml")))
+        accounts = write_accounts(root / "assessors.toml")
+        with accounts.open("a", encoding="utf-8") as extra:  # an issuer-admin besides the assessors
+            extra.write(f'\n[[assessors]]\nusername = "root"\nrole = "issuer-admin"\n'
+                        f'password_hash = "{hash_password(ADMIN_PASSWORD, rounds=4)}"\n')
+        patch.setenv(ASSESSORS_FILE_ENV, str(accounts))
         demo = launch(assistant, port=free_port(), warm=False, prevent_thread_lock=True, quiet=True, grader=grader,
                       issuance=issuance)
         try:
@@ -73,9 +78,9 @@ def test_serve_composes_the_tabs_and_issues_what_passed_before_it_started(app):
     from gradio_client import Client
 
     tabs = [b.label for b in app.demo.blocks.values() if type(b).__name__ == "Tab"]
-    assert tabs == ["Chat", "Plan", "Submit evidence", "Assessor", "My credentials", "Verify"]
+    assert tabs[-3:] == ["My credentials", "Verify", "Revoke"] and "Assessor" in tabs
     endpoints = set(Client(app.url, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/verify_credential", "/my_credentials"} <= endpoints
+    assert {"/verify_credential", "/my_credentials", "/revoke_credential"} <= endpoints
     assert not [e for e in endpoints if "issue" in e]  # nothing on the web issues directly
     issued = app.issuance.for_submission(app.pending)
     assert issued is not None and app.issuance.verify(issued.document).ok
@@ -96,6 +101,8 @@ def test_the_issuer_key_profile_and_status_list_are_served(app):
     assert listed.status_code == 200
     assert verify_proof(listed.json(), ControllerDocumentResolver([did.json()])).ok  # resolvable from what is served
     assert get(app, "/status/99").status_code == 404
+    assert get(app, "/status/99999999999999999999").status_code == 404  # not a 500
+    assert get(app, "/issuers/kursora/status/99999999999999999999").status_code == 404
     context = get(app, "/ns/eu-mc/v1")
     assert context.status_code == 200 and "eqfLevel" in context.json()["@context"]
 
@@ -111,7 +118,8 @@ def test_credentials_are_served_by_id_with_baked_badges_and_a_report(app):
     png = get(app, f"/credentials/{issued.uuid}/badge.png")
     assert png.headers["content-type"] == "image/png" and unbake_png(png.content) == issued.document
     report = get(app, f"/credentials/{issued.uuid}/verify").json()
-    assert report["ok"] is True and [c["name"] for c in report["checks"]] == ["schema", "proof", "status", "validity"]
+    assert report["ok"] is True and report["verdict"] == "trusted"
+    assert [c["name"] for c in report["checks"]] == ["schema", "proof", "status", "validity", "issuer"]
     assert get(app, "/credentials/00000000-0000-4000-8000-000000000000").status_code == 404
     assert get(app, "/credentials/not-a-credential").status_code == 404
 
@@ -119,6 +127,38 @@ def test_credentials_are_served_by_id_with_baked_badges_and_a_report(app):
     tampered["credentialSubject"]["achievement"]["name"] = "Brain Surgery"
     posted = httpx.post(app.url + "/verify", content=json.dumps(tampered), timeout=30).json()
     assert posted["ok"] is False and any(c["name"] == "proof" and not c["ok"] for c in posted["checks"])
+    assert posted["verdict"] == "invalid" and posted["verdict_text"] == "not valid"
+
+
+def test_deeply_nested_json_to_verify_is_a_clear_400(app):
+    for body in ("[" * 100_000 + "]" * 100_000, '{"a":' * 500 + "1" + "}" * 500):
+        response = httpx.post(app.url + "/verify", content=body, timeout=30)
+        assert response.status_code == 400 and "nested" in response.json()["error"]
+
+
+def test_each_awarding_body_has_its_own_did_profile_and_status_list_named_as_its_credentials(app):
+    from issuance.trust import TrustedIssuer, TrustList
+    from issuance.verify import verify_credential
+
+    issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner="webkey-body",
+                                              credential="prompt-engineering"))
+    document = issued.document
+    did = document["issuer"]["id"]
+    assert did.endswith(":issuers:kursora") and issued.issuer == "kursora"
+    profile = get(app, "/issuers/kursora")
+    assert profile.status_code == 200 and profile.json()["id"] == did
+    assert profile.json()["name"] == document["issuer"]["name"] == "Kursora"  # the profile says what it signs
+    did_document = get(app, "/issuers/kursora/did.json").json()
+    status_url = document["credentialStatus"]["statusListCredential"]
+    listed = get(app, status_url.removeprefix(app.issuance.config.public_url))
+    assert listed.status_code == 200 and listed.json()["issuer"] == did
+    # a verifier that trusts what is served reaches the same verdict as the app
+    served = TrustList([TrustedIssuer(id=did, name=profile.json()["name"], document=did_document)])
+    report = verify_credential(document, trust=served, fetch_status_list={status_url: listed.json()}.get)
+    assert report.ok and report.issuer_name == "Kursora", report.summary()
+    assert {i["provider"]: i["id"] for i in get(app, "/issuers").json()}["kursora"] == did
+    assert get(app, "/issuer").json()["id"] != did  # the platform's profile signs no credential
+    assert get(app, "/issuers/no-such-body").status_code == 404
 
 
 # ---------------------------------------------------------------------------------------------- verify tab
@@ -134,10 +174,11 @@ def verify(app: App, upload: Path | None = None, ident: str = "") -> str:
 def test_the_verify_page_checks_a_file_or_an_id_in_plain_words(app, tmp_path):
     issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner="webkey-verify", name="Grace Hopper"))
     by_id = verify(app, ident=issued.id)
-    assert by_id.startswith("## ✅ This credential is valid")
-    assert "Data Strategy" in by_id and "Grace Hopper" in by_id and "Shannonside University" in by_id
+    assert by_id.startswith("## ✅ Valid, from a trusted issuer")
+    assert "Data Strategy" in by_id and "awarded by Shannonside University" in by_id
+    assert "Grace Hopper" not in by_id  # the name is not in the credential unless the issuer config says so
     for label in ("Format (Open Badges 3.0 schema): ✅ passed", "Signature by the issuer: ✅ passed",
-                  "Revocation status: ✅ passed", "Validity period: ✅ passed"):
+                  "Revocation status: ✅ passed", "Validity period: ✅ passed", "Issuer on the trust list: ✅ passed"):
         assert label in by_id
 
     path = tmp_path / "credential.json"
@@ -147,11 +188,22 @@ def test_the_verify_page_checks_a_file_or_an_id_in_plain_words(app, tmp_path):
     svg.write_bytes(get(app, f"/credentials/{issued.uuid}/badge.svg").content)
     assert verify(app, upload=svg).startswith("## ✅")
 
+    from tests.test_issuance_trust import forged_copy
+
+    forged_path = tmp_path / "forged.json"
+    forged_path.write_text(json.dumps(forged_copy(issued.document)[0]))
+    forged_page = verify(app, upload=forged_path)
+    assert forged_page.startswith("## ⚠️ Valid signature, issuer not trusted")
+    assert "awarded by" not in forged_page and "Mallory Forger" not in forged_page and "self-asserted" in forged_page
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    assert "cannot be checked" in verify(app, upload=nested) and "nested" in verify(app, upload=nested)
+
     tampered = copy.deepcopy(issued.document)
     tampered["credentialSubject"]["identifier"][-1]["identityHash"] = "Mallory"
     path.write_text(json.dumps(tampered))
     forged = verify(app, upload=path)
-    assert forged.startswith("## ❌ This credential is NOT valid")
+    assert forged.startswith("## ❌ Not valid")
     assert "Signature by the issuer: ❌ failed" in forged and "signature is not valid" in forged
     assert "Do not rely on this credential" in forged
 
@@ -213,3 +265,34 @@ def test_an_approval_in_the_assessor_tab_issues_and_a_rejection_does_not(app):
     assert issued is not None and app.issuance.verify(issued.document).ok
     listing, files = my_credentials(learner)
     assert listing.count("#### ") == 1 and issued.id in listing and len(files) == 3
+
+
+# ---------------------------------------------------------------------------------------------- revocation
+
+
+def revoke(desk: Desk, ident: str, reason: str) -> str:
+    return text(desk.client.predict(ident, reason, api_name="/revoke_credential"))
+
+
+def test_only_a_logged_in_issuer_admin_revokes_on_the_web_and_the_audit_names_them(app):
+    issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner="webkey-revoke"))
+    anonymous = Desk(app.url)
+    assert "Log in on the *Assessor* tab" in revoke(anonymous, issued.id, "forged")
+    assessor = Desk(app.url)
+    assessor.login("alice", PASSWORDS["alice"])
+    assert "not an issuer-admin" in revoke(assessor, issued.id, "forged")
+    wrong = Desk(app.url)
+    wrong.login("root", "not-the-password")
+    assert "Log in on the *Assessor* tab" in revoke(wrong, issued.id, "forged")
+    assert not app.issuance.get(issued.id).revoked
+
+    admin = Desk(app.url)
+    message, _who = admin.login("root", ADMIN_PASSWORD)
+    assert "Revoked" in revoke(admin, issued.id, "evidence was plagiarised")
+    entry = [e for e in app.issuance.audit_log(issued.id) if e.event_type == "revoked"]
+    assert len(entry) == 1 and entry[0].actor == "root" and entry[0].details["via"] == "web"
+    assert app.issuance.verify(issued.document).verdict == "invalid"
+    assert "already revoked" in revoke(admin, issued.id, "again")
+    assert "No credential" in revoke(admin, "urn:uuid:00000000-0000-4000-8000-000000000000", "x")
+    assert "needs a reason" in revoke(admin, app.issuance.for_submission(
+        seed(app.grader.queue, "pass", learner="webkey-revoke-2")).id, "   ")
