@@ -207,8 +207,8 @@ def pdf_text(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> str:
         except EvidenceError:
             raise
         except LimitReachedError as exc:
-            raise TooLarge(f"a part of the PDF unpacks to more than {megabytes(limits.max_part_bytes)} "
-                           f"(the limit); {exc}") from exc
+            raise TooLarge(f"a part of the PDF unpacks to more than {megabytes(limits.max_part_bytes)}, the limit",
+                           ) from exc
         except (PdfReadError, ValueError, KeyError, OSError) as exc:
             raise Unreadable(f"could not be read as PDF ({exc})") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
