@@ -99,9 +99,13 @@ def extract_isolated(media_type: str, data: bytes, limits: IntakeLimits, filenam
 def _limit_resources(limits: IntakeLimits) -> None:
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     cpu = int(limits.timeout_s) + 2  # a backstop should the parent be gone; the parent's wall limit comes first
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    for which, soft, hard in ((resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
+                              (resource.RLIMIT_CPU, cpu, cpu + 1)):  # SIGXCPU at the soft limit, then SIGKILL
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError) as exc:  # a platform without it: the wall-time limit still holds
+            print(f"extract_worker: resource limit {which} not set: {exc}", file=sys.stderr)
 
 
 def _near_memory_limit(limits: IntakeLimits) -> bool:

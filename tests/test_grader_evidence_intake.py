@@ -274,12 +274,13 @@ def test_the_web_form_shows_the_learner_why_a_bomb_cannot_be_graded(service, tmp
     assert "the DOCX unpacks to 60.0 MB; the limit is 40 MB" in listing
 
 
-def test_limits_come_from_settings_through_the_composition_root(monkeypatch):
-    from stackwise.wiring import intake_limits
+def test_limits_come_from_settings_through_the_composition_root(monkeypatch, tmp_path):
+    from stackwise.wiring import _grader
 
     monkeypatch.setenv("STACKWISE_EVIDENCE_UNPACKED_MB", "5")
     monkeypatch.setenv("STACKWISE_EVIDENCE_TIMEOUT_S", "7.5")
-    limits = intake_limits(Settings())
+    settings = Settings(home=tmp_path)
+    limits = _grader(settings.model_dump_json(exclude={"telegram_token"})).intake_limits  # the service as wired
     assert (limits.max_unpacked_bytes, limits.timeout_s, limits.max_pages) == (5 * MB, 7.5, 500)
     with pytest.raises(TooLarge, match="unpacks to 6.0 MB; the limit is 5 MB"):
         extract_file("x.docx", zip_bomb_docx(6), limits)
