@@ -74,6 +74,10 @@ def extract_isolated(media_type: str, data: bytes, limits: IntakeLimits, filenam
                               check=False)
     except subprocess.TimeoutExpired:  # run() has killed the child and reaped it
         raise _timeout_error(limits, filename) from None
+    except OSError as exc:  # no process could be started (resources exhausted): nothing wrong with the file
+        logger.warning("could not start the evidence parser: %s", exc)
+        raise Unreadable(f"could not be read just now (the parser did not start: {exc.strerror or exc}); "
+                         "submit it again later", filename) from exc
     try:
         reply = WorkerReply.model_validate_json(done.stdout) if done.stdout.strip() else None
     except ValidationError:
