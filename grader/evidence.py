@@ -4,23 +4,63 @@ Supported: plain text, Markdown, PDF (pypdf) and DOCX (python-docx); links are k
 fetched). The type is decided from the file's bytes first and its name second, so a renamed file
 cannot smuggle another format in. Nothing here discards input: callers store the original bytes
 whatever the outcome.
+
+Intake is bounded (:class:`IntakeLimits`): a DOCX's ZIP directory is checked before anything is
+unpacked (total and per-part unpacked size, compression ratio, number of parts), and DOCX and PDF
+files are parsed in a child process (:mod:`grader.extract_worker`) with a wall-time and a memory
+limit, so a crafted file costs at most those limits and cannot hold the grading thread. Text files
+are decoded as UTF-8, then by their byte-order mark, then as charset-normalizer guesses.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+from pydantic import BaseModel, ConfigDict, Field
+
+MB = 1_048_576
+MAX_FILE_BYTES = 10 * MB
 MAX_TOTAL_CHARS = 60_000
 MIN_WORDS = 15
 TEXT_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
+RATIO_FLOOR_BYTES = MB  # parts smaller than this unpacked are not ratio-checked (tiny parts pack arbitrarily well)
+# byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_WIDE_ENCODINGS = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
+# charset-normalizer guesses poorly on short texts (cp1250 for French, mac_iceland for Finnish...): among its
+# candidates that read about as cleanly as its best one, Windows-1252 - what "ANSI" Notepad and Word write on
+# Western-European Windows - is preferred.
+PREFERRED_LEGACY = "cp1252"
+_PREFERENCE_CHAOS_MARGIN = 0.1
+
+
+class IntakeLimits(BaseModel):
+    """What one evidence file may cost to read. Defaults are safe; the composition root passes configured ones."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_file_bytes: int = Field(default=MAX_FILE_BYTES, gt=0)
+    max_unpacked_bytes: int = Field(default=40 * MB, gt=0, description="a DOCX's parts together, unpacked")
+    max_part_bytes: int = Field(default=16 * MB, gt=0, description="one DOCX part, or one PDF stream, unpacked")
+    max_ratio: float = Field(default=100.0, gt=1, description="unpacked / packed size of one DOCX part")
+    max_parts: int = Field(default=1000, gt=0, description="parts in a DOCX")
+    max_pages: int = Field(default=500, gt=0, description="pages in a PDF")
+    max_pdf_objects: int = Field(default=200_000, gt=0, description="objects a PDF declares")
+    max_text_chars: int = Field(default=4 * MAX_TOTAL_CHARS, gt=0, description="text read from one file")
+    timeout_s: float = Field(default=30.0, gt=0, description="wall time to parse one DOCX or PDF")
+    memory_bytes: int = Field(default=1024 * MB, ge=64 * MB, description="address space of the parsing process")
+
+
+DEFAULT_LIMITS = IntakeLimits()
 
 
 class EvidenceError(ValueError):
@@ -30,6 +70,7 @@ class EvidenceError(ValueError):
 
     def __init__(self, message: str, filename: str | None = None):
         self.filename = filename
+        self.reason = message
         super().__init__(f"{filename}: {message}" if filename else message)
 
 
@@ -53,11 +94,38 @@ class ScannedImageOnly(EvidenceError):
     code = "scanned_image_only"
 
 
+class ExtractionTimeout(EvidenceError):
+    """Parsing the file ran past :attr:`IntakeLimits.timeout_s`; the parsing process was killed."""
+
+    code = "timeout"
+
+
+class ExtractionMemory(EvidenceError):
+    """Parsing the file needed more than :attr:`IntakeLimits.memory_bytes`."""
+
+    code = "out_of_memory"
+
+
+ERRORS_BY_CODE: dict[str, type[EvidenceError]] = {cls.code: cls for cls in (
+    EvidenceError, UnsupportedType, TooLarge, EmptyEvidence, Unreadable, ScannedImageOnly, ExtractionTimeout,
+    ExtractionMemory)}
+
+
 @dataclass(frozen=True)
 class ExtractedFile:
     filename: str
     media_type: str
     text: str
+
+
+def megabytes(size: float) -> str:
+    """``40 MB`` for whole megabytes, ``60.3 MB`` otherwise."""
+    value = size / MB
+    return f"{value:.0f} MB" if value == int(value) else f"{value:.1f} MB"
+
+
+def _has_bom(data: bytes) -> bool:
+    return data.startswith(codecs.BOM_UTF8) or any(data.startswith(bom) for bom, _ in _BOMS)
 
 
 def sniff_media_type(filename: str, data: bytes) -> str:
@@ -74,7 +142,7 @@ def sniff_media_type(filename: str, data: bytes) -> str:
             pass
         raise UnsupportedType("is a ZIP archive but not a Word (.docx) document", filename)
     if suffix in TEXT_TYPES:
-        if b"\x00" in data[:4096]:
+        if b"\x00" in data[:4096] and not _has_bom(data):
             raise UnsupportedType(f"is named {suffix} but holds binary data", filename)
         return TEXT_TYPES[suffix]
     if suffix in (".pdf", ".docx"):
@@ -83,61 +151,158 @@ def sniff_media_type(filename: str, data: bytes) -> str:
     raise UnsupportedType(f"file type {suffix or '(none)'!r} is not accepted; use one of {allowed}", filename)
 
 
-def _pdf_text(data: bytes, filename: str) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def check_archive(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS, filename: str | None = None) -> None:
+    """Refuse a DOCX whose ZIP directory promises too much, before any part is unpacked.
 
+    ``zipfile`` never unpacks more than a part's declared size, so the declared sizes checked here bound what
+    the parser can be handed.
+    """
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise Unreadable("is password-protected; upload an unprotected copy", filename)
-        pages = [page.extract_text() or "" for page in reader.pages]
-        has_images = any(page.images for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise Unreadable(f"could not be read as PDF ({exc})", filename) from exc
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise Unreadable(f"could not be read as DOCX ({exc})", filename) from exc
+    if len(parts) > limits.max_parts:
+        raise TooLarge(f"the DOCX holds {len(parts):,} parts; the limit is {limits.max_parts:,}", filename)
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_unpacked_bytes:
+        raise TooLarge(f"the DOCX unpacks to {megabytes(total)}; the limit is {megabytes(limits.max_unpacked_bytes)}",
+                       filename)
+    for part in parts:
+        if part.file_size > limits.max_part_bytes:
+            raise TooLarge(f"the part {part.filename!r} of the DOCX unpacks to {megabytes(part.file_size)}; the "
+                           f"limit is {megabytes(limits.max_part_bytes)} per part", filename)
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size >= RATIO_FLOOR_BYTES and ratio > limits.max_ratio:
+            raise TooLarge(f"the part {part.filename!r} of the DOCX unpacks {ratio:,.0f} times larger than it is "
+                           f"stored; the limit is {limits.max_ratio:,.0f} times (this is how ZIP bombs look)",
+                           filename)
+
+
+def pdf_text(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> str:
+    """The text of a PDF, within ``limits`` (pages, declared objects, unpacked stream size, characters)."""
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError, PdfReadError
+
+    with apply_configuration(**{name: limits.max_part_bytes for name in (
+            "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
+            "brotli_maximum_output_length", "maximum_declared_stream_length")}):
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise Unreadable("is password-protected; upload an unprotected copy")
+            objects = int(reader.trailer.get("/Size", 0) or 0)
+            if objects > limits.max_pdf_objects:
+                raise TooLarge(f"the PDF declares {objects:,} objects; the limit is {limits.max_pdf_objects:,}")
+            count = len(reader.pages)
+            if count > limits.max_pages:
+                raise TooLarge(f"the PDF has {count:,} pages; the limit is {limits.max_pages:,}")
+            pages, length = [], 0
+            for page in reader.pages:
+                pages.append(page.extract_text() or "")
+                length += len(pages[-1])
+                if length > limits.max_text_chars:
+                    raise _too_much_text(limits)
+            has_images = not any(p.strip() for p in pages) and any(page.images for page in reader.pages)
+        except EvidenceError:
+            raise
+        except LimitReachedError as exc:
+            raise TooLarge(f"a part of the PDF unpacks to more than {megabytes(limits.max_part_bytes)}, the limit",
+                           ) from exc
+        except (PdfReadError, ValueError, KeyError, OSError) as exc:
+            raise Unreadable(f"could not be read as PDF ({exc})") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text and has_images:
-        raise ScannedImageOnly("contains only scanned images and no text; upload a text PDF, DOCX or plain text",
-                               filename)
+        raise ScannedImageOnly("contains only scanned images and no text; upload a text PDF, DOCX or plain text")
     return text
 
 
-def _docx_text(data: bytes, filename: str) -> str:
+def docx_text(data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> str:
+    """The paragraphs, then the table rows, of a DOCX (call :func:`check_archive` first)."""
     import docx
 
     try:
         document = docx.Document(io.BytesIO(data))
+    except MemoryError:
+        raise
     except Exception as exc:  # python-docx raises several unrelated types for corrupt files
-        raise Unreadable(f"could not be read as DOCX ({type(exc).__name__})", filename) from exc
-    parts = [p.text for p in document.paragraphs if p.text.strip()]
+        raise Unreadable(f"could not be read as DOCX ({type(exc).__name__})") from exc
+    parts, length = [], 0
+
+    def add(text: str) -> None:
+        nonlocal length
+        parts.append(text)
+        length += len(text)
+        if length > limits.max_text_chars:
+            raise _too_much_text(limits)
+
+    for paragraph in document.paragraphs:
+        if (text := paragraph.text).strip():
+            add(text)
     for table in document.tables:
         for row in table.rows:
-            parts.append(" | ".join(cell.text.strip() for cell in row.cells))
+            add(" | ".join(cell.text.strip() for cell in row.cells))
     return "\n".join(parts)
 
 
-def _decode_text(data: bytes, filename: str) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise Unreadable("is not UTF-8 text", filename)
+def _too_much_text(limits: IntakeLimits) -> TooLarge:
+    return TooLarge(f"holds more than {limits.max_text_chars:,} characters of text; the evidence limit is "
+                    f"{MAX_TOTAL_CHARS:,}. Submit the most relevant excerpts.")
 
 
-def extract_file(filename: str, data: bytes) -> ExtractedFile:
-    """Plain text of one uploaded file; raises an :class:`EvidenceError` subclass when it has none."""
-    if len(data) > MAX_FILE_BYTES:
-        raise TooLarge(f"is {len(data) / 1_048_576:.1f} MB; the limit is {MAX_FILE_BYTES // 1_048_576} MB", filename)
+def decode_text(data: bytes, filename: str | None = None) -> str:
+    """Text from bytes: strict UTF-8 (with or without its mark), then a UTF-16/32 byte-order mark, then the
+    encoding charset-normalizer finds (Windows-1252 preferred when it reads as cleanly)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise Unreadable(f"starts with a {encoding.upper()} byte-order mark but is not valid "
+                                 f"{encoding.upper()} text", filename) from exc
+    encoding = guess_encoding(data)
+    if encoding is None:
+        raise Unreadable("is not text in an encoding that could be recognised; save it as UTF-8 and upload it "
+                         "again", filename)
+    return data.decode(encoding, errors="replace")
+
+
+def guess_encoding(data: bytes) -> str | None:
+    """charset-normalizer's guess for text with no byte-order mark (never UTF-16/32: those need a mark)."""
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(data, cp_exclusion=_WIDE_ENCODINGS)
+    best = matches.best()
+    if best is None:
+        return None
+    for match in matches:
+        if match.chaos <= best.chaos + _PREFERENCE_CHAOS_MARGIN and PREFERRED_LEGACY in match.could_be_from_charset:
+            return PREFERRED_LEGACY
+    return best.encoding
+
+
+def extract_file(filename: str, data: bytes, limits: IntakeLimits = DEFAULT_LIMITS) -> ExtractedFile:
+    """Plain text of one uploaded file; raises an :class:`EvidenceError` subclass when it has none.
+
+    DOCX and PDF files are parsed in a child process within ``limits`` (see :mod:`grader.extract_worker`).
+    """
+    if len(data) > limits.max_file_bytes:
+        raise TooLarge(f"is {megabytes(len(data))}; the limit is {megabytes(limits.max_file_bytes)}", filename)
     if not data.strip():
         raise EmptyEvidence("is empty", filename)
     media_type = sniff_media_type(filename, data)
-    if media_type == PDF:
-        text = _pdf_text(data, filename)
-    elif media_type == DOCX:
-        text = _docx_text(data, filename)
+    if media_type in (PDF, DOCX):
+        from grader.extract_worker import extract_isolated
+
+        if media_type == DOCX:
+            check_archive(data, limits, filename)
+        text = extract_isolated(media_type, data, limits, filename)
     else:
-        text = _decode_text(data, filename)
+        text = decode_text(data, filename)
     text = normalise_text(text)
     if not text:
         raise EmptyEvidence("contains no text", filename)

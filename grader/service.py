@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from grader.evidence import EvidenceError, combine, extract_file, find_links
+from grader.evidence import DEFAULT_LIMITS, EvidenceError, IntakeLimits, combine, extract_file, find_links
 from grader.feedback import FeedbackWriter
 from grader.grading import GradingReport, credential_or_error, grade_evidence
 from grader.models import (
@@ -54,8 +54,9 @@ class GraderService:
     def __init__(self, catalogue: Catalogue, queue: GraderQueue, scorer_factory: Callable[[], Scorer],
                  feedback_factory: Callable[[], FeedbackWriter] | None = None,
                  refit: Callable[[], Any] | None = None, refit_after: int = 0,
-                 fitted_on: Callable[[], int] | None = None):
+                 fitted_on: Callable[[], int] | None = None, intake_limits: IntakeLimits | None = None):
         self.catalogue = catalogue
+        self.intake_limits = intake_limits or DEFAULT_LIMITS  # what reading one evidence file may cost
         self.queue = queue
         self._scorer_factory = scorer_factory
         self._scorer: Scorer | None = None
@@ -77,7 +78,7 @@ class GraderService:
                     learner_names: list[str] = ()) -> GradingReport:
         """Grade evidence without storing it (``stackwise grade``). Raises EvidenceError / UnknownCredential."""
         credential_or_error(self.catalogue, credential_id)
-        texts = [extract_file(name, data).text for name, data in files]
+        texts = [extract_file(name, data, self.intake_limits).text for name, data in files]
         return grade_evidence(self.catalogue, credential_id, texts, self.scorer, reflection=reflection,
                               learner_names=list(learner_names))
 
@@ -134,7 +135,7 @@ class GraderService:
         extracted, texts, problems = [], [], []
         for position, stored in enumerate(job.files):
             try:
-                text = extract_file(stored.filename, stored.content or b"").text
+                text = extract_file(stored.filename, stored.content or b"", self.intake_limits).text
                 extracted.append(ExtractedFile(position=position, text=text))
                 texts.append(text)
             except EvidenceError as exc:

@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     grader_feedback: bool = Field(default=True, description="write model feedback per criterion after a grade")
     grader_refit_after: int = Field(default=20, ge=0, description="refit the combiner after this many new "
                                     "assessor decisions (0: only with 'stackwise grader fit')")
+    # evidence intake: what reading one uploaded file may cost (grader.evidence.IntakeLimits)
+    evidence_unpacked_mb: int = Field(default=40, gt=0, description="a DOCX may unpack to at most this many MB")
+    evidence_part_mb: int = Field(default=16, gt=0, description="one DOCX part or PDF stream, unpacked, in MB")
+    evidence_max_ratio: float = Field(default=100, gt=1, description="a DOCX part may unpack at most this many "
+                                      "times larger than it is stored (parts of 1 MB and more)")
+    evidence_max_parts: int = Field(default=1000, gt=0, description="parts in a DOCX")
+    evidence_max_pages: int = Field(default=500, gt=0, description="pages in a PDF")
+    evidence_timeout_s: float = Field(default=30, gt=0, description="wall time to parse one DOCX or PDF")
+    evidence_memory_mb: int = Field(default=1024, ge=64, description="memory of the process parsing a DOCX or PDF")
     shared_dir: Path | None = None  # STACKWISE_SHARED_DIR: the shared material (datasets/) beside the checkout
     # issuance (Open Badges 3.0)
     public_url: str = Field(default="http://127.0.0.1:7860",

@@ -72,6 +72,16 @@ def make_scorer(settings: Settings, strategy: str | None = None, model=None):
     return EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, checks.model.name, checks.prompt.id)
 
 
+def intake_limits(settings: Settings):
+    """What reading one evidence file may cost, from the ``STACKWISE_EVIDENCE_*`` settings."""
+    from grader.evidence import MB, IntakeLimits
+
+    return IntakeLimits(max_unpacked_bytes=settings.evidence_unpacked_mb * MB,
+                        max_part_bytes=settings.evidence_part_mb * MB, max_ratio=settings.evidence_max_ratio,
+                        max_parts=settings.evidence_max_parts, max_pages=settings.evidence_max_pages,
+                        timeout_s=settings.evidence_timeout_s, memory_bytes=settings.evidence_memory_mb * MB)
+
+
 @lru_cache(maxsize=4)
 def _grader(settings_json: str):
     from grader.queue import open_queue, rubrics_from_catalogue
@@ -91,7 +101,8 @@ def _grader(settings_json: str):
 
     return GraderService(catalogue, queue, lambda: make_scorer(settings),
                          feedback if settings.grader_feedback else None, refit=refit,
-                         refit_after=settings.grader_refit_after, fitted_on=lambda: _fitted_on(settings))
+                         refit_after=settings.grader_refit_after, fitted_on=lambda: _fitted_on(settings),
+                         intake_limits=intake_limits(settings))
 
 
 def _fitted_on(settings: Settings) -> int:
