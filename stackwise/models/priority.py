@@ -1,0 +1,156 @@
+"""Who goes first at the model: a learner waiting for a chat answer, before background grading work.
+
+A model instance has one KV cache and runs one call at a time. Callers mark their calls with a priority
+through a context variable, so no :class:`~stackwise.models.base.TextModel` signature changes and a
+backend or caller that knows nothing of priorities keeps working (unmarked calls are interactive)::
+
+    with background_priority():        # the grader's feedback and checks
+        model.chat(...)
+
+Backends guard their model with a :class:`PriorityLock`: a waiting interactive caller acquires before any
+waiting background caller, and a background holder can hand the model over mid-call
+(:meth:`PriorityLock.yield_to_interactive`) between prompt segments or generated tokens, saving and
+restoring its own state around the interactive call (see ``llama_cpp_backend``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from enum import IntEnum
+
+__all__ = ["Priority", "PriorityLock", "background_priority", "current_priority", "model_priority"]
+
+
+class Priority(IntEnum):
+    """Lower runs first."""
+
+    interactive = 0
+    background = 1
+
+
+_current: contextvars.ContextVar[Priority] = contextvars.ContextVar("stackwise_model_priority",
+                                                                    default=Priority.interactive)
+
+
+def current_priority() -> Priority:
+    """The priority of model calls made from here (interactive unless a caller said otherwise)."""
+    return _current.get()
+
+
+@contextmanager
+def model_priority(priority: Priority) -> Iterator[None]:
+    """Model calls made inside this block (in this thread / context) run at ``priority``."""
+    token = _current.set(Priority(priority))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def background_priority() -> AbstractContextManager[None]:
+    """Model calls made inside this block yield to interactive ones."""
+    return model_priority(Priority.background)
+
+
+class PriorityLock:
+    """A lock whose waiters are served by priority, then first come first served.
+
+    Re-entrant for the holding thread. It may be released from another thread than the one that took it (a
+    streaming generator is often resumed on a different worker thread). ``yield_to_interactive`` lets a
+    background holder hand the lock to waiting interactive callers and take it back before any other
+    background caller.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._held_priority: Priority | None = None
+        self._waiting: dict[Priority, deque[object]] = {p: deque() for p in Priority}
+        self.handovers = 0  # how often a background holder handed the lock to an interactive caller
+
+    # ---- acquire / release ------------------------------------------------------------------------
+    def acquire(self, priority: Priority | None = None) -> None:
+        p = current_priority() if priority is None else Priority(priority)
+        me = threading.get_ident()
+        with self._cond:
+            if self._depth and self._owner == me:
+                self._depth += 1
+                return
+            self._wait_turn(p, object(), front=False)
+            self._owner, self._depth, self._held_priority = me, 1, p
+
+    def release(self) -> None:
+        with self._cond:
+            if self._depth <= 0:
+                raise RuntimeError("release of an unheld PriorityLock")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner, self._held_priority = None, None
+                self._cond.notify_all()
+
+    @contextmanager
+    def hold(self, priority: Priority | None = None) -> Iterator[None]:
+        self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
+
+    def __enter__(self) -> PriorityLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+    # ---- state --------------------------------------------------------------------------------------
+    def waiting(self, priority: Priority) -> int:
+        """How many callers of ``priority`` wait for the lock."""
+        with self._cond:
+            return len(self._waiting[priority])
+
+    def should_yield(self) -> bool:
+        """True when the lock is held at background priority and an interactive caller waits."""
+        with self._cond:
+            return self._held_priority is Priority.background and bool(self._waiting[Priority.interactive])
+
+    def yield_to_interactive(self, save: Callable[[], object] | None = None,
+                             restore: Callable[[object], None] | None = None) -> bool:
+        """If an interactive caller waits while this background holder has the lock: ``save()`` its state, let
+        every waiting interactive caller run, take the lock back (ahead of other background callers) and
+        ``restore(state)``. Returns whether it yielded. Call only while holding the lock."""
+        if not self.should_yield():
+            return False
+        state = save() if save is not None else None
+        with self._cond:
+            depth, owner = self._depth, self._owner
+            self._owner, self._depth, self._held_priority = None, 0, None
+            self.handovers += 1
+            self._cond.notify_all()
+            self._wait_turn(Priority.background, object(), front=True)
+            self._owner, self._depth, self._held_priority = owner, depth, Priority.background
+        if restore is not None:
+            restore(state)
+        return True
+
+    def _wait_turn(self, priority: Priority, ticket: object, *, front: bool) -> None:
+        """Queue ``ticket`` and wait (holding ``_cond``) until the lock is free and it is first in line."""
+        line = self._waiting[priority]
+        line.appendleft(ticket) if front else line.append(ticket)
+        try:
+            while self._depth or self._first() is not ticket:
+                self._cond.wait()
+        finally:
+            line.remove(ticket)
+            self._cond.notify_all()  # the next in line may be able to go (or must see this one gone)
+
+    def _first(self) -> object | None:
+        for p in Priority:
+            if self._waiting[p]:
+                return self._waiting[p][0]
+        return None
