@@ -59,16 +59,16 @@ def background_priority() -> AbstractContextManager[None]:
 class PriorityLock:
     """A lock whose waiters are served by priority, then first come first served.
 
-    Re-entrant for the holding thread. It may be released from another thread than the one that took it (a
-    streaming generator is often resumed on a different worker thread). ``yield_to_interactive`` lets a
-    background holder hand the lock to waiting interactive callers and take it back before any other
-    background caller.
+    Not re-entrant, and not tied to a thread: a streaming generator is often resumed on another worker thread
+    than the one that took the lock, and that thread may meanwhile start another caller's request, which must
+    wait (a thread-owned re-entrant lock would let it in and two calls would share one KV cache).
+    ``yield_to_interactive`` lets a background holder hand the lock to waiting interactive callers and take it
+    back before any other background caller.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._owner: int | None = None
-        self._depth = 0
+        self._held = False
         self._held_priority: Priority | None = None
         self._waiting: dict[Priority, deque[object]] = {p: deque() for p in Priority}
         self.handovers = 0  # how often a background holder handed the lock to an interactive caller
@@ -76,22 +76,16 @@ class PriorityLock:
     # ---- acquire / release ------------------------------------------------------------------------
     def acquire(self, priority: Priority | None = None) -> None:
         p = current_priority() if priority is None else Priority(priority)
-        me = threading.get_ident()
         with self._cond:
-            if self._depth and self._owner == me:
-                self._depth += 1
-                return
             self._wait_turn(p, object(), front=False)
-            self._owner, self._depth, self._held_priority = me, 1, p
+            self._held, self._held_priority = True, p
 
     def release(self) -> None:
         with self._cond:
-            if self._depth <= 0:
+            if not self._held:
                 raise RuntimeError("release of an unheld PriorityLock")
-            self._depth -= 1
-            if self._depth == 0:
-                self._owner, self._held_priority = None, None
-                self._cond.notify_all()
+            self._held, self._held_priority = False, None
+            self._cond.notify_all()
 
     @contextmanager
     def hold(self, priority: Priority | None = None) -> Iterator[None]:
@@ -109,6 +103,12 @@ class PriorityLock:
         self.release()
 
     # ---- state --------------------------------------------------------------------------------------
+    @property
+    def held_priority(self) -> Priority | None:
+        """The priority of the current holder (None when free)."""
+        with self._cond:
+            return self._held_priority
+
     def waiting(self, priority: Priority) -> int:
         """How many callers of ``priority`` wait for the lock."""
         with self._cond:
@@ -128,12 +128,11 @@ class PriorityLock:
             return False
         state = save() if save is not None else None
         with self._cond:
-            depth, owner = self._depth, self._owner
-            self._owner, self._depth, self._held_priority = None, 0, None
+            self._held, self._held_priority = False, None
             self.handovers += 1
             self._cond.notify_all()
             self._wait_turn(Priority.background, object(), front=True)
-            self._owner, self._depth, self._held_priority = owner, depth, Priority.background
+            self._held, self._held_priority = True, Priority.background
         if restore is not None:
             restore(state)
         return True
@@ -143,7 +142,7 @@ class PriorityLock:
         line = self._waiting[priority]
         line.appendleft(ticket) if front else line.append(ticket)
         try:
-            while self._depth or self._first() is not ticket:
+            while self._held or self._first() is not ticket:
                 self._cond.wait()
         finally:
             line.remove(ticket)
