@@ -258,7 +258,7 @@ def test_the_learner_is_told_an_assessor_can_retry_and_only_errors_can_be_retrie
     queue = GraderQueue(db_url)
     sid = _errored(queue, "learner-1")
     view = queue.get_submission(sid, learner_id="learner-1")
-    assert view.status is Status.error and "an assessor can retry it" in view.error_message
+    assert view.status is Status.error and "the assessors, who can grade it again" in view.error_message
     assert [v.id for v in queue.errored_submissions()] == [sid]
     received = queue.create_submission(submission("learner-2")).id
     with pytest.raises(InvalidTransition):

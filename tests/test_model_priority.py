@@ -123,6 +123,21 @@ def test_a_background_holder_hands_over_to_waiting_interactive_callers_and_resum
     assert states == ["state-of-the-background-call"]
 
 
+def test_with_priorities_off_the_lock_is_one_first_come_first_served_line() -> None:
+    lock, order = PriorityLock(), []
+    lock.prioritise = False  # what the benchmark compares against
+    lock.acquire(Priority.background)
+    bg = _waiter(lock, Priority.background, order, "background")
+    _until(lambda: lock.waiting(Priority.interactive) == 1, "the background caller waits in the one line")
+    chat = _waiter(lock, Priority.interactive, order, "interactive")
+    _until(lambda: lock.waiting(Priority.interactive) == 2, "the chat waits behind it")
+    assert not lock.should_yield()
+    lock.release()
+    bg.join(60)
+    chat.join(60)
+    assert order == ["background", "interactive"]
+
+
 def test_an_interactive_holder_never_yields() -> None:
     lock, order = PriorityLock(), []
     lock.acquire(Priority.interactive)
@@ -231,3 +246,20 @@ def test_a_background_choice_distribution_yields_between_prompt_segments_unchang
             break
     else:
         pytest.fail("the chat never arrived while the background prompt was being evaluated")
+
+
+@pytest.mark.model
+def test_chat_and_grading_keep_their_own_cached_prefix_when_they_alternate(llm) -> None:
+    chat = [{"role": "system", "content": "You are the course assistant of a micro-credential catalogue. "
+                                          "Answer briefly and only from the catalogue."},
+            {"role": "user", "content": "In one sentence: what is a unit test?"}]
+    reference_chat = llm.chat(chat, max_tokens=30)
+    with background_priority():
+        reference_feedback = llm.chat(BACKGROUND, max_tokens=60, json_schema=FEEDBACK_SCHEMA)
+    before = dict(llm.stats)
+    assert llm.chat(chat, max_tokens=30) == reference_chat  # the KV cache held the grader's prompt
+    assert llm.stats["parked_restores"] == before["parked_restores"] + 1
+    assert llm.stats["reused_tokens"] > before["reused_tokens"]  # its system message came back from the park
+    with background_priority():
+        assert llm.chat(BACKGROUND, max_tokens=60, json_schema=FEEDBACK_SCHEMA) == reference_feedback
+    assert llm.stats["parked_restores"] == before["parked_restores"] + 2

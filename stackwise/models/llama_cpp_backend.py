@@ -121,7 +121,9 @@ class LlamaCppModel:
         self._segment_token = seg[0] if len(seg) == 1 else -1  # -1: fixed n_batch blocks only
         self._canon: list[int] = []  # tokens whose KV entries were computed canonically
         self._canon_bounds: list[int] = [0]
-        self.stats = {"prompt_tokens": 0, "reused_tokens": 0, "handovers": 0}
+        self.stats = {"prompt_tokens": 0, "reused_tokens": 0, "handovers": 0, "parked_restores": 0}
+        self._kv_owner: Priority | None = None  # whose call left the KV cache as it is
+        self._parked: dict[Priority, _Saved] = {}  # the other side's cache, kept while one side runs
 
     @property
     def lock(self) -> PriorityLock:
@@ -219,8 +221,15 @@ class LlamaCppModel:
         return {**kwargs, "stopping_criteria": StoppingCriteriaList([handover])}
 
     def _handover(self) -> None:
-        if self._lock.yield_to_interactive(self._save, self._restore):
+        if self._lock.yield_to_interactive(self._save, self._resume):
             self.stats["handovers"] += 1
+
+    def _resume(self, saved: object) -> None:
+        """Back from a handover: park what the interactive calls left, restore the paused call's state."""
+        if self._kv_owner is not None and self._kv_owner is not Priority.background:
+            self._parked[self._kv_owner] = self._save()
+        self._restore(saved)
+        self._kv_owner = Priority.background
 
     def _save(self) -> _Saved:
         import llama_cpp
@@ -277,9 +286,8 @@ class LlamaCppModel:
         """
         llm = self._llm
         bounds = self.segment_bounds(tokens)
-        common = min(common_prefix_len(self._canon, tokens), llm.n_tokens)
-        old = set(self._canon_bounds)
-        reuse = max((b for b in bounds[:-1] if b <= common and b in old), default=0)
+        self._switch_cache(tokens, bounds)
+        reuse = self._reusable(self._canon, self._canon_bounds, llm.n_tokens, tokens, bounds)
         if not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
             llm._ctx.kv_cache_clear()
             reuse = 0
@@ -292,6 +300,39 @@ class LlamaCppModel:
         self._canon, self._canon_bounds = list(tokens), bounds
         self.stats["prompt_tokens"] += len(tokens)
         self.stats["reused_tokens"] += reuse
+
+    @staticmethod
+    def _reusable(canon: list[int], canon_bounds: list[int], n_tokens: int, tokens: list[int],
+                  bounds: list[int]) -> int:
+        """How many leading tokens of ``tokens`` a KV state holding ``canon`` can give: whole segments only."""
+        common = min(common_prefix_len(canon, tokens), n_tokens)
+        old = set(canon_bounds)
+        return max((b for b in bounds[:-1] if b <= common and b in old), default=0)
+
+    def _switch_cache(self, tokens: list[int], bounds: list[int]) -> None:
+        """Chat and grading prompts share nothing, so alternating between them would recompute each side's
+        shared prefix (the assistant's system prompt, the grader's rubric) every time. When the caller's
+        priority is not the one that left the KV cache, park the cache for that side and bring back this
+        side's parked cache if it gives a longer reusable prefix. Parked states are exact copies, so the
+        canonical-evaluation guarantee holds."""
+        side = self._lock.held_priority or Priority.interactive
+        owner, self._kv_owner = self._kv_owner, side
+        if owner is None or owner is side:
+            return
+        parked = self._parked.pop(side, None)
+        self._parked[owner] = self._save()
+        llm = self._llm
+        here = self._reusable(self._canon, self._canon_bounds, llm.n_tokens, tokens, bounds)
+        if parked is None or self._reusable(parked.canon, parked.canon_bounds, parked.n_tokens, tokens,
+                                            bounds) <= here:
+            return
+        try:
+            self._restore(parked)
+            self.stats["parked_restores"] += 1
+        except RuntimeError:  # could not put it back: start cold
+            llm._ctx.kv_cache_clear()
+            llm.n_tokens = 0
+            self._canon, self._canon_bounds = [], [0]
 
     def _last_logits(self) -> np.ndarray:
         ptr = self._llm._ctx.get_logits_ith(-1)

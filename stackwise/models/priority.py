@@ -71,13 +71,14 @@ class PriorityLock:
         self._held = False
         self._held_priority: Priority | None = None
         self._waiting: dict[Priority, deque[object]] = {p: deque() for p in Priority}
+        self.prioritise = True  # False: one first-come-first-served line, no handovers (for comparisons)
         self.handovers = 0  # how often a background holder handed the lock to an interactive caller
 
     # ---- acquire / release ------------------------------------------------------------------------
     def acquire(self, priority: Priority | None = None) -> None:
         p = current_priority() if priority is None else Priority(priority)
         with self._cond:
-            self._wait_turn(p, object(), front=False)
+            self._wait_turn(p if self.prioritise else Priority.interactive, object(), front=False)
             self._held, self._held_priority = True, p
 
     def release(self) -> None:
@@ -117,7 +118,8 @@ class PriorityLock:
     def should_yield(self) -> bool:
         """True when the lock is held at background priority and an interactive caller waits."""
         with self._cond:
-            return self._held_priority is Priority.background and bool(self._waiting[Priority.interactive])
+            return (self.prioritise and self._held_priority is Priority.background
+                    and bool(self._waiting[Priority.interactive]))
 
     def yield_to_interactive(self, save: Callable[[], object] | None = None,
                              restore: Callable[[object], None] | None = None) -> bool:
