@@ -34,7 +34,7 @@ from stackwise.models.priority import background_priority
 
 logger = logging.getLogger(__name__)
 
-GRADING_FAILED = "grading stopped unexpectedly; it is listed for the assessors, who can grade it again"
+GRADING_FAILED = "grading failed unexpectedly; it is listed for the assessors, who can grade it again"
 SWEEP_SECONDS = 60.0
 
 
