@@ -54,23 +54,25 @@ def info_questions() -> list[str]:
     return [i["question"] for i in items if i.get("kind") == "info" and "ENGINE" not in (i.get("note") or "")]
 
 
-def first_token_seconds(assistant: Any, learner: str, question: str) -> float:
-    """Seconds until the assistant's stream yields its first text; then the stream is closed."""
+def first_token_seconds(assistant: Any, learner: str, question: str, full: bool = False) -> float:
+    """Seconds until the assistant's stream yields its first text; then the stream is closed (``full``: read
+    to the end, as a learner's browser does, so chats sent together also wait for each other's answers)."""
     started = time.perf_counter()
+    first: float | None = None
     stream = assistant.stream(learner, question)
     try:
         for event in stream:
-            if event.type == "token" and event.text:
-                return time.perf_counter() - started
-            if event.type == "final":
-                return time.perf_counter() - started
+            if first is None and (event.type == "final" or (event.type == "token" and event.text)):
+                first = time.perf_counter() - started
+                if not full:
+                    break
     finally:
         stream.close()
-    return time.perf_counter() - started
+    return first if first is not None else time.perf_counter() - started
 
 
 def run_mode(prioritise: bool | None, *, assistant: Any, grader: Any, model: Any, items: list, questions: list[str],
-             chats: int, gap: float, parallel: bool) -> dict[str, Any]:
+             chats: int, gap: float, parallel: bool, full: bool = False) -> dict[str, Any]:
     from grader.models import SubmissionIn
 
     model.lock.prioritise = prioritise is not False
@@ -92,8 +94,8 @@ def run_mode(prioritise: bool | None, *, assistant: Any, grader: Any, model: Any
 
     def one(n: int) -> tuple[float, bool]:
         grading = prioritise is None or not all(f.done() for f in futures)
-        return first_token_seconds(assistant, f"bench-chat-{uuid.uuid4().hex[:8]}", questions[n % len(questions)]), \
-            grading
+        question = questions[n % len(questions)]
+        return first_token_seconds(assistant, f"bench-chat-{uuid.uuid4().hex[:8]}", question, full), grading
 
     results: list[tuple[float, bool]] = []
     if parallel:
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=6, help="chats sent per mode")
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between sequential chats")
     parser.add_argument("--parallel", action="store_true", help="send the chats all at once")
+    parser.add_argument("--full", action="store_true", help="read every answer to the end (default with --parallel)")
     parser.add_argument("--modes", default="idle,on,off",
                         help="which modes, in order: idle (no grading: the baseline), on, off")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = [] if mode == "idle" else batch
         result = run_mode({"idle": None, "on": True, "off": False}[mode], assistant=assistant, grader=grader,
                           model=model, items=batch, questions=questions, chats=args.chats, gap=args.gap,
-                          parallel=args.parallel)
+                          parallel=args.parallel, full=args.full or args.parallel)
         results.append(result)
         print(json.dumps(result))
     model.lock.prioritise = True

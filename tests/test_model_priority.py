@@ -263,3 +263,65 @@ def test_chat_and_grading_keep_their_own_cached_prefix_when_they_alternate(llm) 
     with background_priority():
         assert llm.chat(BACKGROUND, max_tokens=60, json_schema=FEEDBACK_SCHEMA) == reference_feedback
     assert llm.stats["parked_restores"] == before["parked_restores"] + 2
+
+
+def test_a_chat_with_no_answer_yet_goes_before_the_rest_of_an_answering_chat() -> None:
+    lock, order = PriorityLock(), []
+    lock.acquire(Priority.interactive)
+    assert not lock.should_yield()
+    lock.answering()  # its first token is out
+    background = _waiter(lock, Priority.background, order, "background")
+    _until(lambda: lock.waiting(Priority.background) == 1, "background work waits")
+    assert not lock.should_yield()  # an answering chat does not pause for background work
+    newer = _waiter(lock, Priority.interactive, order, "newer-chat")
+    _until(lambda: lock.waiting(Priority.interactive) == 1, "a newer chat waits")
+    assert lock.should_yield() and lock.yield_turn()
+    order.append("older-chat-resumed")
+    lock.release()
+    newer.join(60)
+    background.join(60)
+    assert order == ["newer-chat", "older-chat-resumed", "background"]
+
+
+def _older_and_newer(llm, older, newer) -> tuple[str, str, list[str]]:
+    """Stream ``older`` on a thread; once its first piece is out, stream ``newer`` here. Returns both answers
+    and the order of the events that matter."""
+    events: list[str] = []
+    results: dict[str, str] = {}
+    started = threading.Event()
+
+    def run_older() -> None:
+        pieces = []
+        for piece in llm.stream_chat(older, max_tokens=60):
+            pieces.append(piece)
+            started.set()
+        results["older"] = "".join(pieces)
+        events.append("older-done")
+        started.set()
+
+    thread = threading.Thread(target=run_older, daemon=True)
+    thread.start()
+    started.wait(600)
+    pieces: list[str] = []
+    for piece in llm.stream_chat(newer, max_tokens=40):
+        if not pieces:
+            events.append("newer-first-token")
+        pieces.append(piece)
+    thread.join(600)
+    return results["older"], "".join(pieces), events
+
+
+@pytest.mark.model
+def test_a_newer_chat_gets_its_first_token_before_an_older_chat_finishes_and_both_are_unchanged(llm) -> None:
+    older = [{"role": "user", "content": "Write a haiku about compilers."}]
+    reference_older = "".join(llm.stream_chat(older, max_tokens=60))
+    reference_newer = "".join(llm.stream_chat(CHAT, max_tokens=40))
+    for _attempt in range(3):
+        before = llm.stats["handovers"]
+        got_older, got_newer, events = _older_and_newer(llm, older, CHAT)
+        assert (got_older, got_newer) == (reference_older, reference_newer)
+        if llm.stats["handovers"] > before:
+            assert events.index("newer-first-token") < events.index("older-done")
+            break
+    else:
+        pytest.fail("the newer chat never arrived while the older one was answering")

@@ -20,11 +20,12 @@ pinned.
 
 Priority (:mod:`stackwise.models.priority`): calls take the model through a :class:`PriorityLock`, so a
 waiting interactive call (a learner's chat) goes before waiting background calls (the grader's feedback and
-checks). A background call also hands the model over *during* its work: before each prompt segment and after
-each sampled token, if an interactive caller waits, it saves its own state (sequence 0's KV cells, the token
-history, the sampler with its grammar state, the canonical-cache bookkeeping), lets the interactive calls
-run, restores that state exactly and carries on. The KV cells are copied bytes, so the background call's
-output is the same as without the interruption.
+checks), and a chat with no answer yet before the rest of another chat's answer. A call also hands the model
+over *during* its work: after each sampled token (a chat: from its second token on), and a background call
+also before each prompt segment, if a caller of an earlier line waits, it saves its own state (sequence 0's
+KV cells, the token history, the sampler with its grammar state, the canonical-cache bookkeeping), lets
+those calls run, restores that state exactly and carries on. The KV cells are copied bytes, so the paused
+call's output is the same as without the interruption.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from stackwise.models.base import (
     normalize_messages,
     softmax_dict,
 )
-from stackwise.models.priority import Priority, PriorityLock, current_priority
+from stackwise.models.priority import Priority, PriorityLock
 
 DEFAULT_STOPS = ("<|im_end|>", "<|endoftext|>")
 
@@ -208,28 +209,35 @@ class LlamaCppModel:
 
     # ---------------------------------------------------------------------------- priority
     def _yielding(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """For a background call: hand the model over after each sampled token when an interactive call waits
-        (a stopping criterion that never stops; it runs before the sampled token is evaluated)."""
-        if current_priority() is not Priority.background:
-            return kwargs
+        """Hand the model over after each sampled token when a caller of an earlier line waits (a stopping
+        criterion that never stops; it runs after a token is sampled, before it is evaluated). An interactive
+        call counts as answering once its first token is out, so a newer chat's first token comes before the
+        rest of an older chat's answer; a background call pauses for any chat."""
         from llama_cpp import StoppingCriteriaList
 
+        sampled = [0]
+
         def handover(_input_ids: Any, _logits: Any) -> bool:
-            self._handover()
+            sampled[0] += 1
+            if sampled[0] == 1:
+                self._lock.answering()  # the first token goes out before anyone else is let in
+            else:
+                self._handover()
             return False
 
         return {**kwargs, "stopping_criteria": StoppingCriteriaList([handover])}
 
     def _handover(self) -> None:
-        if self._lock.yield_to_interactive(self._save, self._resume):
+        if self._lock.yield_turn(self._save, self._resume):
             self.stats["handovers"] += 1
 
     def _resume(self, saved: object) -> None:
-        """Back from a handover: park what the interactive calls left, restore the paused call's state."""
-        if self._kv_owner is not None and self._kv_owner is not Priority.background:
+        """Back from a handover: park what the other side's calls left, restore the paused call's state."""
+        side = self._lock.held_priority or Priority.interactive
+        if self._kv_owner is not None and self._kv_owner is not side:
             self._parked[self._kv_owner] = self._save()
         self._restore(saved)
-        self._kv_owner = Priority.background
+        self._kv_owner = side
 
     def _save(self) -> _Saved:
         import llama_cpp

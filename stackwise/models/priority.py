@@ -56,36 +56,43 @@ def background_priority() -> AbstractContextManager[None]:
     return model_priority(Priority.background)
 
 
+# Lines a caller waits in, first served first: a chat that has no answer yet, a chat already answering (it
+# has shown its first token and may pause for a newer chat), background work.
+_NEW, _ANSWERING, _BACKGROUND = 0, 1, 2
+_LEVEL = {Priority.interactive: _NEW, Priority.background: _BACKGROUND}
+
+
 class PriorityLock:
     """A lock whose waiters are served by priority, then first come first served.
 
-    Not re-entrant, and not tied to a thread: a streaming generator is often resumed on another worker thread
-    than the one that took the lock, and that thread may meanwhile start another caller's request, which must
-    wait (a thread-owned re-entrant lock would let it in and two calls would share one KV cache).
-    ``yield_to_interactive`` lets a background holder hand the lock to waiting interactive callers and take it
-    back before any other background caller.
+    Three lines: interactive callers that have not produced anything yet, interactive callers that already
+    have (:meth:`answering`), background callers. Not re-entrant, and not tied to a thread: a streaming
+    generator is often resumed on another worker thread than the one that took the lock, and that thread
+    may meanwhile start another caller's request, which must wait (a thread-owned re-entrant lock would let
+    it in and two calls would share one KV cache). :meth:`yield_turn` lets a holder hand the lock to callers
+    of an earlier line and take it back before anyone else of its own line.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._held = False
-        self._held_priority: Priority | None = None
-        self._waiting: dict[Priority, deque[object]] = {p: deque() for p in Priority}
+        self._held_level: int | None = None
+        self._waiting: dict[int, deque[object]] = {level: deque() for level in (_NEW, _ANSWERING, _BACKGROUND)}
         self.prioritise = True  # False: one first-come-first-served line, no handovers (for comparisons)
-        self.handovers = 0  # how often a background holder handed the lock to an interactive caller
+        self.handovers = 0  # how often a holder paused for a caller of an earlier line
 
     # ---- acquire / release ------------------------------------------------------------------------
     def acquire(self, priority: Priority | None = None) -> None:
-        p = current_priority() if priority is None else Priority(priority)
+        level = _LEVEL[current_priority() if priority is None else Priority(priority)]
         with self._cond:
-            self._wait_turn(p if self.prioritise else Priority.interactive, object(), front=False)
-            self._held, self._held_priority = True, p
+            self._wait_turn(level if self.prioritise else _NEW, object(), front=False)
+            self._held, self._held_level = True, level
 
     def release(self) -> None:
         with self._cond:
             if not self._held:
                 raise RuntimeError("release of an unheld PriorityLock")
-            self._held, self._held_priority = False, None
+            self._held, self._held_level = False, None
             self._cond.notify_all()
 
     @contextmanager
@@ -108,40 +115,58 @@ class PriorityLock:
     def held_priority(self) -> Priority | None:
         """The priority of the current holder (None when free)."""
         with self._cond:
-            return self._held_priority
+            if self._held_level is None:
+                return None
+            return Priority.background if self._held_level == _BACKGROUND else Priority.interactive
 
     def waiting(self, priority: Priority) -> int:
-        """How many callers of ``priority`` wait for the lock."""
+        """How many callers of ``priority`` wait for the lock (interactive: both interactive lines)."""
         with self._cond:
-            return len(self._waiting[priority])
+            if priority is Priority.background:
+                return len(self._waiting[_BACKGROUND])
+            return len(self._waiting[_NEW]) + len(self._waiting[_ANSWERING])
+
+    def answering(self) -> None:
+        """The interactive holder has produced its first output: from now on it pauses for a newer chat."""
+        with self._cond:
+            if self._held_level == _NEW:
+                self._held_level = _ANSWERING
 
     def should_yield(self) -> bool:
-        """True when the lock is held at background priority and an interactive caller waits."""
+        """True when a caller of an earlier line than the holder's waits."""
         with self._cond:
-            return (self.prioritise and self._held_priority is Priority.background
-                    and bool(self._waiting[Priority.interactive]))
+            return self._should_yield()
 
-    def yield_to_interactive(self, save: Callable[[], object] | None = None,
-                             restore: Callable[[object], None] | None = None) -> bool:
-        """If an interactive caller waits while this background holder has the lock: ``save()`` its state, let
-        every waiting interactive caller run, take the lock back (ahead of other background callers) and
-        ``restore(state)``. Returns whether it yielded. Call only while holding the lock."""
+    def _should_yield(self) -> bool:
+        if not self.prioritise or self._held_level is None:
+            return False
+        return any(self._waiting[level] for level in range(self._held_level))
+
+    def yield_turn(self, save: Callable[[], object] | None = None,
+                   restore: Callable[[object], None] | None = None) -> bool:
+        """If a caller of an earlier line waits: ``save()`` the holder's state, let every such caller run, take
+        the lock back (ahead of the others of its own line) and ``restore(state)``. Returns whether it
+        yielded. Call only while holding the lock."""
         if not self.should_yield():
             return False
         state = save() if save is not None else None
         with self._cond:
-            self._held, self._held_priority = False, None
+            level = self._held_level
+            assert level is not None
+            self._held, self._held_level = False, None
             self.handovers += 1
             self._cond.notify_all()
-            self._wait_turn(Priority.background, object(), front=True)
-            self._held, self._held_priority = True, Priority.background
+            self._wait_turn(level, object(), front=True)
+            self._held, self._held_level = True, level
         if restore is not None:
             restore(state)
         return True
 
-    def _wait_turn(self, priority: Priority, ticket: object, *, front: bool) -> None:
+    yield_to_interactive = yield_turn  # a background holder's view of the same
+
+    def _wait_turn(self, level: int, ticket: object, *, front: bool) -> None:
         """Queue ``ticket`` and wait (holding ``_cond``) until the lock is free and it is first in line."""
-        line = self._waiting[priority]
+        line = self._waiting[level]
         line.appendleft(ticket) if front else line.append(ticket)
         try:
             while self._held or self._first() is not ticket:
@@ -151,7 +176,7 @@ class PriorityLock:
             self._cond.notify_all()  # the next in line may be able to go (or must see this one gone)
 
     def _first(self) -> object | None:
-        for p in Priority:
-            if self._waiting[p]:
-                return self._waiting[p][0]
+        for level in (_NEW, _ANSWERING, _BACKGROUND):
+            if self._waiting[level]:
+                return self._waiting[level][0]
         return None
