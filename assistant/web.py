@@ -222,7 +222,10 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
 
         # ------------------------------------------------------------------ events
         chat_io = dict(fn=chat, inputs=[message, chatbot, holding, name, session_id],
-                       outputs=[chatbot, message, holding])
+                       outputs=[chatbot, message, holding],
+                       # chats do not wait for each other here: the model's priority lock orders them (and puts
+                       # them ahead of background grading), retrieval and memory run concurrently
+                       concurrency_limit=16, concurrency_id="chat")
         message.submit(**chat_io, api_name="chat")
         send.click(**chat_io, api_visibility="private")
         holding.input(save_holding, inputs=[holding, name, session_id], outputs=[status], api_name="save_holding")

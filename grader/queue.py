@@ -80,7 +80,8 @@ from grader.store import (
 from stackwise.db import engine_for, session_factory
 
 __all__ = [
-    "DEFAULT_LEASE_SECONDS", "GraderQueue", "Rescorer", "RubricLike", "on_ready_to_issue", "open_queue",
+    "DEFAULT_GRADING_LEASE_SECONDS", "DEFAULT_LEASE_SECONDS",
+    "GraderQueue", "Rescorer", "RubricLike", "on_ready_to_issue", "open_queue",
     "rubric_scorer", "rubrics_from_catalogue",
     # re-exported boundary errors
     "ClaimConflict", "GraderError", "IdempotencyConflict", "InvalidOverride", "InvalidTransition",
@@ -90,9 +91,23 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 30 * 60
+DEFAULT_GRADING_LEASE_SECONDS = 90  # the grading thread renews it every third of that
 MAX_LEASE_SECONDS = 8 * 60 * 60
 _CAS_ATTEMPTS = 8
 _T = SubmissionRow.__table__
+
+
+def _check_worker(submission_id: str, row: Row, worker: str | None) -> None:
+    """With ``worker``: a ``grading`` row must be under that worker's grading lease."""
+    if worker is not None and row.status == Status.grading and row.claimed_by != worker:
+        raise NotLeaseHolder(f"grader {worker!r} no longer holds submission {submission_id!r} "
+                             f"(now {row.claimed_by or 'back in the queue'}); its grade is not recorded")
+
+
+def _held_by(worker: str | None) -> tuple[Any, ...]:
+    """The compare-and-set condition that goes with :func:`_check_worker`."""
+    return () if worker is None else (
+        (_T.c.status != Status.grading.value) | (_T.c.claimed_by == worker),)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -275,14 +290,26 @@ class GraderQueue:
             raise
         return self._view(sid)
 
-    def start_grading(self, submission_id: str, *, actor: str = "grader") -> GradingJob:
-        """Move ``received`` (or ``error``, to retry) to ``grading`` and return what the scorer needs.
+    def start_grading(self, submission_id: str, *, actor: str = "grader", worker: str | None = None,
+                      lease_seconds: float = DEFAULT_GRADING_LEASE_SECONDS) -> GradingJob:
+        """Move ``received`` (or ``error``, to retry) to ``grading`` under a grading lease and return what the
+        scorer needs.
 
-        Only one caller wins for a given submission; the others get :class:`InvalidTransition`.
+        The lease (``worker``, default ``actor``, until now + ``lease_seconds``) is taken in the same
+        compare-and-set as the status change, so of two processes exactly one wins; the others get
+        :class:`InvalidTransition`. The worker renews it with :meth:`renew_grading_lease` while it works;
+        once it expires, :meth:`recover_stale_grading` puts the submission back to ``received``.
         """
+        if not 0 < lease_seconds <= MAX_LEASE_SECONDS:
+            raise ValueError(f"lease_seconds must be in (0, {MAX_LEASE_SECONDS}], got {lease_seconds}")
+        holder = worker or actor
         with self._sessions.begin() as session:
+            expires = self._clock() + timedelta(seconds=lease_seconds)
             self._transition(session, submission_id, Status.grading, actor, "grading_started",
-                             values={"error_message": None})
+                             sources={Status.received, Status.error},
+                             values={"error_message": None, "claimed_by": holder, "lease_expires_at": expires},
+                             details={"worker": holder, "lease_expires_at": expires.isoformat()},
+                             where=(_T.c.status.in_([Status.received.value, Status.error.value]),))
         with self._sessions() as session:
             row = self._row(session, submission_id)
             return GradingJob(submission_id=row.id, credential_id=row.credential_id, learner_id=row.learner_id,
@@ -291,17 +318,83 @@ class GraderQueue:
                               links=list(row.links or []), reflection=row.reflection,
                               previous_submission_id=row.previous_submission_id)
 
+    def renew_grading_lease(self, submission_id: str, worker: str,
+                            lease_seconds: float = DEFAULT_GRADING_LEASE_SECONDS) -> bool:
+        """The grading worker's heartbeat: extend its lease on a ``grading`` submission. Returns False when the
+        worker no longer holds it (graded, or the lease expired and the submission went back to the queue).
+        Heartbeats change no status and write no audit entry."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(_T).where(_T.c.id == submission_id, _T.c.status == Status.grading.value,
+                                 _T.c.claimed_by == worker, _T.c.lease_expires_at > now)
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds), version=_T.c.version + 1,
+                        updated_at=now))
+            return result.rowcount == 1
+
+    def recover_stale_grading(self) -> list[str]:
+        """Put ``grading`` submissions whose grading lease expired (or that have none: left by a process that
+        stopped before leases existed) back to ``received``, so they are graded again. Returns their ids.
+
+        Each return is a compare-and-set on the expired lease, so a worker that renewed in the meantime keeps
+        its submission, and a worker that lost it cannot record a grade any more (:meth:`record_grade` with
+        ``worker`` checks the lease): every submission's grade is recorded once.
+        """
+        now = self._clock()
+        stale = (_T.c.lease_expires_at.is_(None)) | (_T.c.lease_expires_at <= now)
+        with self._sessions() as session:
+            rows = session.execute(select(_T.c.id, _T.c.claimed_by, _T.c.lease_expires_at).where(
+                _T.c.status == Status.grading.value, stale).order_by(_T.c.created_at, _T.c.id)).all()
+        recovered = []
+        for sid, worker, expired in rows:
+            try:
+                with self._sessions.begin() as session:
+                    def guard(row: Row, sid: str = sid) -> None:
+                        if row.lease_expires_at is not None and row.lease_expires_at > now:
+                            raise ClaimConflict(sid, row.claimed_by, row.lease_expires_at)
+
+                    self._transition(session, sid, Status.received, "system", "grading_lease_expired",
+                                     sources={Status.grading}, guard=guard,
+                                     where=(_T.c.status == Status.grading.value, stale),
+                                     details={"worker": worker,
+                                              "lease_expired_at": expired.isoformat() if expired else None})
+            except (InvalidTransition, ClaimConflict):
+                continue  # graded or renewed meanwhile
+            recovered.append(sid)
+            log.warning("submission %s was left grading (lease expired); back in the queue", sid)
+        return recovered
+
+    def retry(self, submission_id: str, actor: str) -> SubmissionView:
+        """Send an ``error`` submission back to ``received`` to be graded again (an assessor's retry, audited
+        with ``actor``). Raises :class:`InvalidTransition` for any other status."""
+        with self._sessions.begin() as session:
+            row = session.execute(select(_T.c.error_message).where(_T.c.id == submission_id)).one_or_none()
+            self._transition(session, submission_id, Status.received, actor, "retry_requested",
+                             sources={Status.error}, values={"error_message": None},
+                             details={"previous_error": row.error_message if row is not None else None})
+        return self._view(submission_id)
+
+    def errored_submissions(self, limit: int = 200) -> list[SubmissionView]:
+        """Submissions in ``error`` (grading could not finish), newest first: what an assessor may retry."""
+        with self._sessions() as session:
+            ids = session.scalars(select(SubmissionRow.id).where(SubmissionRow.status == Status.error.value)
+                                  .order_by(SubmissionRow.status_changed_at.desc(), SubmissionRow.id)
+                                  .limit(limit)).all()
+            return [self._view(sid, session) for sid in ids]
+
     def record_extraction(self, submission_id: str, files: Sequence[ExtractedFile], *,
-                          actor: str = "grader") -> None:
-        """Store extracted text (or the extraction error) per file position, while ``received``/``grading``."""
+                          actor: str = "grader", worker: str | None = None) -> None:
+        """Store extracted text (or the extraction error) per file position, while ``received``/``grading``
+        (with ``worker``: only under that worker's grading lease)."""
         positions = {f.position for f in files}
         with self._sessions.begin() as session:
             def check(row: Row) -> dict:
                 if row.status not in (Status.received, Status.grading):
                     raise InvalidTransition(submission_id, row.status, row.status, "evidence is fixed after grading")
+                _check_worker(submission_id, row, worker)
                 return {}
 
-            self._cas(session, submission_id, check)
+            self._cas(session, submission_id, check, where=_held_by(worker))
             stored = {f.position: f for f in session.scalars(
                 select(FileRow).where(FileRow.submission_id == submission_id))}
             unknown = sorted(positions - set(stored))
@@ -316,9 +409,12 @@ class GraderQueue:
             }, at=self._clock())
 
     def record_grade(self, submission_id: str, result: GradeResult, *, model_input: str | None = None,
-                     actor: str = "grader") -> SubmissionView:
+                     actor: str = "grader", worker: str | None = None) -> SubmissionView:
         """Store the AI grade of a ``grading`` submission and move it to ``passed`` (issuable), ``failed``
-        or ``review`` (with ``result.reasons``). ``model_input`` is the pseudonymised text the model saw."""
+        or ``review`` (with ``result.reasons``). ``model_input`` is the pseudonymised text the model saw.
+
+        With ``worker``, only the holder of the grading lease may record it (:class:`NotLeaseHolder`
+        otherwise): a worker whose lease expired and whose submission was taken up again records nothing."""
         target = {"pass": Status.passed, "fail": Status.failed, "review": Status.review}[result.decision]
         now = self._clock()
         with self._sessions.begin() as session:
@@ -326,11 +422,12 @@ class GraderQueue:
                 if row.status == Status.grading and row.credential_id != result.credential_id:
                     raise GraderError(f"grade is for credential {result.credential_id!r}, "
                                       f"submission {submission_id!r} is for {row.credential_id!r}")
+                _check_worker(submission_id, row, worker)
 
             reasons = list(result.reasons) or (["unspecified"] if target is Status.review else [])
             row = self._transition(session, submission_id, target, actor, "graded", sources={Status.grading},
-                                   guard=guard, values={"ready_to_issue": target is Status.passed,
-                                                        "review_reasons": reasons},
+                                   guard=guard, where=_held_by(worker),
+                                   values={"ready_to_issue": target is Status.passed, "review_reasons": reasons},
                                    details={"model": result.model, "prompt_version": result.prompt_version,
                                             "decision": result.decision, "reasons": reasons,
                                             "total_points": result.total_points, "max_points": result.max_points})
@@ -352,10 +449,13 @@ class GraderQueue:
             self._announce(row, "auto_pass", actor, now)
         return self._view(submission_id)
 
-    def record_error(self, submission_id: str, message: str, *, actor: str = "grader") -> SubmissionView:
-        """Move ``received``/``grading`` to ``error`` keeping ``message`` (unreadable, empty, too large, ...)."""
+    def record_error(self, submission_id: str, message: str, *, actor: str = "grader",
+                     worker: str | None = None) -> SubmissionView:
+        """Move ``received``/``grading`` to ``error`` keeping ``message`` (unreadable, empty, too large, ...).
+        With ``worker``, only the holder of the grading lease may (see :meth:`record_grade`)."""
         with self._sessions.begin() as session:
             self._transition(session, submission_id, Status.error, actor, "error",
+                             guard=lambda row: _check_worker(submission_id, row, worker), where=_held_by(worker),
                              values={"error_message": message}, details={"message": message})
         return self._view(submission_id)
 
@@ -664,7 +764,7 @@ class GraderQueue:
 
     def _transition(self, session: Session, submission_id: str, target: Status, actor: str, event_type: str, *,
                     sources: set[Status] | None = None, guard: Callable[[Row], None] | None = None,
-                    values: dict | None = None, details: dict | None = None) -> Row:
+                    values: dict | None = None, details: dict | None = None, where: Sequence[Any] = ()) -> Row:
         now = self._clock()
 
         def check(row: Row) -> dict:
@@ -676,7 +776,7 @@ class GraderQueue:
             return {"status": target.value, "status_changed_at": now, "claimed_by": None,
                     "lease_expires_at": None, **(values or {})}
 
-        row = self._cas(session, submission_id, check)
+        row = self._cas(session, submission_id, check, where=where)
         append_audit(session, event_type, submission_id, actor,
                      {"from": row.status, "to": target.value, **(details or {})}, at=now)
         return row

@@ -7,9 +7,13 @@ whatever goes wrong after the submission is stored is recorded on it as an error
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from grader.evidence import DEFAULT_LIMITS, EvidenceError, IntakeLimits, combine, extract_file, find_links
@@ -23,11 +27,43 @@ from grader.models import (
     SubmissionIn,
     SubmissionView,
 )
-from grader.queue import GraderQueue
+from grader.queue import DEFAULT_GRADING_LEASE_SECONDS, GraderQueue, InvalidTransition, NotLeaseHolder
 from grader.scoring import Scorer
 from knowledge.schema import Catalogue
+from stackwise.models.priority import background_priority
 
 logger = logging.getLogger(__name__)
+
+GRADING_FAILED = "grading failed unexpectedly; it is listed for the assessors, who can grade it again"
+SWEEP_SECONDS = 60.0
+
+
+class _Heartbeat:
+    """Renews one submission's grading lease every third of its length until stopped (a daemon thread)."""
+
+    def __init__(self, queue: GraderQueue, submission_id: str, worker: str, lease_seconds: float):
+        self._queue, self._sid, self._worker, self._lease = queue, submission_id, worker, lease_seconds
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._run, name=f"stackwise-lease-{submission_id[:8]}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._lease / 3):
+            try:
+                if not self._queue.renew_grading_lease(self._sid, self._worker, self._lease):
+                    self.lost = True
+                    logger.warning("grader %s lost its lease on submission %s", self._worker, self._sid)
+                    return
+            except Exception:  # a busy database: try again at the next beat (the lease outlives two misses)
+                logger.exception("renewing the grading lease on %s failed", self._sid)
 
 
 def to_grade_result(report: GradingReport) -> GradeResult:
@@ -54,7 +90,8 @@ class GraderService:
     def __init__(self, catalogue: Catalogue, queue: GraderQueue, scorer_factory: Callable[[], Scorer],
                  feedback_factory: Callable[[], FeedbackWriter] | None = None,
                  refit: Callable[[], Any] | None = None, refit_after: int = 0,
-                 fitted_on: Callable[[], int] | None = None, intake_limits: IntakeLimits | None = None):
+                 fitted_on: Callable[[], int] | None = None, intake_limits: IntakeLimits | None = None,
+                 lease_seconds: float = DEFAULT_GRADING_LEASE_SECONDS, sweep_seconds: float = SWEEP_SECONDS):
         self.catalogue = catalogue
         self.intake_limits = intake_limits or DEFAULT_LIMITS  # what reading one evidence file may cost
         self.queue = queue
@@ -67,6 +104,13 @@ class GraderService:
         self._fitted_on: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        # this process's grading identity: the lease on a submission being graded names it
+        self.worker = f"grader@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
+        self.sweep_seconds = sweep_seconds
+        self._queued: set[str] = set()  # submitted to this process's grading thread, not finished yet
+        self._sweeper: threading.Thread | None = None
+        self._closed = threading.Event()
 
     @property
     def scorer(self) -> Scorer:
@@ -106,14 +150,67 @@ class GraderService:
         view = self.receive(submission)
         if view.status.value != "received":
             return view, None
-        return view, self._worker().submit(self._grade_logged, view.id)
+        return view, self._enqueue(view.id)
 
-    def resume_pending(self) -> list[str]:
-        """Grade, in the background, submissions left ``received`` by a stopped process. Returns their ids."""
+    def resume_pending(self, *, keep_sweeping: bool = True) -> list[str]:
+        """Grade, in the background, submissions a stopped process left behind: ``received`` ones, and
+        ``grading`` ones whose grading lease expired (the process died mid-grade; they go back to
+        ``received`` first). Returns their ids. With ``keep_sweeping`` a daemon thread does the same every
+        ``sweep_seconds`` (a submission another process abandons, or one an assessor retried from the CLI)."""
+        self.queue.recover_stale_grading()
         pending = self.queue.pending_submissions()
         for submission_id in pending:
-            self._worker().submit(self._grade_logged, submission_id)
+            self._enqueue(submission_id)
+        if keep_sweeping:
+            self._start_sweeper()
         return pending
+
+    def retry(self, submission_id: str, actor: str, *, now: bool = False) -> SubmissionView:
+        """An assessor's retry of an ``error`` submission (audited with ``actor``): back to ``received``, then
+        graded on the grading thread (or here and now with ``now``, for the CLI). Raises
+        :class:`InvalidTransition` when the submission is not in ``error``."""
+        view = self.queue.retry(submission_id, actor)
+        if now:
+            return self._grade_logged(submission_id)
+        self._enqueue(submission_id)
+        return view
+
+    def close(self) -> None:
+        """Stop the sweeper and let the grading thread finish what it has (no new work is started)."""
+        self._closed.set()
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _start_sweeper(self) -> None:
+        with self._lock:
+            if self._sweeper is not None or self.sweep_seconds <= 0:
+                return
+            self._sweeper = threading.Thread(target=self._sweep, name="stackwise-grader-sweep", daemon=True)
+            self._sweeper.start()
+
+    def _sweep(self) -> None:
+        while not self._closed.wait(self.sweep_seconds):
+            try:
+                self.resume_pending(keep_sweeping=False)
+            except Exception:  # a database hiccup: the next sweep tries again
+                logger.exception("sweeping for submissions to grade failed")
+
+    def _enqueue(self, submission_id: str) -> Future[SubmissionView] | None:
+        """Submit to the grading thread unless this process already has it queued."""
+        with self._lock:
+            if submission_id in self._queued:
+                return None
+            self._queued.add(submission_id)
+        return self._worker().submit(self._grade_queued, submission_id)
+
+    def _grade_queued(self, submission_id: str) -> SubmissionView:
+        try:
+            return self._grade_logged(submission_id)
+        finally:
+            with self._lock:
+                self._queued.discard(submission_id)
 
     def _worker(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -124,14 +221,44 @@ class GraderService:
     def _grade_logged(self, submission_id: str) -> SubmissionView:
         try:
             return self.grade(submission_id, feedback_now=True)
+        except (InvalidTransition, NotLeaseHolder) as exc:  # another worker has it, or it was graded already
+            logger.info("not grading submission %s here: %s", submission_id, exc)
+            return self.queue._view(submission_id)
         except Exception:  # the submission stays stored; record why grading stopped
             logger.exception("grading submission %s failed", submission_id)
-            return self.queue.record_error(submission_id, "grading failed unexpectedly; an assessor will retry it")
+            try:
+                return self.queue.record_error(submission_id, GRADING_FAILED, worker=self.worker)
+            except (InvalidTransition, NotLeaseHolder):
+                return self.queue._view(submission_id)
 
     def grade(self, submission_id: str, *, feedback_now: bool = False) -> SubmissionView:
-        """Grade a stored ``received`` submission and record the decision (or the reason it could not be graded)."""
-        job = self.queue.start_grading(submission_id)
-        learner_id = job.learner_id
+        """Grade a stored ``received`` (or ``error``) submission under this process's grading lease and record
+        the decision (or the reason it could not be graded). Model calls run at background priority, so a
+        learner's chat is answered first (:mod:`stackwise.models.priority`).
+
+        Raises :class:`InvalidTransition` when another worker has it or it is graded, :class:`NotLeaseHolder`
+        when this worker's lease expired meanwhile and the submission was taken up again (nothing recorded)."""
+        job = self.queue.start_grading(submission_id, worker=self.worker, lease_seconds=self.lease_seconds)
+        with self._leased(submission_id), background_priority():
+            view, report = self._grade_job(job)
+        if report is None:
+            return view
+        if not feedback_now:  # after the decision, never before it; on the grading thread
+            self._worker().submit(self._feedback_logged, submission_id, report)
+            return view
+        # on the grading thread already: the decision is stored (the web shows it at once); whoever waits for
+        # this view (the Telegram bot) gets it with the feedback
+        self._feedback_logged(submission_id, report)
+        return self.queue.get_submission(submission_id, learner_id=view.learner_id)
+
+    @contextmanager
+    def _leased(self, submission_id: str) -> Iterator[None]:
+        with _Heartbeat(self.queue, submission_id, self.worker, self.lease_seconds):
+            yield
+
+    def _grade_job(self, job: Any) -> tuple[SubmissionView, GradingReport | None]:
+        """Extract, score and record one claimed job; the report comes back when feedback is to be written."""
+        submission_id, learner_id, worker = job.submission_id, job.learner_id, self.worker
         extracted, texts, problems = [], [], []
         for position, stored in enumerate(job.files):
             try:
@@ -142,12 +269,12 @@ class GraderService:
                 extracted.append(ExtractedFile(position=position, error=str(exc)))
                 problems.append(str(exc))
         if extracted:
-            self.queue.record_extraction(submission_id, extracted)
+            self.queue.record_extraction(submission_id, extracted, worker=worker)
         links = job.links or [link for t in texts for link in find_links(t)]
         if links:
             texts.append("Links provided: " + " ".join(links))
         if problems and not texts:
-            return self.queue.record_error(submission_id, "; ".join(problems))
+            return self.queue.record_error(submission_id, "; ".join(problems), worker=worker), None
         try:
             combine(texts, job.reflection or None)  # unusable evidence is recorded before the model is touched
             report = grade_evidence(
@@ -157,21 +284,15 @@ class GraderService:
                 other_submissions=self.queue.evidence_of_others(job.credential_id, learner_id),
             )
         except EvidenceError as exc:
-            return self.queue.record_error(submission_id, "; ".join([*problems, str(exc)]))
+            return self.queue.record_error(submission_id, "; ".join([*problems, str(exc)]), worker=worker), None
         result = to_grade_result(report)
         if problems:
             result = result.model_copy(update={"decision": "review",
                                                "reasons": [*result.reasons, "unreadable_file"]})
-        view = self.queue.record_grade(submission_id, result, model_input=report.evidence_for_model)
+        view = self.queue.record_grade(submission_id, result, model_input=report.evidence_for_model, worker=worker)
         if self._feedback_factory is None or not result.engine_version:
-            return view
-        if not feedback_now:  # after the decision, never before it; on the grading thread
-            self._worker().submit(self._feedback_logged, submission_id, report)
-            return view
-        # on the grading thread already: the decision is stored (the web shows it at once); whoever waits for
-        # this view (the Telegram bot) gets it with the feedback
-        self._feedback_logged(submission_id, report)
-        return self.queue.get_submission(submission_id, learner_id=view.learner_id)
+            return view, None
+        return view, report
 
     def after_decision(self) -> bool:
         """Called after an assessor decision: refit the engine in the background once ``refit_after`` new
@@ -213,7 +334,8 @@ class GraderService:
 
     def _feedback_logged(self, submission_id: str, report: GradingReport) -> None:
         try:
-            feedback, seconds = self.write_feedback(report)
+            with background_priority():
+                feedback, seconds = self.write_feedback(report)
             self.queue.record_feedback(submission_id, feedback, seconds)
         except Exception:  # feedback is an extra: the decision stands without it
             logger.exception("writing feedback for submission %s failed", submission_id)

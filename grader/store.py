@@ -37,13 +37,16 @@ from grader.models import ISSUABLE_STATUSES, GraderError, Status
 from stackwise import db
 from stackwise.db import Base, make_append_only
 
-# Which status may follow which. Claiming/releasing a lease does not change the status.
+# Which status may follow which. Claiming/releasing a lease does not change the status. A ``grading`` row
+# carries the grading worker's lease in ``claimed_by``/``lease_expires_at`` (the same columns an assessor's
+# review lease uses, so databases created before grading leases need no migration); when that lease
+# expires (the worker died) the row goes back to ``received``. ``error -> received`` is an assessor's retry.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.received: frozenset({Status.grading, Status.error}),
-    Status.grading: frozenset({Status.passed, Status.failed, Status.review, Status.error}),
+    Status.grading: frozenset({Status.passed, Status.failed, Status.review, Status.error, Status.received}),
     Status.review: frozenset({Status.approved, Status.rejected, Status.resubmission_requested}),
     Status.failed: frozenset({Status.review}),  # appeal: a human looks again
-    Status.error: frozenset({Status.grading}),  # retry after a transient failure
+    Status.error: frozenset({Status.grading, Status.received}),  # retry after a transient failure
     Status.passed: frozenset(),
     Status.approved: frozenset(),
     Status.rejected: frozenset(),

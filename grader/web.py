@@ -726,6 +726,39 @@ class GraderWeb:
             return (*self._frame(live, f"{message} ({_problem(exc)})"), *(gr.skip(),) * (3 + N_DETAIL))
 
 
+    # ---- assessor: submissions whose grading stopped with an error ----------------------------------
+
+    def errored(self, session: Any) -> Any:
+        """Choices for the retry picker: submissions in ``error`` (only for a logged-in assessor)."""
+        live, _ = self._active(session)
+        if live is None:
+            return gr.update(choices=[], value=None)
+        try:
+            views = self.queue.errored_submissions()
+        except Exception:
+            log.exception("listing errored submissions failed")
+            return gr.skip()
+        return gr.update(choices=[(f"{v.id[:8]} · {v.credential_id} · {(v.error_message or '')[:80]}", v.id)
+                                  for v in views], value=None)
+
+    def retry(self, session: Any, pick: str | None) -> tuple[Any, ...]:
+        """Grade an errored submission again (audited with the assessor's name). Outputs: frame, retry picker."""
+        live, out = self._out(session, 1)
+        if out is not None:
+            return out
+        if not pick:
+            return (*self._frame(live, "Choose a submission in error first."), gr.skip())
+        try:
+            self.service.retry(pick, live.assessor.username)
+            message = f"Submission `{pick}` is back in the grading queue; its result appears when graded."
+            log.info("assessor %s retried %s", live.assessor.username, pick)
+        except GraderError as exc:
+            message = f"Cannot retry: {md_text(exc)}"
+        except Exception as exc:
+            return (*self._frame(live, _problem(exc)), gr.skip())
+        return (*self._frame(live, message), self.errored(live))
+
+
 def new_token() -> str:
     """A fresh idempotency key for the submission form (a double click sends the same one)."""
     return secrets.token_hex(16)
@@ -849,6 +882,10 @@ def add_assessor_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | N
                     resubmit = gr.Button("Send back for resubmission")
             gr.Markdown("#### Agreement with the AI grader (per criterion)")
             stats = gr.Dataframe(interactive=False, wrap=True)
+            with gr.Row(equal_height=True):
+                errored = gr.Dropdown(choices=[], value=None, scale=3,
+                                      label="Grading stopped with an error (refresh the queue to update)")
+                retry = gr.Button("Retry grading", scale=0, min_width=150)
 
     frame = [session, message, login_panel, work_panel, who]
     queue_out = [queue_table, pick, stats]
@@ -867,6 +904,9 @@ def add_assessor_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | N
     for button, decision in ((approve, "approve"), (reject, "reject"), (resubmit, "resubmit")):
         button.click(_decider(web, decision), inputs=[*lease_in, *levels, *notes, comment],
                      outputs=[*frame, *queue_out, *detail_out], api_name=decision)
+    gr.on([who.change, refresh.click], web.errored, inputs=[session], outputs=[errored],
+          api_visibility="private")
+    retry.click(web.retry, inputs=[session, errored], outputs=[*frame, errored], api_name="retry_grading")
     return web
 
 

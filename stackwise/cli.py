@@ -487,6 +487,38 @@ def review_decide_cmd(
     typer.echo(result.model_dump_json(indent=2))
 
 
+@review_app.command("retry")
+def review_retry_cmd(
+    submission: Annotated[str | None, typer.Argument(help="submission id (leave out to list those in error)")] = None,
+    username: Annotated[str | None, typer.Option(help="assessor username")] = None,
+    password: Annotated[str | None, typer.Option(help="or STACKWISE_ASSESSOR_PASSWORD")] = None,
+    grade: Annotated[bool, typer.Option("--grade/--queue-only",
+                                        help="grade it here and now, or leave it to the running server")] = True,
+) -> None:
+    """Grade again a submission whose grading stopped with an error (audited with your name); without an id,
+    list the submissions in error."""
+    from grader.models import GraderError
+
+    service = _grader()
+    if submission is None:
+        errored = service.queue.errored_submissions()
+        if not errored:
+            typer.echo("no submission is in error")
+        for view in errored:
+            typer.echo(f"{view.id}  {view.credential_id}  {view.updated_at:%Y-%m-%d %H:%M}  {view.error_message}")
+        return
+    if username is None:
+        fail("give --username (and --password or STACKWISE_ASSESSOR_PASSWORD)")
+    assessor = _assessor(username, password)
+    try:
+        view = service.retry(submission, assessor.username, now=grade)
+    except GraderError as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(f"submission {view.id}: {view.status.value}"
+               + (f" — {view.error_message}" if view.error_message else "")
+               + ("" if grade else " (the running server grades it within a minute)"))
+
+
 @eval_app.command("golden")
 def eval_golden_cmd(
     golden: Annotated[Path | None, typer.Option(help="golden set (YAML)")] = None,

@@ -17,13 +17,23 @@ position's logits, then for each multi-token option decodes the option's tokens 
 last) on top of the prompt with logits for every position, and removes them from the KV cache
 again. It uses two internals of ``Llama`` (``_ctx``, ``_batch``), which is why the version is
 pinned.
+
+Priority (:mod:`stackwise.models.priority`): calls take the model through a :class:`PriorityLock`, so a
+waiting interactive call (a learner's chat) goes before waiting background calls (the grader's feedback and
+checks), and a chat with no answer yet before the rest of another chat's answer. A call also hands the model
+over *during* its work: after each sampled token (a chat: from its second token on), and a background call
+also before each prompt segment, if a caller of an earlier line waits, it saves its own state (sequence 0's
+KV cells, the token history, the sampler with its grammar state, the canonical-cache bookkeeping), lets
+those calls run, restores that state exactly and carries on. The KV cells are copied bytes, so the paused
+call's output is the same as without the interruption.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +47,7 @@ from stackwise.models.base import (
     normalize_messages,
     softmax_dict,
 )
+from stackwise.models.priority import Priority, PriorityLock
 
 DEFAULT_STOPS = ("<|im_end|>", "<|endoftext|>")
 
@@ -45,6 +56,20 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     x = logits.astype(np.float64, copy=False)
     m = x.max(axis=-1, keepdims=True)
     return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+@dataclass
+class _Saved:
+    """A background call's state while it lets an interactive call use the model."""
+
+    kv: Any  # ctypes buffer with sequence 0's KV cells
+    kv_bytes: int
+    n_tokens: int
+    input_ids: np.ndarray
+    sampler: Any
+    requires_eval: bool
+    canon: list[int]
+    canon_bounds: list[int]
 
 
 class LlamaCppModel:
@@ -90,14 +115,21 @@ class LlamaCppModel:
         bos = vocab.token_get_text(bos_id) if bos_id >= 0 else ""
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._n_vocab = self._llm.n_vocab()
-        self._lock = threading.RLock()
+        self._lock = PriorityLock()
         self.n_ctx = self._llm.n_ctx()
         self.n_batch = n_batch
         seg = self._llm.tokenize(b"<|im_start|>", add_bos=False, special=True)
         self._segment_token = seg[0] if len(seg) == 1 else -1  # -1: fixed n_batch blocks only
         self._canon: list[int] = []  # tokens whose KV entries were computed canonically
         self._canon_bounds: list[int] = [0]
-        self.stats = {"prompt_tokens": 0, "reused_tokens": 0}
+        self.stats = {"prompt_tokens": 0, "reused_tokens": 0, "handovers": 0, "parked_restores": 0}
+        self._kv_owner: Priority | None = None  # whose call left the KV cache as it is
+        self._parked: dict[Priority, _Saved] = {}  # the other side's cache, kept while one side runs
+
+    @property
+    def lock(self) -> PriorityLock:
+        """The lock every call takes (interactive callers first)."""
+        return self._lock
 
     # ------------------------------------------------------------------------------ prompt
     def render(self, messages: Sequence[Message]) -> str:
@@ -143,9 +175,9 @@ class LlamaCppModel:
             from llama_cpp import LlamaGrammar
 
             kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
-        with self._lock:
+        with self._lock.hold():
             self._eval_prompt(tokens)  # generate() then samples at once (exact cache hit)
-            out = self._llm.create_completion(tokens, stream=False, **kwargs)
+            out = self._llm.create_completion(tokens, stream=False, **self._yielding(kwargs))
         return out["choices"][0]["text"]
 
     def stream_chat(
@@ -157,10 +189,10 @@ class LlamaCppModel:
         stop: Sequence[str] | None = None,
     ) -> Iterator[str]:
         tokens = self._prompt_tokens(messages)
-        with self._lock:
+        with self._lock.hold():
             self._eval_prompt(tokens)
             chunks = self._llm.create_completion(
-                tokens, stream=True, **self._completion_kwargs(max_tokens, temperature, stop)
+                tokens, stream=True, **self._yielding(self._completion_kwargs(max_tokens, temperature, stop))
             )
             # create_completion already holds back partial stop strings; StopBuffer only guards
             # the (documented) invariant that pieces never contain a stop string.
@@ -174,6 +206,65 @@ class LlamaCppModel:
             tail = buf.flush()
             if tail:
                 yield tail
+
+    # ---------------------------------------------------------------------------- priority
+    def _yielding(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Hand the model over after each sampled token when a caller of an earlier line waits (a stopping
+        criterion that never stops; it runs after a token is sampled, before it is evaluated). An interactive
+        call counts as answering once its first token is out, so a newer chat's first token comes before the
+        rest of an older chat's answer; a background call pauses for any chat."""
+        from llama_cpp import StoppingCriteriaList
+
+        sampled = [0]
+
+        def handover(_input_ids: Any, _logits: Any) -> bool:
+            sampled[0] += 1
+            if sampled[0] == 1:
+                self._lock.answering()  # the first token goes out before anyone else is let in
+            else:
+                self._handover()
+            return False
+
+        return {**kwargs, "stopping_criteria": StoppingCriteriaList([handover])}
+
+    def _handover(self) -> None:
+        if self._lock.yield_turn(self._save, self._resume):
+            self.stats["handovers"] += 1
+
+    def _resume(self, saved: object) -> None:
+        """Back from a handover: park what the other side's calls left, restore the paused call's state."""
+        side = self._lock.held_priority or Priority.interactive
+        if self._kv_owner is not None and self._kv_owner is not side:
+            self._parked[self._kv_owner] = self._save()
+        self._restore(saved)
+        self._kv_owner = side
+
+    def _save(self) -> _Saved:
+        import llama_cpp
+
+        llm = self._llm
+        ctx = llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * max(1, size))()
+        n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0) if size else 0
+        return _Saved(kv=buf, kv_bytes=n, n_tokens=llm.n_tokens, input_ids=llm.input_ids[: llm.n_tokens].copy(),
+                      sampler=llm._sampler, requires_eval=llm._requires_eval, canon=self._canon,
+                      canon_bounds=self._canon_bounds)
+
+    def _restore(self, saved: object) -> None:
+        import llama_cpp
+
+        assert isinstance(saved, _Saved)
+        llm = self._llm
+        llm._ctx.kv_cache_clear()
+        if saved.kv_bytes and llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, saved.kv, saved.kv_bytes, 0) == 0:
+            self._canon, self._canon_bounds = [], [0]
+            raise RuntimeError("llama.cpp could not restore the KV cache of a paused background call")
+        llm.n_tokens = saved.n_tokens
+        llm.input_ids[: saved.n_tokens] = saved.input_ids
+        llm._sampler = saved.sampler
+        llm._requires_eval = saved.requires_eval
+        self._canon, self._canon_bounds = saved.canon, saved.canon_bounds
 
     # ------------------------------------------------------------------- prompt evaluation
     def segment_bounds(self, tokens: Sequence[int]) -> list[int]:
@@ -203,9 +294,8 @@ class LlamaCppModel:
         """
         llm = self._llm
         bounds = self.segment_bounds(tokens)
-        common = min(common_prefix_len(self._canon, tokens), llm.n_tokens)
-        old = set(self._canon_bounds)
-        reuse = max((b for b in bounds[:-1] if b <= common and b in old), default=0)
+        self._switch_cache(tokens, bounds)
+        reuse = self._reusable(self._canon, self._canon_bounds, llm.n_tokens, tokens, bounds)
         if not llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
             llm._ctx.kv_cache_clear()
             reuse = 0
@@ -213,10 +303,44 @@ class LlamaCppModel:
         self._canon, self._canon_bounds = [], [0]
         for start, end in zip(bounds, bounds[1:], strict=False):
             if start >= reuse:
+                self._handover()  # between segments: the KV cache holds exactly tokens[:start]
                 llm.eval(tokens[start:end])
         self._canon, self._canon_bounds = list(tokens), bounds
         self.stats["prompt_tokens"] += len(tokens)
         self.stats["reused_tokens"] += reuse
+
+    @staticmethod
+    def _reusable(canon: list[int], canon_bounds: list[int], n_tokens: int, tokens: list[int],
+                  bounds: list[int]) -> int:
+        """How many leading tokens of ``tokens`` a KV state holding ``canon`` can give: whole segments only."""
+        common = min(common_prefix_len(canon, tokens), n_tokens)
+        old = set(canon_bounds)
+        return max((b for b in bounds[:-1] if b <= common and b in old), default=0)
+
+    def _switch_cache(self, tokens: list[int], bounds: list[int]) -> None:
+        """Chat and grading prompts share nothing, so alternating between them would recompute each side's
+        shared prefix (the assistant's system prompt, the grader's rubric) every time. When the caller's
+        priority is not the one that left the KV cache, park the cache for that side and bring back this
+        side's parked cache if it gives a longer reusable prefix. Parked states are exact copies, so the
+        canonical-evaluation guarantee holds."""
+        side = self._lock.held_priority or Priority.interactive
+        owner, self._kv_owner = self._kv_owner, side
+        if owner is None or owner is side:
+            return
+        parked = self._parked.pop(side, None)
+        self._parked[owner] = self._save()
+        llm = self._llm
+        here = self._reusable(self._canon, self._canon_bounds, llm.n_tokens, tokens, bounds)
+        if parked is None or self._reusable(parked.canon, parked.canon_bounds, parked.n_tokens, tokens,
+                                            bounds) <= here:
+            return
+        try:
+            self._restore(parked)
+            self.stats["parked_restores"] += 1
+        except RuntimeError:  # could not put it back: start cold
+            llm._ctx.kv_cache_clear()
+            llm.n_tokens = 0
+            self._canon, self._canon_bounds = [], [0]
 
     def _last_logits(self) -> np.ndarray:
         ptr = self._llm._ctx.get_logits_ith(-1)
@@ -242,7 +366,7 @@ class LlamaCppModel:
         longest = max(len(t) for t in opt_tokens.values())
         if len(tokens) + longest > self.n_ctx:
             raise ValueError("prompt plus the longest option do not fit the context")
-        with self._lock:
+        with self._lock.hold():
             llm = self._llm
             try:
                 self._eval_prompt(tokens)

@@ -34,6 +34,7 @@ from stackwise.models.base import (
     normalize_messages,
     softmax_dict,
 )
+from stackwise.models.priority import PriorityLock
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 
@@ -139,7 +140,7 @@ class TransformersModel:
         vocab = self.tokenizer.get_vocab()
         self._stop_ids = [vocab[t] for t in STOP_TOKENS if t in vocab]
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self._stop_ids[-1]
-        self._lock = threading.RLock()
+        self._lock = PriorityLock()  # interactive callers first (between calls; see stackwise.models.priority)
         self._cache: Any = None  # DynamicCache of self._cache_ids
         self._cache_ids: list[int] = []
 
