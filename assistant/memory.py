@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, select
+from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stackwise.db import Base, session_factory
@@ -93,6 +93,13 @@ class ConversationMemory:
                 session.add(ProfileRow(learner_id=learner_id, holding=sorted(set(credential_ids))))
             else:
                 row.holding = sorted(set(credential_ids))
+
+    def stored(self, learner_id: str) -> tuple[int, int]:
+        """(stored turns, credentials saved as held) for the learner: what :meth:`forget` would delete."""
+        with self._sessions() as session:
+            turns = session.scalar(select(func.count()).select_from(TurnRow).where(TurnRow.learner_id == learner_id))
+            row = session.get(ProfileRow, learner_id)
+            return int(turns or 0), len(row.holding) if row else 0
 
     def forget(self, learner_id: str) -> int:
         """Delete the learner's conversation and profile; returns how many turns were removed."""

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 JSON_LD = "application/ld+json"
 MAX_BODY_BYTES = 1024 * 1024
+MAX_LIST_DIGITS = 9  # status list numbers fit SQLite's integers with room to spare; longer ones are no list
 CHECK_LABELS = {
     "schema": "Format (Open Badges 3.0 schema)",
     "proof": "Signature by the issuer",
@@ -88,9 +89,11 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
     def issuer_profile() -> Response:
         return _json(service.issuer_profile(), JSON_LD)
 
-    def status_list(number: int) -> Response:
+    def status_list(number: str) -> Response:
+        if not number.isascii() or not number.isdigit() or len(number) > MAX_LIST_DIGITS:
+            return _not_found(f"no status list {number[:40]!r}: a status list number has 1 to {MAX_LIST_DIGITS} digits")
         try:
-            return _json(service.status_list_credential(number))
+            return _json(service.status_list_credential(int(number)))
         except StatusListNotFound as exc:
             return _not_found(str(exc))
 
