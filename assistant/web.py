@@ -179,22 +179,30 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         except Exception as exc:
             return gr.skip(), gr.skip(), _problem(exc)
 
+    grader_web: Any = None  # the grader tabs' handlers, once built (below)
+
+    def _listing(key: str) -> tuple[Any, ...]:
+        """The grader tab's "My submissions" outputs for ``key`` (none without a grader)."""
+        return tuple(grader_web.my_submissions(key)) if grader_web is not None else ()
+
     def learner_start(stored: str | None) -> tuple[Any, ...]:
-        """On page load: this browser's key (or a new one) and that learner's chat.
-        Outputs: key state, key box, holding, chat, status."""
+        """On page load: this browser's key (or a new one) and that learner's chat and submissions.
+        Outputs: key state, key box, [submissions, timer with a grader], holding, chat, status."""
         key = parse_learner_key(stored) or new_learner_key()
-        return key, key, *_shown_for(key)
+        return key, key, *_listing(key), *_shown_for(key)
 
     def use_key(pasted: str | None, current: str | None) -> tuple[Any, ...]:
-        """Switch this browser to a pasted key. Outputs: key state, key box, paste box, key message, holding, chat,
-        status."""
+        """Switch this browser to a pasted key. Outputs: key state, key box, paste box, key message,
+        [submissions, timer with a grader], holding, chat, status."""
         key = parse_learner_key(pasted)
         if key is None:
-            return (gr.skip(), gr.skip(), gr.skip(), NOT_A_KEY, gr.skip(), gr.skip(), gr.skip())
+            skipped = (gr.skip(),) * (len(_listing(new_learner_key())) + 3)
+            return (gr.skip(), gr.skip(), gr.skip(), NOT_A_KEY, *skipped)
         previous = parse_learner_key(current)
         note = (f" The previous key of this browser was `{previous}`; keep it if you need what it holds."
                 if previous and previous != key else "")
-        return key, key, "", f"This browser now uses the pasted learner key.{note}", *_shown_for(key)
+        return (key, key, "", f"This browser now uses the pasted learner key.{note}", *_listing(key),
+                *_shown_for(key))
 
     def forget(stored: str | None) -> tuple[Any, str, Any]:
         """Step 1: say what would be deleted and ask for confirmation. Outputs: pending state, status, confirm row."""
@@ -285,11 +293,11 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                                            label="Credentials I hold")
             plan_button = gr.Button("Plan my route", variant="primary")
             plan_output = gr.Markdown(label="Plan")
-        grader_web = None
         if grader is not None:
             from grader.web import add_grader_tabs
 
             grader_web = add_grader_tabs(demo, grader, key)
+        listing = list(grader_web.listing) if grader_web is not None else []
         if issuance is not None:
             from issuance.web import add_issuance_tabs
 
@@ -307,11 +315,11 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         send.click(**chat_io, api_visibility="private")
         holding.input(save_holding, inputs=[holding, key], outputs=[status], api_name="save_holding")
         holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => held")  # browser-side copy
-        shown = [holding, chatbot, status]
-        then_listing(demo.load(learner_start, inputs=[key], outputs=[key, key_box, *shown], api_name="learner_start"))
+        shown = [*listing, holding, chatbot, status]
+        demo.load(learner_start, inputs=[key], outputs=[key, key_box, *shown], api_name="learner_start")
         use_io = dict(fn=use_key, inputs=[pasted, key], outputs=[key, key_box, pasted, key_msg, *shown])
-        then_listing(use.click(**use_io, api_name="use_key"))
-        then_listing(pasted.submit(**use_io, api_visibility="private"))
+        use.click(**use_io, api_name="use_key")
+        pasted.submit(**use_io, api_visibility="private")
         forget_button.click(forget, inputs=[key], outputs=[pending, status, confirm_row], api_name="forget")
         then_listing(confirm.click(forget_confirm, inputs=[key, pending],
                                    outputs=[pending, key, key_box, holding, chatbot, status, confirm_row],
