@@ -14,6 +14,7 @@ and says what went.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from assistant.memory import ConversationMemory
     from grader.queue import GraderQueue
     from issuance.service import IssuanceService
+
+
+log = logging.getLogger(__name__)
 
 
 def _n(count: int, word: str) -> str:
@@ -91,8 +95,11 @@ class LearnerData:
         return report
 
     def forget(self, learner_id: str) -> ForgetReport:
-        """Delete the learner's messages, profile and evidence; unlink their issued credentials."""
-        messages, held = self.memory.stored(learner_id)
+        """Delete the learner's messages, profile and evidence; unlink their issued credentials.
+
+        On SQLite the deleted pages are zeroed (``secure_delete``, set by :mod:`stackwise.db`) and the write-ahead
+        log is checkpointed and truncated afterwards, so the deleted bytes do not linger in the files."""
+        _messages, held = self.memory.stored(learner_id)
         report = ForgetReport(messages=self.memory.forget(learner_id), held=held)
         if self.grader is not None:
             from grader.erasure import erase_learner
@@ -102,4 +109,18 @@ class LearnerData:
             from issuance.erasure import unlink_learner
 
             report.credentials = unlink_learner(self.issuance, learner_id)
+        _checkpoint(self.memory, self.grader, self.issuance)
         return report
+
+
+def _checkpoint(*stores: Any) -> None:
+    """Fold SQLite's write-ahead log into the database and truncate it (best effort: a long reader may delay it)."""
+    engines = {getattr(getattr(store, "_sessions", None), "kw", {}).get("bind") for store in stores}
+    for engine in engines:
+        if engine is None or engine.dialect.name != "sqlite":
+            continue
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:  # the data is deleted either way; only its old copy in the log waits for a checkpoint
+            log.warning("SQLite checkpoint after forgetting a learner failed", exc_info=True)
