@@ -64,8 +64,9 @@ class ForgetReport(BaseModel):
         """The sentence about issued credentials (kept for verification and revocation, unlinked)."""
         if not self.credentials:
             return ""
-        return (f"{_n(self.credentials, 'issued credential')} stay on record so that verifiers can still check "
-                "and the issuer can still revoke them, no longer linked to you (keep your downloaded copies).")
+        verb = "stays" if self.credentials == 1 else "stay"
+        return (f"{_n(self.credentials, 'issued credential')} {verb} on record so that verifiers can still check "
+                "and the issuer can still revoke it, no longer linked to you (keep your downloaded copy).")
 
 
 class LearnerData:
