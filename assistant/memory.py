@@ -101,6 +101,17 @@ class ConversationMemory:
             row = session.get(ProfileRow, learner_id)
             return int(turns or 0), len(row.holding) if row else 0
 
+    def purge_prefixes(self, prefixes: tuple[str, ...]) -> int:
+        """Delete the turns and profiles of every learner id starting with one of ``prefixes`` (identities
+        nobody can reach any more); returns how many turns were removed."""
+        with self._sessions.begin() as session:
+            removed = 0
+            for prefix in prefixes:
+                removed += session.execute(delete(TurnRow).where(TurnRow.learner_id.startswith(
+                    prefix, autoescape=True))).rowcount or 0
+                session.execute(delete(ProfileRow).where(ProfileRow.learner_id.startswith(prefix, autoescape=True)))
+        return int(removed)
+
     def forget(self, learner_id: str) -> int:
         """Delete the learner's conversation and profile; returns how many turns were removed."""
         with self._sessions.begin() as session:

@@ -66,6 +66,9 @@ MAX_UPLOAD = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)  # Gradio refuses bigger uploa
 # Gradio's upload folder and output cache: every 5 min, files older than 30 min go (submitted evidence is in the
 # database and its upload is deleted at once; this removes uploads never submitted); everything goes at shutdown
 DELETE_CACHE = (5 * 60, 30 * 60)
+# learner ids of the chat before learner keys ("web:" + a typed name, "web-" + a page session's random id):
+# nobody can reach them any more, so launch deletes them
+UNREACHABLE_LEARNERS = ("web:", "web-")
 NO_KEY = "This browser has no learner key yet; reload the page."
 NOT_A_KEY = (f"That is not a learner key: a key looks like `{KEY_PREFIX}` followed by 24 letters, digits, `-` "
              "or `_`.")
@@ -341,6 +344,10 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
     interrupted unless ``prevent_thread_lock`` (then call ``.close()`` on the result).
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    purged = service.memory.purge_prefixes(UNREACHABLE_LEARNERS)
+    if purged:
+        log.info("deleted %d chat message(s) of web learners identified by a typed name or a page session "
+                 "(no longer reachable: web learners are their learner key now)", purged)
     if warm:
         service.warm_up()
     if grader is not None:

@@ -42,13 +42,15 @@ def app(tmp_path_factory, assistant) -> Iterator[SimpleNamespace]:
     grader = GraderService(catalogue(), queue, scorer_factory=no_model)
     issuance = make_issuance(queue, load_or_create_issuer_key(root / "key" / "issuer.json"), database)
     issuance.subscribe()
+    old_name = f"web:Old Name {secrets.token_hex(4)}"  # how the chat stored a learner who typed a name
+    assistant.memory.add_exchange(old_name, "A question", "An answer", [])
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ASSESSORS_FILE_ENV, str(write_accounts(root / "assessors.toml")))
         demo = launch(assistant, port=free_port(), warm=False, prevent_thread_lock=True, quiet=True, grader=grader,
                       issuance=issuance)
         try:
             yield SimpleNamespace(url=demo.local_url.rstrip("/"), demo=demo, assistant=assistant, grader=grader,
-                                  issuance=issuance, database=root / "stackwise.db")
+                                  issuance=issuance, database=root / "stackwise.db", old_name=old_name)
         finally:
             demo.close()
             issuance.close()
@@ -104,6 +106,10 @@ def test_one_key_for_chat_submissions_and_credentials(app):
     credentials, _files = other.predict(key, api_name="/my_credentials")
     assert issued.id in credentials
     assert app.assistant.memory.history(learner_id_for_key(fresh)) == []
+
+
+def test_chats_stored_under_a_typed_name_are_deleted_at_launch(app):
+    assert app.assistant.memory.stored(app.old_name) == (0, 0)  # nobody could reach them by key
 
 
 # ---------------------------------------------------------------------------------------------- forget me
