@@ -136,7 +136,12 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
             document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return _json({"error": "the request body is not JSON"}, status_code=400)
-        return _json(service.verify(document).model_dump())
+        except RecursionError:
+            return _json({"error": "the JSON is nested too deeply to be a credential"}, status_code=400)
+        try:
+            return _json(service.verify(document).model_dump())
+        except RecursionError:
+            return _json({"error": "the JSON is nested too deeply to be a credential"}, status_code=400)
 
     def eu_context() -> Response:
         return _json(context_document(STACKWISE_EU_MC_V1), JSON_LD)

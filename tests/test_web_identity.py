@@ -204,6 +204,11 @@ def test_odd_ids_get_a_clear_not_found_never_a_500(app, path):
         assert body.get("error") or body.get("detail"), body
 
 
+def test_deeply_nested_json_to_verify_is_a_clear_400(app):
+    response = httpx.post(f"{app.url}/verify", content=b"[" * 100_000 + b"]" * 100_000, timeout=60)
+    assert response.status_code == 400 and "nested too deeply" in response.json()["error"]
+
+
 def test_odd_submission_ids_and_keys_in_the_learner_api_get_a_message(app):
     client, key = browser(app)
     for odd in ("99999999999999999999", "", "x" * 5000, "\x00", "../../etc/passwd"):
