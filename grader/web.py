@@ -606,8 +606,9 @@ class GraderWeb:
                        f"{md_text(view.error_message or 'unknown problem')}. Fix the evidence and submit again.")
         else:
             message = f"Already received: submission `{view.id}` is {view.status.value}."
+        listing = self._submissions(key)
         discard_uploads(paths)  # the bytes are in the database now
-        return (message, *self._submissions(key), None, "", "", new_token())
+        return (message, *listing, None, "", "", new_token())
 
     # ---- assessor: frame -------------------------------------------------------------------------
 

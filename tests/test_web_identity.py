@@ -181,6 +181,22 @@ def test_uploads_that_are_never_submitted_are_cleaned_and_limited(app):
     assert uploads_named("big.txt") == []
 
 
+def test_credential_downloads_do_not_pile_up_in_the_temporary_folder(app):
+    import os
+    import tempfile
+
+    from issuance.web import DOWNLOAD_FOLDER_SECONDS, DOWNLOAD_PREFIX
+
+    stale = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX))
+    (stale / "credential.json").write_text("{}")
+    an_hour_ago = time.time() - DOWNLOAD_FOLDER_SECONDS - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    client, key = browser(app)
+    seed(app.grader.queue, "pass", learner=learner_id_for_key(key))
+    listing, files = client.predict(key, api_name="/my_credentials")
+    assert len(files) == 3 and not stale.exists()
+
+
 def _assessor():
     from grader.models import Assessor
 
