@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stackwise.db import Base, session_factory
+from stackwise.db import Base, engine_for, ensure_tables, session_factory
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -48,6 +48,7 @@ class Turn(BaseModel):
 
 class ConversationMemory:
     def __init__(self, database_url: str, *, window: int = 6, max_stored: int = 200):
+        ensure_tables(engine_for(database_url), [TurnRow.__table__, ProfileRow.__table__])  # engine may predate them
         self._sessions = session_factory(database_url)
         self.window = window
         self.max_stored = max_stored
