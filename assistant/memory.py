@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, select
+from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stackwise.db import Base, session_factory
+from stackwise.db import Base, engine_for, ensure_tables, session_factory
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -48,6 +48,7 @@ class Turn(BaseModel):
 
 class ConversationMemory:
     def __init__(self, database_url: str, *, window: int = 6, max_stored: int = 200):
+        ensure_tables(engine_for(database_url), [TurnRow.__table__, ProfileRow.__table__])  # engine may predate them
         self._sessions = session_factory(database_url)
         self.window = window
         self.max_stored = max_stored
@@ -93,6 +94,24 @@ class ConversationMemory:
                 session.add(ProfileRow(learner_id=learner_id, holding=sorted(set(credential_ids))))
             else:
                 row.holding = sorted(set(credential_ids))
+
+    def stored(self, learner_id: str) -> tuple[int, int]:
+        """(stored turns, credentials saved as held) for the learner: what :meth:`forget` would delete."""
+        with self._sessions() as session:
+            turns = session.scalar(select(func.count()).select_from(TurnRow).where(TurnRow.learner_id == learner_id))
+            row = session.get(ProfileRow, learner_id)
+            return int(turns or 0), len(row.holding) if row else 0
+
+    def purge_prefixes(self, prefixes: tuple[str, ...]) -> int:
+        """Delete the turns and profiles of every learner id starting with one of ``prefixes`` (identities
+        nobody can reach any more); returns how many turns were removed."""
+        with self._sessions.begin() as session:
+            removed = 0
+            for prefix in prefixes:
+                removed += session.execute(delete(TurnRow).where(TurnRow.learner_id.startswith(
+                    prefix, autoescape=True))).rowcount or 0
+                session.execute(delete(ProfileRow).where(ProfileRow.learner_id.startswith(prefix, autoescape=True)))
+        return int(removed)
 
     def forget(self, learner_id: str) -> int:
         """Delete the learner's conversation and profile; returns how many turns were removed."""

@@ -1,7 +1,9 @@
 """Telegram adapter for the assistant: a thin layer over :class:`assistant.service.AssistantService`.
 
 Same engine and the same conversation memory as the CLI and the web chat; a learner is
-``telegram:<user id>``. Commands: /start, /help, /plan, /hold, /reset; any other text is a question.
+``telegram:<user id>`` (the Telegram account, which Telegram authenticates; the private chat's id is the same
+number), never a name. Commands: /start, /help, /plan, /hold, /reset, /forget (everything, after
+``/forget yes``); any other text is a question.
 Given a :class:`grader.service.GraderService`, the bot also takes evidence for assessment: /submit,
 /reflection, /done, /cancel, /status (handlers in :mod:`assistant.telegram_submit`); while a submission
 is open, the learner's text messages are evidence rather than questions.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,7 +56,9 @@ COMMANDS = [
     ("plan", "PATHWAY_ID [HOLDING_IDS]: what you still need"),
     ("hold", "ID,ID: the credentials you already hold"),
     ("reset", "delete our conversation and your holdings"),
+    ("forget", "delete everything stored about you (asks first)"),
 ]
+FORGET_CONFIRM_SECONDS = 10 * 60  # "/forget yes" must follow "/forget" within this
 
 T = TypeVar("T")
 
@@ -158,6 +163,10 @@ class _Bot:
         self.extra_help = extra_help
         # one lock per learner: updates are processed concurrently, but one learner's turns stay in order
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.grader: Any = None  # set by build_application: "/forget" also erases submissions and credentials
+        self.issuance: Any = None
+        self.submissions: Any = None
+        self._forget_asked: dict[str, float] = {}  # learner -> when "/forget" showed what would be deleted
 
     # -------------------------------------------------------------- plumbing
 
@@ -226,7 +235,8 @@ class _Bot:
             "- Tell me what you already hold: /hold data-strategy,ml-fundamentals "
             "(or write \"I hold Data Strategy\"); /hold alone shows it.\n"
             f"- {PLAN_USAGE}. /plan alone lists the pathways.\n"
-            "- /reset deletes our conversation and the credentials you told me you hold.\n"
+            "- /reset deletes our conversation and the credentials you told me you hold; /forget deletes "
+            "everything stored about you, submissions included (it asks first).\n"
             "- /help shows this message."
         ) + (f"\n\n{self.extra_help}" if self.extra_help else "")
 
@@ -297,6 +307,37 @@ class _Bot:
         await self._reply(message, f"Done: I deleted our conversation ({removed} message(s)) and the credentials "
                                    "you told me you hold. We start afresh.")
 
+    async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/forget``: what is stored about the learner, and how to confirm; ``/forget yes``: delete it all."""
+        from assistant.forget import LearnerData
+
+        if (who := self._who(update)) is None:
+            return
+        message, learner = who
+        data = LearnerData.of(self.service, self.grader, self.issuance)
+        confirmed = [a.lower() for a in context.args or []] == ["yes"]
+        asked = self._forget_asked.pop(learner, None)
+        now = time.monotonic()
+        self._forget_asked = {k: t for k, t in self._forget_asked.items() if now - t < FORGET_CONFIRM_SECONDS}
+        async with self._lock(learner):
+            if not confirmed or asked is None or now - asked >= FORGET_CONFIRM_SECONDS:
+                report = await self._call(data.preview, learner)
+                if report.empty:
+                    await self._reply(message, "Nothing is stored about you: there is nothing to forget.")
+                    return
+                self._forget_asked[learner] = now
+                kept = f"\n\n{report.kept()}" if report.credentials else ""
+                await self._reply(message, f"This deletes {'; '.join(report.items())}.{kept}\n\nIt cannot be "
+                                           "undone. Send /forget yes within 10 minutes to confirm.")
+                return
+            if self.submissions is not None:
+                self.submissions.drafts.pop(learner, None)  # an open draft goes too
+            report = await self._call(data.forget, learner)
+        logger.info("a Telegram learner was forgotten: %s", report.model_dump())
+        kept = f" {report.kept()}" if report.credentials else ""
+        await self._reply(message, f"Forgotten: deleted {'; '.join(report.items()) or 'nothing (it was already gone)'}."
+                                   f"{kept}")
+
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (who := self._who(update)) is None:
             return
@@ -362,6 +403,7 @@ def build_application(service: AssistantService, token: str, *, request: BaseReq
         submissions = Submissions(grader, learner_id, bot._lock, issuance=issuance)
     else:
         bot = _Bot(service, typing_interval)
+    bot.grader, bot.issuance, bot.submissions = grader, issuance, submissions
 
     async def post_init(application: Application) -> None:
         await application.bot.set_my_commands([BotCommand(name, text) for name, text in commands])
@@ -385,7 +427,7 @@ def build_application(service: AssistantService, token: str, *, request: BaseReq
 
     new = filters.UpdateType.MESSAGE  # edited messages and channel posts are not questions
     handlers: list[tuple[str, Callable]] = [("start", bot.start), ("help", bot.help), ("plan", bot.plan),
-                                            ("hold", bot.hold), ("reset", bot.reset)]
+                                            ("hold", bot.hold), ("reset", bot.reset), ("forget", bot.forget)]
     if submissions is not None:
         handlers += [("submit", submissions.submit), ("reflection", submissions.reflection),
                      ("done", submissions.done), ("cancel", submissions.cancel), ("status", submissions.status)]

@@ -10,9 +10,16 @@ inside the conversation instead of raising.
 - :func:`launch` serves it on ``127.0.0.1`` (never a public share link);
 - :func:`run_server` builds the configured services and serves them until interrupted (for the CLI).
 
-API endpoints (for ``gradio_client``): ``/chat`` (message, history, holding, name), ``/plan``
-(pathway, holding), ``/forget`` (name), ``/save_holding`` (holding, name), ``/load_learner`` (name);
-with a grader, those listed in :mod:`grader.web`; with issuance, those (and the HTTP routes) in :mod:`issuance.web`.
+**Identity**: the learner is the browser's learner key (:mod:`stackwise.learner_keys`: random, kept in
+localStorage across reloads and browser restarts, pastable into another browser), one key for the chat, the
+submissions and the credentials; the database keeps only its hash. Nothing is looked up by a typed name.
+"Forget me" shows what is stored and deletes it after a confirmation (:mod:`assistant.forget`).
+
+API endpoints (for ``gradio_client``; ``key`` is what the browser keeps): ``/learner_start`` (key),
+``/use_key`` (pasted, key), ``/chat`` (message, history, holding, key), ``/save_holding`` (holding, key),
+``/forget`` (key; says what would be deleted), ``/forget_confirm`` (key; deletes), ``/forget_cancel``,
+``/plan`` (pathway, holding); with a grader, those listed in :mod:`grader.web` (except ``/learner_start`` and
+``/use_key``, which are these); with issuance, those (and the HTTP routes) in :mod:`issuance.web`.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +35,18 @@ from stackwise.config import enforce_offline
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
 
+from assistant.forget import LearnerData  # noqa: E402
 from assistant.service import Answer, AssistantError, AssistantService  # noqa: E402
+from grader.evidence import MAX_FILE_BYTES  # noqa: E402
+from issuance.baking import MAX_IMAGE_BYTES  # noqa: E402
+from stackwise.learner_keys import (  # noqa: E402
+    KEY_PREFIX,
+    KEY_STORAGE,
+    KEY_STORAGE_OBFUSCATION,
+    learner_id_for_key,
+    new_learner_key,
+    parse_learner_key,
+)
 
 if TYPE_CHECKING:
     from grader.service import GraderService
@@ -44,22 +61,18 @@ EXAMPLES = [
     "Which credentials cover AI ethics?",
 ]
 SHOWN_QUESTION_CHARS = 500  # a very long message is shown shortened in the chat (the service still sees all of it)
-HISTORY_SHOWN = 20  # turns loaded back into the chat when a learner gives their name
-MAX_UPLOAD = "25mb"  # Gradio refuses bigger uploads before they reach memory (the store keeps up to 25 MiB)
+HISTORY_SHOWN = 20  # turns loaded back into the chat when the page opens
+MAX_UPLOAD = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)  # Gradio refuses bigger uploads (413) before they reach the disk
+# Gradio's upload folder and output cache: every 5 min, files older than 30 min go (submitted evidence is in the
+# database and its upload is deleted at once; this removes uploads never submitted); everything goes at shutdown
+DELETE_CACHE = (5 * 60, 30 * 60)
+# learner ids of the chat before learner keys ("web:" + a typed name, "web-" + a page session's random id):
+# nobody can reach them any more, so launch deletes them
+UNREACHABLE_LEARNERS = ("web:", "web-")
+NO_KEY = "This browser has no learner key yet; reload the page."
+NOT_A_KEY = (f"That is not a learner key: a key looks like `{KEY_PREFIX}` followed by 24 letters, digits, `-` "
+             "or `_`.")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s")
-
-
-def new_learner_id() -> str:
-    """A random id for one browser session (the default learner)."""
-    return f"web-{secrets.token_hex(6)}"
-
-
-def learner_id(name: str | None, session_id: str | None) -> str:
-    """The typed name (namespaced ``web:``) when given, else the browser session's random id."""
-    name = " ".join((name or "").split())[:100]
-    if name:
-        return f"web:{name}"
-    return session_id or new_learner_id()
 
 
 def as_markdown(text: str) -> str:
@@ -98,25 +111,36 @@ def _problem(exc: Exception) -> str:
     return f"Sorry, I could not answer that: {exc}. Please try again or rephrase the question."
 
 
+def _messages(turns: list[Any]) -> list[dict[str, Any]]:
+    return [{"role": t.role, "content": t.content} for t in turns if t.role in ("user", "assistant")]
+
+
 def build_app(service: AssistantService, grader: GraderService | None = None,
               issuance: IssuanceService | None = None) -> gr.Blocks:
     """The web chat for ``service``: learner chat with streamed answers and citations, and a planner tab;
     with ``grader``, also the evidence submission and assessor tabs (:func:`grader.web.add_grader_tabs`);
     with ``issuance``, the learner's "My credentials" tab (with a grader) and the public "Verify" tab
-    (:func:`issuance.web.add_issuance_tabs`; its HTTP routes are served by :func:`launch`)."""
+    (:func:`issuance.web.add_issuance_tabs`; its HTTP routes are served by :func:`launch`).
+
+    The learner is the browser's learner key (:mod:`stackwise.learner_keys`), one for every tab."""
     catalogue = service.catalogue
     credential_choices = [(f"{c.title} ({cid})", cid) for cid, c in sorted(
         catalogue.credentials.items(), key=lambda item: item[1].title.lower())]
     pathway_choices = [(f"{p.title} ({pid})", pid) for pid, p in catalogue.pathways.items()]
+    data = LearnerData.of(service, grader, issuance)
 
     # ------------------------------------------------------------------ handlers (thin: call the service)
 
-    def chat(message: str, history: list[dict[str, Any]] | None, holding: list[str] | None, name: str,
-             session_id: str) -> Iterator[tuple[Any, Any, Any]]:
-        learner = learner_id(name, session_id)
+    def chat(message: str, history: list[dict[str, Any]] | None, holding: list[str] | None,
+             stored: str | None) -> Iterator[tuple[Any, Any, Any]]:
         shown = list(history or [])
         if (message or "").strip():
             shown.append({"role": "user", "content": _shown_question(message)})
+        key = parse_learner_key(stored)
+        if key is None:
+            yield [*shown, {"role": "assistant", "content": NO_KEY}], gr.skip(), gr.skip()
+            return
+        learner = learner_id_for_key(key)
         yield shown, "", gr.skip()
         text = ""
         try:
@@ -136,37 +160,89 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
             held = gr.skip()
         yield [*shown, {"role": "assistant", "content": reply}], gr.skip(), held
 
-    def save_holding(holding: list[str] | None, name: str, session_id: str) -> str:
-        learner = learner_id(name, session_id)
+    def save_holding(holding: list[str] | None, stored: str | None) -> str:
+        key = parse_learner_key(stored)
+        if key is None:
+            return NO_KEY
         try:
             ids = service.parse_holding(list(holding or []))
-            service.memory.set_holding(learner, ids)
+            service.memory.set_holding(learner_id_for_key(key), ids)
         except AssistantError as exc:
             return str(exc)
         except Exception as exc:
             return _problem(exc)
         return f"Saved: you hold {len(ids)} credential(s)." if ids else "Saved: no credentials held."
 
-    def load_learner(name: str, session_id: str, active: str | None) -> tuple[Any, Any, str, Any]:
-        learner = learner_id(name, session_id)
-        if learner == active:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    def _shown_for(key: str) -> tuple[Any, Any, str]:
+        """(holding, chat history, status) of the learner with ``key``."""
+        learner = learner_id_for_key(key)
         try:
-            held = service.memory.holding(learner)
-            turns = service.memory.history(learner, limit=HISTORY_SHOWN)
-        except Exception as exc:
-            return gr.skip(), gr.skip(), _problem(exc), gr.skip()
-        messages = [{"role": t.role, "content": t.content} for t in turns if t.role in ("user", "assistant")]
-        return held, messages, f"Learner: `{learner}`", learner
-
-    def forget(name: str, session_id: str) -> tuple[Any, Any, str]:
-        learner = learner_id(name, session_id)
-        try:
-            removed = service.forget(learner)
+            return (service.memory.holding(learner),
+                    _messages(service.memory.history(learner, limit=HISTORY_SHOWN)), "")
         except Exception as exc:
             return gr.skip(), gr.skip(), _problem(exc)
-        return [], [], (f"Forgotten: deleted {removed} stored message(s) and the credentials saved for "
-                        f"`{learner}`.")
+
+    grader_web: Any = None  # the grader tabs' handlers, once built (below)
+
+    def _listing(key: str) -> tuple[Any, ...]:
+        """The grader tab's "My submissions" outputs for ``key`` (none without a grader)."""
+        return tuple(grader_web.my_submissions(key)) if grader_web is not None else ()
+
+    def learner_start(stored: str | None) -> tuple[Any, ...]:
+        """On page load: this browser's key (or a new one) and that learner's chat and submissions.
+        Outputs: key state, key box, [submissions, timer with a grader], holding, chat, status."""
+        key = parse_learner_key(stored) or new_learner_key()
+        return key, key, *_listing(key), *_shown_for(key)
+
+    def use_key(pasted: str | None, current: str | None) -> tuple[Any, ...]:
+        """Switch this browser to a pasted key. Outputs: key state, key box, paste box, key message,
+        [submissions, timer with a grader], holding, chat, status."""
+        key = parse_learner_key(pasted)
+        if key is None:
+            skipped = (gr.skip(),) * (len(_listing(new_learner_key())) + 3)
+            return (gr.skip(), gr.skip(), gr.skip(), NOT_A_KEY, *skipped)
+        previous = parse_learner_key(current)
+        note = (f" The previous key of this browser was `{previous}`; keep it if you need what it holds."
+                if previous and previous != key else "")
+        return (key, key, "", f"This browser now uses the pasted learner key.{note}", *_listing(key),
+                *_shown_for(key))
+
+    def forget(stored: str | None) -> tuple[Any, str, Any]:
+        """Step 1: say what would be deleted and ask for confirmation. Outputs: pending state, status, confirm row."""
+        key = parse_learner_key(stored)
+        if key is None:
+            return None, NO_KEY, gr.update(visible=False)
+        learner = learner_id_for_key(key)
+        try:
+            report = data.preview(learner)
+        except Exception as exc:
+            return None, _problem(exc), gr.update(visible=False)
+        if report.empty:
+            return None, "Nothing is stored for you: there is nothing to forget.", gr.update(visible=False)
+        kept = f" {report.kept()}" if report.credentials else ""
+        return learner, (f"**This deletes {'; '.join(report.items()) or 'nothing else'}.**{kept} It cannot be "
+                         "undone. Press *Yes, delete everything* to confirm."), gr.update(visible=True)
+
+    def forget_confirm(stored: str | None, pending: str | None) -> tuple[Any, ...]:
+        """Step 2: delete, say what went, and give this browser a fresh key.
+        Outputs: pending state, key state, key box, holding, chat, status, confirm row."""
+        keep = (gr.skip(),) * 4
+        key = parse_learner_key(stored)
+        if key is None or pending != learner_id_for_key(key):
+            return (None, *keep, "Press *Forget me* first: it shows what will be deleted.", gr.update(visible=False))
+        try:
+            report = data.forget(pending)
+        except Exception as exc:
+            return (None, *keep, _problem(exc), gr.update(visible=False))
+        log.info("a web learner was forgotten: %s", report.model_dump())
+        fresh = new_learner_key()
+        deleted = "; ".join(report.items()) or "nothing (it was already gone)"
+        kept = f" {report.kept()}" if report.credentials else ""
+        return (None, fresh, fresh, [], [], f"Forgotten: deleted {deleted}.{kept} This browser has a new learner "
+                f"key.", gr.update(visible=False))
+
+    def forget_cancel() -> tuple[Any, str, Any]:
+        return None, "Nothing was deleted.", gr.update(visible=False)
 
     def plan(pathway: str | None, holding: list[str] | None) -> str:
         if not pathway:
@@ -180,17 +256,25 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
 
     # ------------------------------------------------------------------ layout
 
-    with gr.Blocks(title="Stackwise assistant", analytics_enabled=False) as demo:
-        session_id = gr.State(new_learner_id)  # a callable: a fresh random id for every browser session
-        active = gr.State(None)  # the learner whose holding and history are shown
+    with gr.Blocks(title="Stackwise assistant", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
+        key = gr.BrowserState("", storage_key=KEY_STORAGE, secret=KEY_STORAGE_OBFUSCATION)
+        pending = gr.State(None)  # the learner whose "Forget me" awaits confirmation (server side)
         gr.Markdown("# Stackwise pathway advisor\nAnswers come from the credential catalogue; every answer "
                     "lists its sources. Figures about pathways come from the exact planner.")
+        with gr.Accordion("Your learner key", open=False):
+            gr.Markdown("This browser keeps a random learner key: it is who you are here (chat, submissions and "
+                        "credentials), kept across reloads and restarts of the browser. Copy it to use another "
+                        "browser or device; anyone with the key sees your data, and nobody without it does.")
+            with gr.Row(equal_height=True):
+                key_box = gr.Textbox(label="Your learner key", interactive=False, max_lines=1, buttons=["copy"],
+                                     scale=2, elem_id="learner-key")
+                pasted = gr.Textbox(label="Use a learner key from another browser", max_lines=1, scale=2,
+                                    placeholder=f"{KEY_PREFIX}…", type="password")
+                use = gr.Button("Use this key", scale=0, min_width=140)
+            key_msg = gr.Markdown("", latex_delimiters=[])
         with gr.Tab("Chat"):
-            with gr.Row():
-                name = gr.Textbox(label="Your name (optional)", scale=1, max_lines=1,
-                                  placeholder="leave empty to stay anonymous in this browser session")
-                holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True, scale=2,
-                                      label="Credentials I hold", info="saved for you; the planner counts them")
+            holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True,
+                                  label="Credentials I hold", info="saved for you; the planner counts them")
             chatbot = gr.Chatbot(label="Stackwise assistant", height=460, latex_delimiters=[],
                                  placeholder="Ask about credentials, prices, pathways or what you still need.")
             with gr.Row():
@@ -199,8 +283,11 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                 send = gr.Button("Send", variant="primary", scale=1)
             gr.Examples(EXAMPLES, inputs=[message], label="Try asking")
             with gr.Row(equal_height=True):
-                status = gr.Markdown("")
+                status = gr.Markdown("", latex_delimiters=[])
                 forget_button = gr.Button("Forget me", variant="stop", size="sm", scale=0, min_width=120)
+            with gr.Row(visible=False) as confirm_row:
+                confirm = gr.Button("Yes, delete everything", variant="stop", size="sm", scale=0, min_width=200)
+                cancel = gr.Button("Cancel", size="sm", scale=0, min_width=120)
         with gr.Tab("Plan"):
             with gr.Row():
                 pathway = gr.Dropdown(choices=pathway_choices, value=pathway_choices[0][1] if pathway_choices else None,
@@ -209,34 +296,43 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                                            label="Credentials I hold")
             plan_button = gr.Button("Plan my route", variant="primary")
             plan_output = gr.Markdown(label="Plan")
-        learner_key = assessor_session = None
+        assessor_session = None
         if grader is not None:
             from grader.web import add_grader_tabs
 
-            grader_web = add_grader_tabs(demo, grader)
-            learner_key, assessor_session = grader_web.learner_key, getattr(grader_web, "assessor_session", None)
+            grader_web = add_grader_tabs(demo, grader, key)
+            assessor_session = getattr(grader_web, "assessor_session", None)
+        listing = list(grader_web.listing) if grader_web is not None else []
         if issuance is not None:
             from issuance.web import add_issuance_tabs
 
-            add_issuance_tabs(demo, issuance, learner_key, assessor_session)
+            add_issuance_tabs(demo, issuance, key if grader is not None else None, assessor_session)
 
         # ------------------------------------------------------------------ events
-        chat_io = dict(fn=chat, inputs=[message, chatbot, holding, name, session_id],
-                       outputs=[chatbot, message, holding],
+        def then_listing(event: Any) -> None:
+            """After the key may have changed: refresh the grader tab's "My submissions"."""
+            if grader_web is not None:
+                event.then(grader_web.my_submissions, inputs=[key], outputs=grader_web.listing,
+                           api_visibility="private")
+
+        chat_io = dict(fn=chat, inputs=[message, chatbot, holding, key], outputs=[chatbot, message, holding],
                        # chats do not wait for each other here: the model's priority lock orders them (and puts
                        # them ahead of background grading), retrieval and memory run concurrently
                        concurrency_limit=16, concurrency_id="chat")
         message.submit(**chat_io, api_name="chat")
         send.click(**chat_io, api_visibility="private")
-        holding.input(save_holding, inputs=[holding, name, session_id], outputs=[status], api_name="save_holding")
+        holding.input(save_holding, inputs=[holding, key], outputs=[status], api_name="save_holding")
         holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => held")  # browser-side copy
-        learner_io = dict(fn=load_learner, inputs=[name, session_id, active],
-                          outputs=[holding, chatbot, status, active])
-        name.submit(**learner_io, api_name="load_learner")
-        name.blur(**learner_io, api_visibility="private")
-        demo.load(**learner_io, api_visibility="private")
-        forget_button.click(forget, inputs=[name, session_id], outputs=[holding, chatbot, status],
-                            api_name="forget")
+        shown = [*listing, holding, chatbot, status]
+        demo.load(learner_start, inputs=[key], outputs=[key, key_box, *shown], api_name="learner_start")
+        use_io = dict(fn=use_key, inputs=[pasted, key], outputs=[key, key_box, pasted, key_msg, *shown])
+        use.click(**use_io, api_name="use_key")
+        pasted.submit(**use_io, api_visibility="private")
+        forget_button.click(forget, inputs=[key], outputs=[pending, status, confirm_row], api_name="forget")
+        then_listing(confirm.click(forget_confirm, inputs=[key, pending],
+                                   outputs=[pending, key, key_box, holding, chatbot, status, confirm_row],
+                                   api_name="forget_confirm"))
+        cancel.click(forget_cancel, outputs=[pending, status, confirm_row], api_name="forget_cancel")
         plan_button.click(plan, inputs=[pathway, plan_holding], outputs=[plan_output], api_name="plan")
     return demo
 
@@ -253,6 +349,10 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
     interrupted unless ``prevent_thread_lock`` (then call ``.close()`` on the result).
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    purged = service.memory.purge_prefixes(UNREACHABLE_LEARNERS)
+    if purged:
+        log.info("deleted %d chat message(s) of web learners identified by a typed name or a page session "
+                 "(no longer reachable: web learners are their learner key now)", purged)
     if warm:
         service.warm_up()
     if grader is not None:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader import store
+from grader.erasure import WITHDRAWN
 from grader.models import (
     FINAL_STATUSES,
     REASON_PRIORITY,
@@ -369,6 +370,9 @@ class GraderQueue:
         with ``actor``). Raises :class:`InvalidTransition` for any other status."""
         with self._sessions.begin() as session:
             row = session.execute(select(_T.c.error_message).where(_T.c.id == submission_id)).one_or_none()
+            if row is not None and row.error_message == WITHDRAWN:
+                raise InvalidTransition(submission_id, Status.error.value, Status.received.value,
+                                        "the learner withdrew it and its evidence was deleted")
             self._transition(session, submission_id, Status.received, actor, "retry_requested",
                              sources={Status.error}, values={"error_message": None},
                              details={"previous_error": row.error_message if row is not None else None})
@@ -377,7 +381,8 @@ class GraderQueue:
     def errored_submissions(self, limit: int = 200) -> list[SubmissionView]:
         """Submissions in ``error`` (grading could not finish), newest first: what an assessor may retry."""
         with self._sessions() as session:
-            ids = session.scalars(select(SubmissionRow.id).where(SubmissionRow.status == Status.error.value)
+            ids = session.scalars(select(SubmissionRow.id).where(SubmissionRow.status == Status.error.value,
+                                                                  SubmissionRow.error_message.is_distinct_from(WITHDRAWN))
                                   .order_by(SubmissionRow.status_changed_at.desc(), SubmissionRow.id)
                                   .limit(limit)).all()
             return [self._view(sid, session) for sid in ids]

@@ -11,9 +11,15 @@ typed errors into messages (never a traceback).
 **Learners** are identified by a random *learner key* (``swk-`` + 24 URL-safe characters, 144 bits) kept in
 the browser's localStorage (``gr.BrowserState``), never by a typed name. The database stores only a hash
 of the key (:func:`learner_id_for_key`), so a key cannot be read back from it. Pasting the key in another
-browser shows the same submissions; without the key nobody sees them.
+browser shows the same submissions; without the key nobody sees them (:mod:`stackwise.learner_keys`). In the
+full app (``assistant.web``) one key serves the chat, submissions and credentials.
 
-**Assessors** log in inside the tab (``grader.accounts.authenticate`` against ``STACKWISE_ASSESSORS_FILE``).
+**Uploads**: the evidence bytes are stored in the database at submission and Gradio's copy in its upload folder
+is deleted right after (:func:`discard_uploads`); what is uploaded but never submitted is removed by the app's
+periodic cache clean-up (``assistant.web.launch``).
+
+**Assessors** log in inside the tab (``grader.accounts.authenticate`` against ``STACKWISE_ASSESSORS_FILE``);
+failed log-ins are throttled per (client, username), per client and per username (:class:`ThrottlePolicy`).
 The logged-in assessor lives in a ``gr.State``, which stays on the server: the browser cannot forge it.
 Every assessor action re-checks that the session is live and the account still exists.
 
@@ -27,13 +33,14 @@ logged-in assessor only.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
 import mimetypes
 import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +53,7 @@ from stackwise.config import enforce_offline
 
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
+import gradio.utils as gr_utils  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from grader import accounts  # noqa: E402
@@ -63,6 +71,14 @@ from grader.models import (  # noqa: E402
     SubmissionView,
 )
 from grader.service import GraderService  # noqa: E402
+from stackwise.learner_keys import (  # noqa: E402  (re-exported: the learner key's home is stackwise.learner_keys)
+    KEY_PREFIX,
+    KEY_STORAGE,
+    KEY_STORAGE_OBFUSCATION,
+    learner_id_for_key,
+    new_learner_key,
+    parse_learner_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +88,10 @@ SHOWN_SUBMISSIONS = 20
 MAX_LINKS = 20
 MAX_LINK_CHARS = 2_000
 SESSION_SECONDS = 8 * 60 * 60  # an assessor logs in again after this
-LOGIN_FAILURES_ALLOWED = 5  # per username within LOGIN_LOCKOUT_SECONDS, then refused until the window passes
+LOGIN_FAILURES_ALLOWED = 5  # per (client, username) within LOGIN_LOCKOUT_SECONDS (see ThrottlePolicy)
 LOGIN_LOCKOUT_SECONDS = 5 * 60
 ACCEPTED_SUFFIXES = sorted({*TEXT_TYPES, ".pdf", ".docx"})
 
-KEY_PREFIX = "swk-"
-_KEY = re.compile(r"^swk-[A-Za-z0-9_-]{24}$")
-_KEY_STORAGE = "stackwise-learner-key"
-# gr.BrowserState "encrypts" localStorage with a secret that is sent to the browser in the page config:
-# obfuscation, not secrecy. It is fixed so the stored key survives a server restart.
-_KEY_STORAGE_OBFUSCATION = "stackwise-learner-key-v1"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^https?://\S+$")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$!])")
@@ -111,26 +121,6 @@ LEARNER_STATUS = {
 PENDING = frozenset({Status.received, Status.grading})
 N_DETAIL = 5 + 3 * MAX_CRITERIA + 1  # outputs of an opened submission (see GraderWeb._detail)
 DECIDED = {"approve": "Approved", "reject": "Rejected", "resubmit": "Sent back for resubmission"}
-
-
-# --------------------------------------------------------------------------------------------------
-# Learner keys
-
-
-def new_learner_key() -> str:
-    """A fresh random learner key (144 bits)."""
-    return KEY_PREFIX + secrets.token_urlsafe(18)
-
-
-def parse_learner_key(text: str | None) -> str | None:
-    """The key in ``text`` (whitespace ignored) when it is well-formed, else ``None``."""
-    key = "".join((text or "").split())
-    return key if _KEY.match(key) else None
-
-
-def learner_id_for_key(key: str) -> str:
-    """The learner id stored with submissions: a hash of the key, so the database never holds the key."""
-    return "webkey-" + hashlib.sha256(key.encode("ascii")).hexdigest()[:40]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,29 +314,164 @@ class AssessorSession:
     expires_at: float  # time.time()
 
 
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """How many failed log-ins are allowed, from whom, before log-ins are refused for a while.
+
+    Three limits, so that guessing is slow without letting anyone lock the real assessor out:
+
+    * per **(client, username)** pair: ``pair_failures`` within ``pair_window`` s, then that client is refused
+      for that username until the window passes (the assessor's own browser elsewhere is not affected);
+    * per **client** across usernames: ``client_failures`` within ``client_window`` s, then that client is
+      refused for every username (one machine cannot walk a list of usernames);
+    * per **username** from all clients: past ``username_failures`` within ``username_window`` s, clients that
+      have not logged in as that username before wait an exponential delay (``backoff_base`` s doubling per
+      further failure, at most ``backoff_cap`` s) after the last failure. A client where the username logged
+      in successfully within ``trusted_seconds`` is exempt, so a distributed attack slows strangers, never
+      the assessor at their usual machine.
+
+    Records older than their window (trust: ``trusted_seconds``) are pruned; at most ``max_records`` are kept.
+    """
+
+    pair_failures: int = LOGIN_FAILURES_ALLOWED
+    pair_window: float = LOGIN_LOCKOUT_SECONDS
+    client_failures: int = 20
+    client_window: float = 15 * 60
+    username_failures: int = 10
+    username_window: float = 15 * 60
+    backoff_base: float = 2.0
+    backoff_cap: float = 60.0
+    trusted_seconds: float = 30 * 24 * 60 * 60
+    max_records: int = 10_000
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a log-in is refused now, and for how many seconds."""
+
+    seconds: float
+    message: str
+
+
 class LoginThrottle:
-    """Refuses a username for a while after too many failed log-ins (bcrypt already makes each try slow)."""
+    """Counts failed log-ins per (client, username), per client and per username (see :class:`ThrottlePolicy`);
+    bcrypt already makes each try slow. Thread-safe; in memory (a restart forgets it)."""
 
-    def __init__(self, allowed: int = LOGIN_FAILURES_ALLOWED, window: float = LOGIN_LOCKOUT_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
-        self.allowed, self.window, self._clock = allowed, window, clock
-        self._failures: dict[str, list[float]] = {}
+    def __init__(self, policy: ThrottlePolicy | None = None, clock: Callable[[], float] = time.monotonic):
+        self.policy = policy or ThrottlePolicy()
+        self._clock = clock
+        self._pairs: dict[tuple[str, str], deque[float]] = {}
+        self._clients: dict[str, deque[float]] = {}
+        self._usernames: dict[str, deque[float]] = {}
+        self._trusted: dict[tuple[str, str], float] = {}  # (client, username) -> last successful log-in
         self._lock = threading.Lock()
+        self._swept = clock()
 
-    def wait_seconds(self, username: str) -> float:
+    def refusal(self, client: str, username: str) -> Refusal | None:
+        """Why ``client`` may not try ``username`` now, or ``None`` when it may."""
+        p, now = self.policy, self._clock()
+        with self._lock:
+            self._sweep(now)
+            by_client = self._recent(self._clients, client, now, p.client_window)
+            if len(by_client) >= p.client_failures:
+                wait = p.client_window - (now - by_client[-p.client_failures])
+                return Refusal(wait, f"Too many failed log-ins from this computer; try again in {_minutes(wait)}.")
+            pair = self._recent(self._pairs, (client, username), now, p.pair_window)
+            if len(pair) >= p.pair_failures:
+                wait = p.pair_window - (now - pair[-p.pair_failures])
+                return Refusal(wait, "Too many failed log-ins for this username from this computer; try again in "
+                                     f"{_minutes(wait)}.")
+            if now - self._trusted.get((client, username), -float("inf")) <= p.trusted_seconds:
+                return None
+            everywhere = self._recent(self._usernames, username, now, p.username_window)
+            excess = len(everywhere) - p.username_failures
+            if excess >= 0:
+                wait = min(p.backoff_cap, p.backoff_base * 2 ** excess) - (now - everywhere[-1])
+                if wait > 0:
+                    return Refusal(wait, "Many failed log-ins for this username recently; try again in "
+                                         f"{int(wait) + 1} s (log-ins from a computer where it logged in before "
+                                         "are not delayed).")
+        return None
+
+    def wait_seconds(self, username: str, client: str = "") -> float:
+        """Seconds before ``client`` may try ``username`` (0 when it may now)."""
+        refused = self.refusal(client, username)
+        return refused.seconds if refused else 0.0
+
+    def failed(self, client: str, username: str) -> None:
         now = self._clock()
         with self._lock:
-            recent = [t for t in self._failures.get(username, []) if now - t < self.window]
-            self._failures[username] = recent
-            return self.window - (now - recent[0]) if len(recent) >= self.allowed else 0.0
+            for table, key in ((self._pairs, (client, username)), (self._clients, client), (self._usernames, username)):
+                table.setdefault(key, deque()).append(now)
+            if self.records() > self.policy.max_records:
+                self._sweep(now, force=True)
+                self._evict()
 
-    def failed(self, username: str) -> None:
+    def succeeded(self, client: str, username: str) -> None:
+        """The pair's failures are forgiven and the client is trusted for this username; the client's and the
+        username's counts stay (a success does not hide an attack from elsewhere)."""
+        now = self._clock()
         with self._lock:
-            self._failures.setdefault(username, []).append(self._clock())
+            self._pairs.pop((client, username), None)
+            self._trusted[(client, username)] = now
+            if self.records() > self.policy.max_records:
+                self._sweep(now, force=True)
+                self._evict()
 
-    def succeeded(self, username: str) -> None:
+    def records(self) -> int:
+        """How many failure timestamps and trusted pairs are held (for tests and monitoring)."""
+        return (sum(len(v) for v in self._pairs.values()) + sum(len(v) for v in self._clients.values())
+                + sum(len(v) for v in self._usernames.values()) + len(self._trusted))
+
+    def prune(self) -> int:
+        """Drop every record older than its window now; returns how many records remain."""
         with self._lock:
-            self._failures.pop(username, None)
+            self._sweep(self._clock(), force=True)
+            return self.records()
+
+    @staticmethod
+    def _recent(table: dict, key: Any, now: float, window: float) -> deque[float]:
+        times = table.get(key)
+        if times is None:
+            return deque()
+        while times and now - times[0] >= window:
+            times.popleft()
+        if not times:
+            del table[key]
+        return times
+
+    def _sweep(self, now: float, force: bool = False) -> None:
+        """Prune all tables (at most once a minute unless forced): empty keys are removed."""
+        if not force and now - self._swept < 60:
+            return
+        self._swept = now
+        p = self.policy
+        for table, window in ((self._pairs, p.pair_window), (self._clients, p.client_window),
+                              (self._usernames, p.username_window)):
+            for key in list(table):
+                self._recent(table, key, now, window)
+        for key, at in list(self._trusted.items()):
+            if now - at > p.trusted_seconds:
+                del self._trusted[key]
+
+    def _evict(self) -> None:
+        """Still over ``max_records`` after pruning: drop the oldest failure records first (never trust)."""
+        tables = (self._pairs, self._clients, self._usernames)
+        while self.records() > self.policy.max_records and any(tables):
+            table, key = min(((t, k) for t in tables for k in t), key=lambda tk: tk[0][tk[1]][-1])
+            del table[key]
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(max(0.0, seconds) // 60) + 1} min"
+
+
+def client_address(request: Any) -> str:
+    """The client's address as the server sees it (the TCP peer: Stackwise serves on loopback or behind a proxy
+    the operator runs, whose forwarded headers are not trusted); ``"local"`` for direct calls."""
+    client = getattr(request, "client", None)
+    host = getattr(client, "host", None)
+    return str(host) if host else "local"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -373,6 +498,7 @@ class GraderWeb:
         self.throttle = LoginThrottle()
         self.learner_key: Any = None  # the learner tab's gr.BrowserState (for other tabs that need the key)
         self.assessor_session: Any = None  # the assessor tab's gr.State (issuance's Revoke tab reads the log-in)
+        self.listing: list[Any] = []  # the learner tab's "My submissions" outputs (markdown, timer)
 
     # ---- learner ---------------------------------------------------------------------------------
 
@@ -481,7 +607,9 @@ class GraderWeb:
                        f"{md_text(view.error_message or 'unknown problem')}. Fix the evidence and submit again.")
         else:
             message = f"Already received: submission `{view.id}` is {view.status.value}."
-        return (message, *self._submissions(key), None, "", "", new_token())
+        listing = self._submissions(key)
+        discard_uploads(paths)  # the bytes are in the database now
+        return (message, *listing, None, "", "", new_token())
 
     # ---- assessor: frame -------------------------------------------------------------------------
 
@@ -576,9 +704,11 @@ class GraderWeb:
     # ---- assessor: actions -----------------------------------------------------------------------
 
     def login(self, username: str | None, password: str | None, sort: str | None,
-              credential_id: str | None) -> tuple[Any, ...]:
-        """Outputs: frame, password box, queue."""
-        username = (username or "").strip()
+              credential_id: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Outputs: frame, password box, queue. ``request`` (filled in by Gradio) gives the client's address
+        for :class:`LoginThrottle`."""
+        username = (username or "").strip()[:200]
+        client = client_address(request)
         clear = ""
 
         def refused(message: str) -> tuple[Any, ...]:
@@ -588,9 +718,10 @@ class GraderWeb:
             return refused(NOT_CONFIGURED)
         if not username or not password:
             return refused("Please give your username and password.")
-        wait = self.throttle.wait_seconds(username)
-        if wait > 0:
-            return refused(f"Too many failed log-ins for this username; try again in {int(wait // 60) + 1} min.")
+        refusal = self.throttle.refusal(client, username)
+        if refusal is not None:
+            log.warning("assessor log-in refused for %r from %s: %s", username, client, refusal.message)
+            return refused(refusal.message)
         try:
             assessor = accounts.authenticate(username, password)
         except accounts.AssessorsFileInvalid as exc:
@@ -598,9 +729,9 @@ class GraderWeb:
         except Exception as exc:
             return refused(_problem(exc))
         if assessor is None:
-            self.throttle.failed(username)
+            self.throttle.failed(client, username)
             return refused("Wrong username or password.")
-        self.throttle.succeeded(username)
+        self.throttle.succeeded(client, username)
         live = AssessorSession(assessor=assessor, expires_at=self._clock() + SESSION_SECONDS)
         log.info("assessor %s logged in", assessor.username)
         try:
@@ -725,7 +856,6 @@ class GraderWeb:
         except Exception as exc:
             return (*self._frame(live, f"{message} ({_problem(exc)})"), *(gr.skip(),) * (3 + N_DETAIL))
 
-
     # ---- assessor: submissions whose grading stopped with an error ----------------------------------
 
     def errored(self, session: Any) -> Any:
@@ -759,6 +889,34 @@ class GraderWeb:
         return (*self._frame(live, message), self.errored(live))
 
 
+def upload_folder() -> Path:
+    """Where Gradio keeps uploaded files (``GRADIO_TEMP_DIR``, else ``<tmp>/gradio``)."""
+    return Path(gr_utils.get_upload_folder()).resolve()
+
+
+def discard_uploads(paths: Sequence[str]) -> int:
+    """Delete uploaded files Gradio left in its upload folder (and their emptied per-upload folders) once
+    their bytes are stored; paths outside that folder are never touched. Returns how many were deleted."""
+    root, deleted = upload_folder(), 0
+    for raw in paths:
+        path = Path(raw).resolve()
+        if root not in path.parents:
+            continue
+        try:
+            path.unlink()
+            deleted += 1
+        except FileNotFoundError:
+            continue
+        except OSError:
+            log.warning("could not delete the uploaded file %s", path)
+            continue
+        parent = path.parent
+        if parent != root:
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only when empty
+    return deleted
+
+
 def new_token() -> str:
     """A fresh idempotency key for the submission form (a double click sends the same one)."""
     return secrets.token_hex(16)
@@ -775,11 +933,23 @@ def _credential_choices(catalogue: Any) -> list[tuple[str, str]]:
 
 
 
-def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | None = None) -> GraderWeb:
-    """Add the "Submit evidence" tab to ``demo`` (call inside ``with demo:``); returns its handlers."""
+def learner_key_state() -> gr.BrowserState:
+    """The browser-held learner key (localStorage, kept across reloads and browser restarts)."""
+    return gr.BrowserState("", storage_key=KEY_STORAGE, secret=KEY_STORAGE_OBFUSCATION)
+
+
+def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | None = None,
+                    key: gr.BrowserState | None = None) -> GraderWeb:
+    """Add the "Submit evidence" tab to ``demo`` (call inside ``with demo:``); returns its handlers.
+
+    Without ``key`` the tab owns the learner key: it shows it, takes a pasted one and starts it on page load
+    (``/learner_start``, ``/use_key``). With ``key`` (the whole app's key, as ``assistant.web`` passes) the
+    app does that; it then refreshes the listing with ``web.my_submissions`` into ``web.listing``.
+    """
     web = web or GraderWeb(service)
     with gr.Tab("Submit evidence"):
-        key = gr.BrowserState("", storage_key=_KEY_STORAGE, secret=_KEY_STORAGE_OBFUSCATION)
+        owns_key = key is None
+        key = key if key is not None else learner_key_state()
         web.learner_key = key
         token = gr.State(new_token)  # a callable: a fresh idempotency key per browser session
         gr.Markdown("Send evidence for a credential. The AI grader marks it against the rubric shown here; some "
@@ -803,25 +973,29 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
                 submit_msg = gr.Markdown("", latex_delimiters=[])
         gr.Markdown("### My submissions")
         with gr.Row(equal_height=True):
-            key_box = gr.Textbox(label="Your learner key", interactive=False, max_lines=1, buttons=["copy"], scale=2,
-                                 elem_id="learner-key",
-                                 info="keep it: it shows your submissions in another browser (to anyone who has it)")
-            pasted = gr.Textbox(label="Use a learner key from another browser", max_lines=1, scale=2,
-                                placeholder=f"{KEY_PREFIX}…", type="password")
-            use = gr.Button("Use this key", scale=0, min_width=140)
+            if owns_key:
+                key_box = gr.Textbox(label="Your learner key", interactive=False, max_lines=1, buttons=["copy"],
+                                     scale=2, elem_id="learner-key",
+                                     info="keep it: it shows your submissions in another browser (to anyone who "
+                                          "has it)")
+                pasted = gr.Textbox(label="Use a learner key from another browser", max_lines=1, scale=2,
+                                    placeholder=f"{KEY_PREFIX}…", type="password")
+                use = gr.Button("Use this key", scale=0, min_width=140)
             refresh = gr.Button("Refresh", scale=0, min_width=110)
         key_msg = gr.Markdown("", latex_delimiters=[])
         submissions = gr.Markdown("", latex_delimiters=[])
         timer = gr.Timer(POLL_SECONDS, active=False)
 
     listing = [submissions, timer]
-    demo.load(web.learner_start, inputs=[key], outputs=[key, key_box, *listing], api_name="learner_start")
+    web.listing = listing
+    if owns_key:
+        demo.load(web.learner_start, inputs=[key], outputs=[key, key_box, *listing], api_name="learner_start")
+        use_io = dict(fn=web.use_key, inputs=[pasted, key], outputs=[key, key_box, pasted, key_msg, *listing])
+        use.click(**use_io, api_name="use_key")
+        pasted.submit(**use_io, api_visibility="private")
     credential.change(web.rubric, inputs=[credential], outputs=[rubric], api_name="rubric")
     submit.click(web.submit, inputs=[credential, files, links, reflection, name, email, key, token],
                  outputs=[submit_msg, *listing, files, links, reflection, token], api_name="submit_evidence")
-    use_io = dict(fn=web.use_key, inputs=[pasted, key], outputs=[key, key_box, pasted, key_msg, *listing])
-    use.click(**use_io, api_name="use_key")
-    pasted.submit(**use_io, api_visibility="private")
     refresh.click(web.my_submissions, inputs=[key], outputs=listing, api_name="my_submissions")
     timer.tick(web.my_submissions, inputs=[key], outputs=listing, show_progress="hidden", api_visibility="private")
     return web
@@ -918,10 +1092,11 @@ def _decider(web: GraderWeb, decision: Decision) -> Callable[..., tuple[Any, ...
     return decide
 
 
-def add_grader_tabs(demo: gr.Blocks, service: GraderService) -> GraderWeb:
-    """Add both grader tabs ("Submit evidence", "Assessor") to ``demo``; call inside ``with demo:``."""
+def add_grader_tabs(demo: gr.Blocks, service: GraderService, key: gr.BrowserState | None = None) -> GraderWeb:
+    """Add both grader tabs ("Submit evidence", "Assessor") to ``demo``; call inside ``with demo:``.
+    ``key``: the app's learner key (see :func:`add_learner_tab`)."""
     web = GraderWeb(service)
-    add_learner_tab(demo, service, web)
+    add_learner_tab(demo, service, web, key)
     add_assessor_tab(demo, service, web)
     return web
 

@@ -26,10 +26,13 @@ an assessor logged in on the Assessor tab whose account has the ``issuer-admin``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import shutil
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,8 @@ log = logging.getLogger(__name__)
 
 JSON_LD = "application/ld+json"
 MAX_BODY_BYTES = 1024 * 1024
+DOWNLOAD_PREFIX = "stackwise-credentials-"  # temporary folders of "My credentials" downloads
+DOWNLOAD_FOLDER_SECONDS = 10 * 60
 CHECK_LABELS = {
     "schema": "Format (Open Badges 3.0 schema)",
     "proof": "Signature by the issuer",
@@ -383,7 +388,14 @@ class IssuanceWeb:
 
     @staticmethod
     def _files(items: list[IssuedCredential]) -> list[str]:
-        folder = Path(tempfile.mkdtemp(prefix="stackwise-credentials-"))
+        """The download files in a fresh temporary folder (Gradio copies them into its cache, which the app
+        cleans); folders older than ``DOWNLOAD_FOLDER_SECONDS`` from earlier calls are deleted first."""
+        cutoff = time.time() - DOWNLOAD_FOLDER_SECONDS
+        for old in Path(tempfile.gettempdir()).glob(f"{DOWNLOAD_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                if old.is_dir() and old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+        folder = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX))
         paths = []
         for issued in items:
             json_path = folder / _filename(issued, ".json")

@@ -34,6 +34,7 @@ def engine_for(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA secure_delete=ON")  # deleted data ("Forget me") is overwritten, not left behind
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)

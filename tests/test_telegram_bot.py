@@ -285,6 +285,25 @@ async def test_reset_forgets_conversation_and_holding(bot, svc):
 
 
 @pytest.mark.asyncio
+async def test_forget_asks_first_then_deletes_everything_and_says_what(bot, svc):
+    user = user_id()
+    learner = f"telegram:{user}"  # the Telegram account: the first name in the message plays no part
+    await send(bot, user, "What do I still need for the AI Leadership Certificate if I hold Data Strategy?")
+    assert svc.memory.stored(learner) == (2, 1)
+    (reply,) = await send(bot, user, "/forget yes")  # a "yes" without the question first only asks
+    assert reply.startswith("This deletes 2 chat messages; the 1 credential you said you hold.")
+    assert "Send /forget yes within 10 minutes to confirm." in reply and svc.memory.stored(learner) == (2, 1)
+    (reply,) = await send(bot, user_id(), "/forget yes")  # another account cannot confirm it
+    assert reply == "Nothing is stored about you: there is nothing to forget."
+    assert svc.memory.stored(learner) == (2, 1)
+    (reply,) = await send(bot, user, "/forget yes")
+    assert reply == "Forgotten: deleted 2 chat messages; the 1 credential you said you hold."
+    assert svc.memory.stored(learner) == (0, 0) and svc.memory.history(learner) == []
+    (reply,) = await send(bot, user, "/forget")
+    assert reply == "Nothing is stored about you: there is nothing to forget."
+
+
+@pytest.mark.asyncio
 async def test_long_answer_is_split_at_the_limit(bot, svc, monkeypatch):
     paragraphs = [(f"Part {i}. " + "This sentence pads the answer. " * 40).strip() for i in range(12)]  # ~15k chars
     long_text = "\n\n".join(paragraphs)
@@ -342,7 +361,7 @@ async def test_post_init_registers_the_command_menu(bot):
     commands = params["commands"]
     commands = json.loads(commands) if isinstance(commands, str) else commands
     assert method == "setMyCommands"
-    assert [c["command"] for c in commands] == ["start", "help", "plan", "hold", "reset"]
+    assert [c["command"] for c in commands] == ["start", "help", "plan", "hold", "reset", "forget"]
 
 
 def test_run_bot_without_token_says_what_to_set(settings):

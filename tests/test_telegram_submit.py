@@ -160,8 +160,8 @@ async def test_submit_without_argument_lists_credentials_and_help_explains(bot, 
     ((method, params),) = fake.calls
     commands = params["commands"]
     commands = json.loads(commands) if isinstance(commands, str) else commands
-    assert [c["command"] for c in commands] == ["start", "help", "plan", "hold", "reset", "submit", "reflection",
-                                                "done", "cancel", "status"]
+    assert [c["command"] for c in commands] == ["start", "help", "plan", "hold", "reset", "forget", "submit",
+                                                "reflection", "done", "cancel", "status"]
 
 
 @pytest.mark.asyncio

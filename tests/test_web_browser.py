@@ -7,6 +7,7 @@ Playwright drives it through ``executable_path``; ``playwright install`` (a down
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -61,7 +62,10 @@ def test_planner_question_in_the_browser(browser, assistant):
         page.goto(url)
         box = page.get_by_role("textbox", name="Your question")
         expect(box).to_be_visible()
-        expect(page.get_by_text("Learner: web-")).to_be_visible()  # the session's random learner id
+        key_box = page.locator("#learner-key textarea, #learner-key input").first
+        page.get_by_text("Your learner key").first.click()  # open the accordion
+        expect(key_box).to_have_value(re.compile(r"^swk-"))  # the browser's random learner key
+        key = key_box.input_value()
 
         box.fill(QUESTION)
         box.press("Enter")
@@ -76,7 +80,16 @@ def test_planner_question_in_the_browser(browser, assistant):
         expect(page.get_by_text(held_label).first).to_be_visible()
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
+        page.reload()  # localStorage keeps the key: the same learner, the same conversation
+        expect(page.locator(".message.user").last).to_contain_text(QUESTION)
+        page.get_by_text("Your learner key").first.click()
+        expect(key_box).to_have_value(key)
+
         page.get_by_role("button", name="Forget me").click()
-        expect(page.get_by_text("Forgotten: deleted 2 stored message(s)")).to_be_visible()
+        expect(page.get_by_text("This deletes 2 chat messages; the 1 credential you said you hold.")).to_be_visible()
+        expect(page.locator(".message.user")).to_have_count(1)  # nothing deleted before the confirmation
+        page.get_by_role("button", name="Yes, delete everything").click()
+        expect(page.get_by_text("Forgotten: deleted 2 chat messages")).to_be_visible()
         expect(page.locator(".message")).to_have_count(0)
+        expect(key_box).not_to_have_value(key)  # a fresh key for this browser
         page.close()

@@ -171,7 +171,8 @@ class Learner:
         from gradio_client import Client
 
         self.client = Client(url, verbose=False)
-        self.key, _box, self.listing, _timer = self.client.predict(key, api_name="/learner_start")
+        # the full app (assistant.web) adds the chat's holding, history and status after these
+        self.key, _box, self.listing, _timer, *_chat = self.client.predict(key, api_name="/learner_start")
 
     def submit(self, files: list[Path] = (), links: str = "", reflection: str = "",
                credential: str = CREDENTIAL) -> tuple[str, str]:
