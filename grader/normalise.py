@@ -10,7 +10,8 @@ that break up a word a rule looks for, look-alike letters from other scripts, or
   and HTML or Markdown comments are cut out of the text; their words become *suspect passages* (a person
   never reads them, so they never count as evidence);
 * invisible Unicode tag characters are cut out and decoded into a suspect passage;
-* zero-width, soft-hyphen, bidi-control and variation-selector characters are removed, then NFKC;
+* zero-width, soft-hyphen, bidi-control and variation-selector characters are removed (Latin text forced
+  right-to-left is turned round first, as a reader sees it), then NFKC;
 * look-alike letters (Cyrillic, Greek, ...) inside words written in Latin letters are mapped to Latin;
 * base64, hex and ROT13 blocks are decoded into suspect passages for inspection (the block stays in the
   text unless the detector confirms it as an instruction);
@@ -53,6 +54,7 @@ class Normalised:
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
                         "\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
 _TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
+_RIGHT_TO_LEFT = re.compile("[\u202e\u2067]([^\u202c\u2069\n]*)[\u202c\u2069]?")  # RLO / RLI ... PDF / PDI
 
 
 def _decode_tags(run: str) -> str:
@@ -255,6 +257,15 @@ def normalise(text: str) -> Normalised:
         return ""
 
     out = _TAG_RUN.sub(tags, text)
+
+    def reverse(match: re.Match[str]) -> str:  # Latin text shown right-to-left: what a reader sees
+        run = match.group(1)
+        if not any(_latin(c) for c in run):
+            return match.group(0)
+        changes["bidi_reversed"] = changes.get("bidi_reversed", 0) + 1
+        return run[::-1]
+
+    out = _RIGHT_TO_LEFT.sub(reverse, out)
     for kind, pattern in _COMMENTS:
         def comment(match: re.Match[str], kind: str = kind) -> str:
             changes[kind] = changes.get(kind, 0) + 1
