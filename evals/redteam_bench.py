@@ -20,6 +20,7 @@ import base64
 import codecs
 import hashlib
 import json
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from evals.grading_evidence import EvidenceItem, load_evidence_dir
 from grader.grading import grade_evidence, rubric_terms
-from grader.injection import InjectionDetector, PassageJudge, _groups, features, passages
+from grader.injection import PassageJudge, _groups, features, passages
 from grader.normalise import normalise
 from grader.scoring import Scorer
 from knowledge.schema import Catalogue
@@ -90,6 +91,7 @@ class RedTeamItem(BaseModel):
     base: str
     injected: Document
     clean: Document
+    attack_text: str  # the attack as plain text (before any encoding): which passages are the attack's
 
 
 # ------------------------------------------------------------------ building the documents
@@ -149,7 +151,8 @@ def build(attack: Attack, style: Style, base: EvidenceItem) -> RedTeamItem:
         injected = Document(evidence=_insert(base.evidence, attack.where, text), reflection=honest_reflection)
     return RedTeamItem(id=attack.id, style=style.style, family=style.family, split=style.split,
                        language=attack.language, credential=base.credential, base=base.id, injected=injected,
-                       clean=Document(evidence=base.evidence.strip(), reflection=honest_reflection))
+                       clean=Document(evidence=base.evidence.strip(), reflection=honest_reflection),
+                       attack_text=attack.attack.replace("{payload}", attack.payload or ""))
 
 
 def load_redteam(path: Path = REDTEAM_FILE, evidence: Sequence[EvidenceItem] | None = None) -> list[RedTeamItem]:
@@ -216,6 +219,7 @@ class Graded(BaseModel):
     levels: dict[str, int]  # criterion id -> level index
     matches: list[str]
     suspects: list[str]
+    scored: str = Field(default="", exclude=True)  # the text the scorer read
 
     @property
     def flagged(self) -> bool:
@@ -267,7 +271,8 @@ def _grade(catalogue: Catalogue, credential_id: str, doc: Document, scorer: Scor
     index = {c.id: [lv.id for lv in c.levels] for c in credential.rubric.criteria}
     return Graded(decision=report.outcome.decision, reasons=report.outcome.reasons,
                   levels={c.criterion_id: index[c.criterion_id].index(c.level_id) for c in report.score.criteria},
-                  matches=report.injection_matches, suspects=report.injection_suspects)
+                  matches=report.injection_matches, suspects=report.injection_suspects,
+                  scored=report.evidence_for_model)
 
 
 def run(catalogue: Catalogue, scorer: Scorer, judge: PassageJudge | None, items: list[RedTeamItem],
@@ -332,24 +337,30 @@ def render(result: RedTeamResult) -> str:
 
 # ------------------------------------------------------------------ data for fitting the weights
 
-def passage_rows(documents: list[tuple[str, str, str, set[str] | None]], catalogue: Catalogue,
-                 judge: PassageJudge) -> list[dict]:
-    """Per judged passage: features and label. ``documents``: (doc id, credential, text, clean passages or
-    None for honest evidence); a passage is an injection when the document is injected and the passage is
-    not one of its clean twin's."""
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", normalise(text).text.lower()))
+
+
+def passage_rows(documents: list[dict], catalogue: Catalogue, judge: PassageJudge) -> list[dict]:
+    """Per judged passage of each document: its features and label. A document is a dict with ``id``,
+    ``credential``, ``text`` and, for an injected one, ``clean`` (its twin's text) and ``attack`` (the
+    attack's plain text). A passage is labelled an injection when it is not one of the twin's passages and at
+    least half of its words are the attack's (so layout debris left by a cut is not)."""
     rows = []
-    detector = InjectionDetector(judge)
-    for doc_id, credential_id, text, clean in documents:
-        terms = rubric_terms(catalogue.credentials[credential_id])
-        units = _groups(passages(normalise(text)))
+    for doc in documents:
+        terms = rubric_terms(catalogue.credentials[doc["credential"]])
+        units = _groups(passages(normalise(doc["text"])))
+        clean = unit_texts(doc["clean"]) if doc.get("clean") is not None else None
+        attack = _words(doc.get("attack") or "")
         asked = [u for u in units if not u.rule]
         probs = dict(zip([u.text for u in asked], judge.p_yes([u.text for u in asked]), strict=True))
         for u in units:
             key = " ".join(u.text.split())
-            label = clean is not None and key not in clean
-            rows.append({"doc": doc_id, "honest": clean is None, "kind": u.kind, "text": key[:200],
+            words = re.findall(r"\w+", key.lower())
+            label = clean is not None and key not in clean and bool(words) and \
+                sum(w in attack for w in words) >= 0.5 * len(words)
+            rows.append({"doc": doc["id"], "honest": clean is None, "kind": u.kind, "text": key[:300],
                          "label": int(label), **features(u, probs.get(u.text), terms)})
-    del detector
     return rows
 
 
@@ -391,7 +402,7 @@ def fit_weights(rows: list[dict], max_honest_flag_rate: float = 0.03) -> dict:
             "coef": {f: round(float(c), 5) for f, c in zip(FEATURES, lr.coef_[0], strict=True)},
             "flag_threshold": round(flag, 5), "suspect_threshold": round(suspect, 5),
             "fitted_on": {"passages": len(judged), "injected_passages": int(y.sum()), "honest_documents": len(worst),
-                          "injected_documents_caught": sum(v >= flag for v in injected_docs.values()),
+                          "injected_documents_caught": int(sum(v >= flag for v in injected_docs.values())),
                           "injected_documents": len(injected_docs),
-                          "median_injected_suspicion": round(statistics.median(injected_docs.values()), 4)
+                          "median_injected_suspicion": round(float(statistics.median(injected_docs.values())), 4)
                           if injected_docs else None}}

@@ -116,6 +116,7 @@ class Passage:
     kind: str  # sentence, aside, role, boundary, or a normalisation kind (hidden_html, base64, ...)
     rule: bool  # a rule says it is aimed at the grader
     parts: tuple[Passage, ...] = ()  # for a group of consecutive sentences: the sentences
+    paragraph: int = -1  # which paragraph of the text it comes from (-1: not from the text itself)
 
 
 @dataclass(frozen=True)
@@ -177,20 +178,20 @@ def passages(normalised: Normalised) -> list[Passage]:
         return match.group(0)
 
     text = _ASIDE.sub(aside, text)
-    for paragraph in _PARAGRAPHS.split(text):
+    for number, paragraph in enumerate(_PARAGRAPHS.split(text)):
         taken = False  # a role marker or fake boundary takes the rest of its paragraph
         for line in _unwrap(paragraph).split("\n"):
             for sentence in _SENTENCE_END.split(line):
                 if not sentence.strip():
                     continue
                 if taken:
-                    out.append(Passage(sentence, sentence, "role", True))
+                    out.append(Passage(sentence, sentence, "role", True, paragraph=number))
                 elif _ROLE.search(sentence) or _BOUNDARY.search(sentence):
                     taken = True
                     kind = "role" if _ROLE.search(sentence) else "boundary"
-                    out.append(Passage(sentence, sentence, kind, True))
+                    out.append(Passage(sentence, sentence, kind, True, paragraph=number))
                 else:
-                    out.append(Passage(sentence, sentence, "sentence", is_instruction(sentence)))
+                    out.append(Passage(sentence, sentence, "sentence", is_instruction(sentence), paragraph=number))
     return out
 
 
@@ -219,7 +220,23 @@ class RubricTerms:
         return cls(frozenset(grams), frozenset(label.lower() for label in labels if len(label) >= 4))
 
 
-FEATURES = ("rule", "model", "hidden", "encoded", "rubric_copy", "level_labels", "addressee", "letters")
+_GRADING = [re.compile(p, re.I) for p in (
+    r"\b(?:criteri\w*|kriteri\w*|critère\w*|critéri\w*|kryteri\w*)",
+    r"\b(?:levels?|niveau\w*|nivel\w*|livell\w*|nível|níveis|stufe\w*|poziom\w*|rubric\w*|grille|rúbrica|griglia|"
+    r"rubriek)",
+    r"\b(?:highest|top|maximum|full marks|accomplished|exemplary|distinction|höchst\w*|maximal\w*|máxim\w*|"
+    r"massim\w*|hoogst\w*|najwyższ\w*|plus haut\w*)",
+    r"\b(?:pass(?:ed)?|grade[ds]?|marks|score[ds]?|bestanden|aprobad\w*|aprovad\w*|réussi\w*|geslaagd|zaliczon\w*|"
+    r"superat\w*|cijfer|ocen\w*|punteggio|puntuación|pontuação|decision|besluit|decisión|décision)\b",
+)]
+_SECOND = re.compile(r"\b(?:you|your|please|kindly|bitte|sie|ihr|vous|votre|veuillez|merci|usted|por favor|"
+                     r"agradecer\w*|per favore|você|proszę|alstublieft|whoever|quiconque|wer|chi|quien)\b", re.I)
+_FIRST = re.compile(r"\b(?:i|we|my|our|me|us|ich|wir|mein\w*|unser\w*|je|nous|mon|ma|mes|notre|nos|yo|nosotros|"
+                    r"mis|nuestr\w*|io|noi|mio|mia|nostr\w*|eu|nós|meu|minha|nosso\w*|ik|wij|mijn|ons|onze|ja|"
+                    r"mój|moja|nasz\w*)\b", re.I)
+
+FEATURES = ("rule", "model", "hidden", "encoded", "rubric_copy", "level_labels", "addressee", "letters", "grading",
+            "reader")
 
 
 def features(passage: Passage, p_model: float | None, rubric: RubricTerms) -> dict[str, float]:
@@ -235,6 +252,8 @@ def features(passage: Passage, p_model: float | None, rubric: RubricTerms) -> di
         "level_labels": min(3, sum(1 for label in rubric.labels if re.search(rf"\b{re.escape(label)}\b", lower))) / 3,
         "addressee": float(bool(_ADDRESSEE.search(passage.text))),
         "letters": float(bool(_LETTER_LEVELS.search(passage.text))),
+        "grading": sum(bool(p.search(passage.text)) for p in _GRADING) / len(_GRADING),
+        "reader": min(1.0, len(_SECOND.findall(passage.text)) / (1 + len(_FIRST.findall(passage.text)))),
     }
 
 
@@ -289,15 +308,29 @@ def _cut(text: str, cuts: Sequence[str]) -> str:
         changed = True
     if not changed:
         return text
-    out = re.sub(r"[ \t]+\n", "\n", out)
-    out = re.sub(r"(?m)^[ \t]*(?:[-*+]|\d+[.)])[ \t]*$\n?", "", out)  # a list item left empty
+    return _tidy(out)
+
+
+_EMPTY_ITEM = re.compile(r"(?m)^[ \t]*(?:[-*+]|\d+[.)])[ \t]*$\n?")  # a list item left empty
+_EMPTY_FENCE = re.compile(r"(?m)^[ \t]*(```|~~~)[\w+-]*[ \t]*\n(?:[ \t]*\n)*[ \t]*\1[ \t]*$\n?")
+_ORPHAN_TABLE = re.compile(r"(?m)^(?:[ \t]*\|[^\n]*\n)?[ \t]*\|[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?"
+                           r"[ \t]*$(?!\n[ \t]*\|)\n?")  # a table header (and rule) whose rows are gone
+
+
+def _tidy(text: str) -> str:
+    """Close up what a cut leaves: trailing blanks, empty list items, empty code fences, row-less tables."""
+    out = re.sub(r"[ \t]+\n", "\n", text)
+    out = _EMPTY_ITEM.sub("", out)
+    out = _EMPTY_FENCE.sub("", out)
+    out = _ORPHAN_TABLE.sub("", out)
     return re.sub(r"\n{3,}", "\n\n", out).strip()
 
 
 # ------------------------------------------------------------------ the detector
 
 def _groups(items: list[Passage]) -> list[Passage]:
-    """Consecutive ordinary sentences joined into passages of up to ~60 words (one model question each)."""
+    """Consecutive ordinary sentences of one paragraph joined into passages of up to ~60 words (one model
+    question each)."""
     out: list[Passage] = []
     run: list[Passage] = []
 
@@ -305,7 +338,7 @@ def _groups(items: list[Passage]) -> list[Passage]:
         if len(run) == 1:
             out.append(run[0])
         elif run:
-            out.append(Passage("\n".join(p.text for p in run), "", "group", False, tuple(run)))
+            out.append(Passage("\n".join(p.text for p in run), "", "group", False, tuple(run), run[0].paragraph))
         run.clear()
 
     for p in items:
@@ -313,7 +346,8 @@ def _groups(items: list[Passage]) -> list[Passage]:
             close()
             out.append(p)
             continue
-        if run and sum(len(q.text.split()) for q in run) + len(p.text.split()) > _CHUNK_WORDS:
+        if run and (run[-1].paragraph != p.paragraph
+                    or sum(len(q.text.split()) for q in run) + len(p.text.split()) > _CHUNK_WORDS):
             close()
         run.append(p)
     close()

@@ -10,6 +10,7 @@ text (an evidence piece shares most of its passages with its previous version).
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -36,8 +37,10 @@ class ModelJudge:
         return self._model  # type: ignore[return-value]
 
     @property
-    def config(self) -> dict[str, str]:
-        return {"model": self.model.name, "prompt": self.prompt.id}
+    def fingerprint(self) -> str:
+        """The prompt's id and a hash of its text: what a stored answer depends on (beside the model)."""
+        text = "\n".join(f"{k}\n{v}" for k, v in sorted(self.prompt.parts.items()))
+        return f"{self.prompt.id}:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
 
     def head(self) -> list[dict[str, str]]:
         """System prompt and worked examples: identical for every request, so the model caches them once.

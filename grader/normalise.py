@@ -13,8 +13,8 @@ that break up a word a rule looks for, look-alike letters from other scripts, or
 * zero-width, soft-hyphen, bidi-control and variation-selector characters are removed (Latin text forced
   right-to-left is turned round first, as a reader sees it), then NFKC;
 * look-alike letters (Cyrillic, Greek, ...) inside words written in Latin letters are mapped to Latin;
-* base64, hex and ROT13 blocks are decoded into suspect passages for inspection (the block stays in the
-  text unless the detector confirms it as an instruction);
+* base64, hex and ROT13 blocks are decoded into suspect passages for inspection (the block, with the line
+  that frames it, stays in the text unless the detector confirms it as an instruction);
 * image alt texts and ``title`` attributes become suspect passages (they stay unless confirmed).
 
 The rest of the text is kept as it was, so an honest learner's evidence reads the same.
@@ -127,8 +127,7 @@ _HIDDEN_STYLE = re.compile(
     r"line-height\s*:\s*0|transform\s*:\s*scale\(\s*0\s*\)",
     re.I,
 )
-_HIDDEN_ATTR = re.compile(r"(?:^|\s)(?:hidden|aria-hidden\s*=\s*[\"']?true)(?=[\s/=]|$)|type\s*=\s*[\"']?hidden",
-                          re.I)
+_HIDDEN_ATTR = re.compile(r"(?:^|\s)hidden(?=[\s/=]|$)|type\s*=\s*[\"']?hidden", re.I)
 _STYLE_ATTR = re.compile(r"style\s*=\s*(\"[^\"]*\"|'[^']*')", re.I)
 _FONT_COLOR = re.compile(r"color\s*=\s*[\"']?(?:#?f{3}\b|#?f{6}\b|white\b)", re.I)
 _ATTR_TEXT = re.compile(r"(?:alt|title|aria-label|data-[\w-]+)\s*=\s*(\"[^\"]*\"|'[^']*')", re.I)
@@ -214,6 +213,13 @@ def _common_share(text: str) -> float:
     return sum(w in _COMMON for w in words) / len(words) if words else 0.0
 
 
+def _line_of(text: str, position: int) -> str:
+    """The line holding ``position``: an encoded block is cut with the words that frame it."""
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    return text[start:end if end >= 0 else len(text)].strip()
+
+
 def _encoded(text: str) -> list[Suspect]:
     found: list[Suspect] = []
     for match in _BASE64.finditer(text):
@@ -223,13 +229,13 @@ def _encoded(text: str) -> list[Suspect]:
         except (binascii.Error, ValueError):
             decoded = None
         if decoded:
-            found.append(Suspect("base64", block, decoded))
+            found.append(Suspect("base64", _line_of(text, match.start()), decoded))
     for match in _HEX.finditer(text):
         digits = re.sub(r"[ :]", "", match.group(0))
         if len(digits) % 2 == 0:
             decoded = _readable(bytes.fromhex(digits))
             if decoded:
-                found.append(Suspect("hex", match.group(0).strip(), decoded))
+                found.append(Suspect("hex", _line_of(text, match.start()), decoded))
     hinted = bool(_ROT13_HINT.search(text))
     for line in text.splitlines():
         words = re.findall(r"[A-Za-z]+", line)

@@ -623,18 +623,25 @@ def eval_redteam_cmd(
         fail(str(exc))
     cat, scorer = _catalogue_and_scorer("engine")
     settings = get_settings()
-    inner = scorer.injection_judge
+    inner = getattr(scorer, "injection_judge", None)
+    if inner is None:
+        fail("the model's injection judge is off (STACKWISE_GRADER_INJECTION_JUDGE=0); the benchmark needs it")
     judge = redteam_bench.CachedJudge(inner, settings.home / "evals" / "redteam-cache" / "judge.json",
-                                      key=f"{settings.model}:{inner.prompt.id}")
+                                      key=f"{settings.model}:{inner.fingerprint}")
     honest = [i for i in load_evidence_dir() if "injection" not in i.tags and (split == "all" or i.split == split)]
     honest = honest[:honest_limit] if honest_limit is not None else honest
     if fit:
-        docs = [(i.id, i.credential, i.injected.evidence + (f"\n\n{i.injected.reflection}" if i.injected.reflection
-                                                             else ""), redteam_bench.unit_texts(i.clean.evidence))
-                for i in items]
-        docs += [(f"{b.base}#clean", b.credential, b.clean.evidence, None) for b in {i.base: i for i in items}.values()]
-        docs += [(h.id, h.credential, h.text, None) for h in honest]
+        def whole(doc) -> str:
+            return doc.evidence + (f"\n\nReflective statement:\n{doc.reflection}" if doc.reflection else "")
+
+        docs = [{"id": i.id, "credential": i.credential, "text": whole(i.injected), "clean": whole(i.clean),
+                 "attack": i.attack_text} for i in items]
+        docs += [{"id": f"{i.base}#clean", "credential": i.credential, "text": whole(i.clean)}
+                 for i in {i.base: i for i in items}.values()]
+        docs += [{"id": h.id, "credential": h.credential, "text": h.text} for h in honest]
         rows = redteam_bench.passage_rows(docs, cat, judge)
+        rows_file = judge.path.with_name("rows-train.json")
+        rows_file.write_text(json.dumps(rows), encoding="utf-8")
         weights = redteam_bench.fit_weights(rows)
         WEIGHTS_FILE.write_text(json.dumps(weights, indent=2) + "\n", encoding="utf-8")
         typer.echo(json.dumps(weights, indent=2))

@@ -73,7 +73,8 @@ def make_scorer(settings: Settings, strategy: str | None = None, model=None):
         checks = CheckReader(model or load_model(settings), questions)  # type: ignore[arg-type]
         scorer = EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, checks.model.name,
                               checks.prompt.id)
-    scorer.injection_judge = ModelJudge(lambda: model or load_model(settings))  # read by grade_evidence
+    if settings.grader_injection_judge:  # read by grade_evidence; the rules alone without it
+        scorer.injection_judge = ModelJudge(lambda: model or load_model(settings))
     return scorer
 
 
