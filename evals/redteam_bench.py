@@ -371,7 +371,7 @@ def unit_texts(text: str) -> set[str]:
 def fit_weights(rows: list[dict], max_honest_flag_rate: float = 0.03) -> dict:
     """A logistic regression on the rows' features (class-balanced), thresholds chosen on the rows' documents:
     the flag threshold is the lowest at which at most ``max_honest_flag_rate`` of honest documents (clean twins
-    and honest evidence) would be flagged; the suspect threshold lets at most 4x that have a suspect."""
+    and honest evidence) would be flagged; the suspect threshold lets at most twice that have a suspect."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -397,7 +397,7 @@ def fit_weights(rows: list[dict], max_honest_flag_rate: float = 0.03) -> dict:
         return float(min(0.99, worst[allowed] + 1e-6)) if len(worst) > allowed else 0.5
 
     flag = threshold(max_honest_flag_rate)
-    suspect = min(flag, threshold(4 * max_honest_flag_rate))
+    suspect = min(flag, threshold(2 * max_honest_flag_rate))
     return {"version": "redteam-train-lr1", "features": list(FEATURES), "intercept": float(lr.intercept_[0]),
             "coef": {f: round(float(c), 5) for f, c in zip(FEATURES, lr.coef_[0], strict=True)},
             "flag_threshold": round(flag, 5), "suspect_threshold": round(suspect, 5),

@@ -39,11 +39,26 @@ from grader.normalise import ENCODED_KINDS, HIDDEN_KINDS, Normalised, normalise
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "injection_weights.json"
 
-_ROLE = re.compile(
-    r"^\W{0,4}(?:system|developer|assistant)\s*(?:message|prompt|note)?\s*:|<\|im_(?:start|end)\|>|\[/?INST\]|"
-    r"<</?SYS>>|^#+\s*(?:system|instruction)s?\b|^\W{0,4}(?:system|sistema|système|systeem|systém)\s*:",
-    re.I,
+_ROLE = re.compile(  # a chat-turn marker that never starts an honest sentence
+    r"<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|^#+\s*(?i:system|instruction)s?\b|"
+    r"^\W{0,4}(?:SYSTEM|DEVELOPER|SISTEMA|SYSTÈME|SYSTEEM)\s*(?:MESSAGE|PROMPT|NOTE)?\s*:|"
+    r"^\W{0,4}(?i:system|developer)\s+(?i:message|note)\s*:",
 )
+_ROLE_WEAK = re.compile(r"^\W{0,4}(?:system|developer|assistant)\s*(?:prompt)?\s*:\s*(?P<rest>.*)", re.I | re.S)
+
+
+def _role(sentence: str) -> bool:
+    """A fake chat turn: a strong marker, or "System:" followed by something aimed at the grader (an honest
+    heading such as "System: the assistant our planners use" is not one)."""
+    if _ROLE.search(sentence):
+        return True
+    weak = _ROLE_WEAK.search(sentence)
+    if not weak:
+        return False
+    rest = weak.group("rest")
+    return bool(is_instruction(rest) or _ADDRESSEE.search(rest) or sum(bool(p.search(rest)) for p in _GRADING) >= 2)
+
+
 _BOUNDARY = re.compile(
     r"^\W*(?:end|begin|start|close|fin|ende|fine|fim|einde|koniec|final)\w*\W+(?:of\W+|de\W+|der\W+|del\W+|"
     r"van\W+|do\W+|da\W+)?(?:the\W+|la\W+|l'|des\W+|los\W+)?(?:learner'?s?\W+)?(?:evidence|submission|document|"
@@ -96,7 +111,10 @@ _OVERRIDE = re.compile(
     r"\b(?:updated|new|revised|simplified) (?:rubric|descriptors|marking scheme)\b|"
     r"\bdescriptors\b[^.]{0,80}\b(?:simplified|updated|changed|replaced|relaxed)\b|"
     r"\bexpected (?:answer|output|levels?|grade|result)s?\s*[:=]|\"?(?:expected_?(?:level|answer|grade)s?|"
-    r"réponse attendue|erwartete antwort|respuesta esperada|risposta attesa)\"?\s*[:=]",
+    r"réponse attendue|erwartete antwort|respuesta esperada|risposta attesa)\"?\s*[:=]|"
+    r"\b(?:jede[rnms]?|alle[rn]?|every|each|all|chaque|toutes? les|cada|todas? las|ogni|tutte le|elke|alle|każd\w*|"
+    r"wszystki\w*)\s+(?:\w+\s+){0,2}(?:frage|fragen|question|questions|pregunta|preguntas|domand\w*|pergunt\w*|"
+    r"vra(?:ag|gen)|pytani\w*|checks?)\b.{0,70}\b(?:yes|ja|oui|sí|sim|tak|true)\b",
     re.I,
 )
 _HIDDEN_WORDS = re.compile(r"\binstruction|\bprompt\b|\bignore\b|\bgrad(?:e|er|ing)\b|\brubric\b", re.I)
@@ -152,7 +170,7 @@ def _unwrap(paragraph: str) -> str:
 
 def is_instruction(sentence: str) -> bool:
     """Does this sentence address the grader or ask for a grading act (the rules alone)?"""
-    if _OVERRIDE.search(sentence) or _IMPERATIVE.search(sentence) or _ROLE.search(sentence):
+    if _OVERRIDE.search(sentence) or _IMPERATIVE.search(sentence) or _role(sentence):
         return True
     return bool(_ADDRESSEE.search(sentence) and _ACT.search(sentence) and _OBJECT.search(sentence))
 
@@ -186,9 +204,9 @@ def passages(normalised: Normalised) -> list[Passage]:
                     continue
                 if taken:
                     out.append(Passage(sentence, sentence, "role", True, paragraph=number))
-                elif _ROLE.search(sentence) or _BOUNDARY.search(sentence):
+                elif _role(sentence) or _BOUNDARY.search(sentence):
                     taken = True
-                    kind = "role" if _ROLE.search(sentence) else "boundary"
+                    kind = "role" if _role(sentence) else "boundary"
                     out.append(Passage(sentence, sentence, kind, True, paragraph=number))
                 else:
                     out.append(Passage(sentence, sentence, "sentence", is_instruction(sentence), paragraph=number))
@@ -235,6 +253,10 @@ _FIRST = re.compile(r"\b(?:i|we|my|our|me|us|ich|wir|mein\w*|unser\w*|je|nous|mo
                     r"mis|nuestr\w*|io|noi|mio|mia|nostr\w*|eu|nós|meu|minha|nosso\w*|ik|wij|mijn|ons|onze|ja|"
                     r"mój|moja|nasz\w*)\b", re.I)
 
+_QUOTED = re.compile(r"\"[^\"]{3,}\"|“[^”]{3,}”|„[^“”]{3,}[“”]|«[^»]{3,}»|‘[^’]{8,}’")
+_STAFF = re.compile(r"\b(?:moderators?|modérat\w+|moderador\w*|moderator\w*|reviewer[- ]?bot|awarding body|"
+                    r"course (?:team|director|lead)|programme office|whoever (?:reads|grades|marks|reviews))\b", re.I)
+
 FEATURES = ("rule", "model", "hidden", "encoded", "rubric_copy", "level_labels", "addressee", "letters", "grading",
             "reader")
 
@@ -242,6 +264,7 @@ FEATURES = ("rule", "model", "hidden", "encoded", "rubric_copy", "level_labels",
 def features(passage: Passage, p_model: float | None, rubric: RubricTerms) -> dict[str, float]:
     grams = _shingles(passage.text)
     lower = passage.text.lower()
+    unquoted = _QUOTED.sub(" ", passage.text)  # a quoted prompt talks to a chatbot, not to the grader
     p = 0.5 if p_model is None else min(max(p_model, 1e-4), 1 - 1e-4)
     return {
         "rule": float(passage.rule),
@@ -250,10 +273,10 @@ def features(passage: Passage, p_model: float | None, rubric: RubricTerms) -> di
         "encoded": float(passage.kind in ENCODED_KINDS or passage.kind == "alt_text"),
         "rubric_copy": len(grams & rubric.shingles) / len(grams) if grams else 0.0,
         "level_labels": min(3, sum(1 for label in rubric.labels if re.search(rf"\b{re.escape(label)}\b", lower))) / 3,
-        "addressee": float(bool(_ADDRESSEE.search(passage.text))),
+        "addressee": float(bool(_ADDRESSEE.search(passage.text) or _STAFF.search(passage.text))),
         "letters": float(bool(_LETTER_LEVELS.search(passage.text))),
         "grading": sum(bool(p.search(passage.text)) for p in _GRADING) / len(_GRADING),
-        "reader": min(1.0, len(_SECOND.findall(passage.text)) / (1 + len(_FIRST.findall(passage.text)))),
+        "reader": min(1.0, len(_SECOND.findall(unquoted)) / (1 + len(_FIRST.findall(unquoted)))),
     }
 
 

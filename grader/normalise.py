@@ -13,9 +13,10 @@ that break up a word a rule looks for, look-alike letters from other scripts, or
 * zero-width, soft-hyphen, bidi-control and variation-selector characters are removed (Latin text forced
   right-to-left is turned round first, as a reader sees it), then NFKC;
 * look-alike letters (Cyrillic, Greek, ...) inside words written in Latin letters are mapped to Latin;
-* base64, hex and ROT13 blocks are decoded into suspect passages for inspection (the block, with the line
+* base64, hex, ROT13 and leetspeak blocks are decoded into suspect passages for inspection (the block, with the line
   that frames it, stays in the text unless the detector confirms it as an instruction);
-* image alt texts and ``title`` attributes become suspect passages (they stay unless confirmed).
+* image alt texts, ``title`` attributes and Markdown link titles become suspect passages (they stay unless
+  confirmed).
 
 The rest of the text is kept as it was, so an honest learner's evidence reads the same.
 """
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 
 # kinds of suspect passage; "hidden" kinds are always cut from the scored text
 HIDDEN_KINDS = frozenset({"hidden_html", "comment", "tag_chars"})
-ENCODED_KINDS = frozenset({"base64", "hex", "rot13"})
+ENCODED_KINDS = frozenset({"base64", "hex", "rot13", "leet"})
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ _STYLE_ATTR = re.compile(r"style\s*=\s*(\"[^\"]*\"|'[^']*')", re.I)
 _FONT_COLOR = re.compile(r"color\s*=\s*[\"']?(?:#?f{3}\b|#?f{6}\b|white\b)", re.I)
 _ATTR_TEXT = re.compile(r"(?:alt|title|aria-label|data-[\w-]+)\s*=\s*(\"[^\"]*\"|'[^']*')", re.I)
 _MD_ALT = re.compile(r"!\[([^\]]{8,})\]\([^)]*\)")
+_MD_TITLE = re.compile(r"\]\([^)\s]*\s+\"([^\"]{8,})\"\s*\)")  # [text](url "title")
 _TAGS = re.compile(r"<[^>]+>")
 _VOID = {"br", "img", "hr", "input", "meta", "link", "wbr", "source", "area", "col", "embed", "param", "track"}
 
@@ -193,6 +195,8 @@ _COMMON = frozenset(re.findall(r"\w+",
     "the and to of a in is for this that all with as be on are it you your please give every level levels grade "
     "mark marks criteria criterion award pass record highest top full score rubric assessor grader ignore "
     "previous instructions evidence submission must should reviewer note system"))
+_LEET = str.maketrans("013457@$", "oieastas")
+_LEET_WORD = re.compile(r"\b(?=[A-Za-z0-9@$]*[A-Za-z])(?=[A-Za-z0-9@$]*[0134570@$])[A-Za-z0-9@$]{2,}\b")
 _ROT13_HINT = re.compile(r"\brot[-\s]?13\b|\bcaesar\b", re.I)
 
 
@@ -236,6 +240,12 @@ def _encoded(text: str) -> list[Suspect]:
             decoded = _readable(bytes.fromhex(digits))
             if decoded:
                 found.append(Suspect("hex", _line_of(text, match.start()), decoded))
+    for line in text.splitlines():  # leetspeak: "N0t3 t0 th3 gr4d3r"
+        mixed = _LEET_WORD.findall(line)
+        if len(mixed) >= 3:
+            decoded = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), line)
+            if _common_share(decoded) >= _common_share(line) + 0.15:
+                found.append(Suspect("leet", line.strip(), " ".join(decoded.split())))
     hinted = bool(_ROT13_HINT.search(text))
     for line in text.splitlines():
         words = re.findall(r"[A-Za-z]+", line)
@@ -298,9 +308,10 @@ def normalise(text: str) -> Normalised:
         value = html.unescape(match.group(1)[1:-1]).strip()
         if len(value.split()) >= 3:
             suspects.append(Suspect("alt_text", match.group(1)[1:-1], " ".join(value.split())))
-    for match in _MD_ALT.finditer(out):
-        if len(match.group(1).split()) >= 3:
-            suspects.append(Suspect("alt_text", match.group(1), " ".join(match.group(1).split())))
+    for pattern in (_MD_ALT, _MD_TITLE):
+        for match in pattern.finditer(out):
+            if len(match.group(1).split()) >= 3:
+                suspects.append(Suspect("alt_text", match.group(1), " ".join(match.group(1).split())))
     suspects.extend(_encoded(out))
     if any(s.kind in HIDDEN_KINDS for s in suspects) or changes.get("hidden_html") or changes.get("comment"):
         out = re.sub(r"[ \t]+\n", "\n", out)
