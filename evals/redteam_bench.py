@@ -20,6 +20,7 @@ import base64
 import codecs
 import hashlib
 import json
+import math
 import re
 import statistics
 from collections.abc import Callable, Sequence
@@ -370,8 +371,9 @@ def unit_texts(text: str) -> set[str]:
 
 def fit_weights(rows: list[dict], max_honest_flag_rate: float = 0.03) -> dict:
     """A logistic regression on the rows' features (class-balanced), thresholds chosen on the rows' documents:
-    the flag threshold is the lowest at which at most ``max_honest_flag_rate`` of honest documents (clean twins
-    and honest evidence) would be flagged; the suspect threshold lets at most twice that have a suspect."""
+    at most ``max_honest_flag_rate`` of honest documents (clean twins and honest evidence) may score above the
+    suspect threshold, which is at most that lowest flag threshold; the flag threshold is the logit midpoint
+    between it and the lowest injected document above it (so it is not on the edge of the honest ones)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -396,8 +398,13 @@ def fit_weights(rows: list[dict], max_honest_flag_rate: float = 0.03) -> dict:
         allowed = int(rate * len(worst))
         return float(min(0.99, worst[allowed] + 1e-6)) if len(worst) > allowed else 0.5
 
-    flag = threshold(max_honest_flag_rate)
-    suspect = min(flag, threshold(2 * max_honest_flag_rate))
+    lowest = threshold(max_honest_flag_rate)  # the loosest flag threshold the honest documents allow
+    above = [v for v in injected_docs.values() if v >= lowest]
+    logit = lambda q: math.log(q / (1 - q))  # noqa: E731
+    # the flag threshold sits in the middle of the gap between honest and injected passages (logit scale),
+    # not on the edge of the honest ones; between the two thresholds a passage is a suspect
+    flag = 1 / (1 + math.exp(-(logit(lowest) + logit(min(above))) / 2)) if above else lowest
+    suspect = lowest
     return {"version": "redteam-train-lr1", "features": list(FEATURES), "intercept": float(lr.intercept_[0]),
             "coef": {f: round(float(c), 5) for f, c in zip(FEATURES, lr.coef_[0], strict=True)},
             "flag_threshold": round(flag, 5), "suspect_threshold": round(suspect, 5),
