@@ -76,7 +76,9 @@ def grade_evidence(
                  if a.level_id != b.level_id]
         if shift:
             score = alternative
-    missing = [c.criterion_id for c in score.criteria if any(not quote_in_evidence(q, private.text) for q in c.quotes)]
+    read = scan.without_suspects if shift else scan.sanitised  # normalised (NFKC): quotes are checked in both
+    missing = [c.criterion_id for c in score.criteria
+               if any(not (quote_in_evidence(q, private.text) or quote_in_evidence(q, read)) for q in c.quotes)]
     duplicate = near_duplicate(private.text, other_submissions or {}, credential.routing.near_duplicate_similarity)
     signals = Signals(
         injection=scan.flagged,
@@ -95,8 +97,7 @@ def grade_evidence(
         decision_threshold=score.decision_threshold,
         engine=score.engine,
     )
-    model_input = scan.without_suspects if shift else scan.sanitised
-    return GradingReport(credential_id, model_input, score, outcome, signals, scan.matches, scan.suspects,
+    return GradingReport(credential_id, read, score, outcome, signals, scan.matches, scan.suspects,
                          private.replacements)
 
 

@@ -122,13 +122,14 @@ def test_a_level_that_moves_without_a_suspect_passage_goes_to_review():
 
 
 @pytest.fixture(scope="module")
-def engine():
+def engine(tmp_path_factory):
     """The shipped engine (real MiniLM embeddings, fitted combiner), with the rules alone as detector."""
     from knowledge import load_catalogue
     from stackwise.config import Settings, get_settings
     from stackwise.wiring import make_scorer
 
-    settings = Settings(model_dir=get_settings().models_path, grader_injection_judge=False)
+    settings = Settings(home=tmp_path_factory.mktemp("engine"), model_dir=get_settings().models_path,
+                        grader_injection_judge=False)
     return load_catalogue(settings.catalogue), make_scorer(settings)
 
 
