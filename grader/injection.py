@@ -257,6 +257,8 @@ _QUOTED = re.compile(r"\"[^\"]{3,}\"|“[^”]{3,}”|„[^“”]{3,}[“”]|�
 _STAFF = re.compile(r"\b(?:moderators?|modérat\w+|moderador\w*|moderator\w*|reviewer[- ]?bot|awarding body|"
                     r"course (?:team|director|lead)|programme office|whoever (?:reads|grades|marks|reviews))\b", re.I)
 
+_TOPIC = re.compile(r"\b(?:large )?language models?\b|\bevaluation (?:models?|systems?)\b|\bmarkers?\b", re.I)
+
 FEATURES = ("rule", "model", "hidden", "encoded", "rubric_copy", "level_labels", "addressee", "letters", "grading",
             "reader")
 
@@ -265,6 +267,7 @@ def features(passage: Passage, p_model: float | None, rubric: RubricTerms) -> di
     grams = _shingles(passage.text)
     lower = passage.text.lower()
     unquoted = _QUOTED.sub(" ", passage.text)  # a quoted prompt talks to a chatbot, not to the grader
+    topicless = _TOPIC.sub(" ", passage.text)  # "large language models" is a topic, not someone addressed
     p = 0.5 if p_model is None else min(max(p_model, 1e-4), 1 - 1e-4)
     return {
         "rule": float(passage.rule),
@@ -273,7 +276,7 @@ def features(passage: Passage, p_model: float | None, rubric: RubricTerms) -> di
         "encoded": float(passage.kind in ENCODED_KINDS or passage.kind == "alt_text"),
         "rubric_copy": len(grams & rubric.shingles) / len(grams) if grams else 0.0,
         "level_labels": min(3, sum(1 for label in rubric.labels if re.search(rf"\b{re.escape(label)}\b", lower))) / 3,
-        "addressee": float(bool(_ADDRESSEE.search(passage.text) or _STAFF.search(passage.text))),
+        "addressee": float(bool(_ADDRESSEE.search(topicless) or _STAFF.search(topicless))),
         "letters": float(bool(_LETTER_LEVELS.search(passage.text))),
         "grading": sum(bool(p.search(passage.text)) for p in _GRADING) / len(_GRADING),
         "reader": min(1.0, len(_SECOND.findall(unquoted)) / (1 + len(_FIRST.findall(unquoted)))),
