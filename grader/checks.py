@@ -9,13 +9,14 @@ at a time, so the cost of a question is only its own few tokens. Two kinds of qu
   small judges answer best);
 - ``letters``: which level letter the evidence reaches, as a distribution over the letters.
 
-The evidence sits between marker lines derived from a hash of the evidence itself, so the evidence cannot
-contain its own closing marker.
+The evidence sits between marker lines holding a fresh random token per reading (``secrets.token_hex``),
+kept for all the questions of that reading so the model's prefix cache still works: no evidence can contain
+or guess its own closing marker (a marker derived from the evidence could be computed by its author).
 """
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
@@ -41,8 +42,9 @@ def render_rubric(specs: Sequence[CriterionSpec]) -> str:
     return "\n\n".join(blocks)
 
 
-def marker(evidence: str) -> str:
-    return "=====EVIDENCE-" + hashlib.sha256(evidence.encode("utf-8")).hexdigest()[:10] + "====="
+def new_marker(name: str = "EVIDENCE") -> str:
+    """A fresh, unguessable boundary line for one request (64 random bits)."""
+    return f"====={name}-{secrets.token_hex(8)}====="
 
 
 class CheckReader:
@@ -59,12 +61,15 @@ class CheckReader:
     def config(self) -> dict[str, str]:
         return {"model": self.model.name, "prompt": self.prompt.id, "questions": self.questions}
 
-    def prefix(self, title: str, specs: Sequence[CriterionSpec], evidence: str) -> list[dict[str, str]]:
+    def prefix(self, title: str, specs: Sequence[CriterionSpec], evidence: str, marker: str | None = None
+               ) -> list[dict[str, str]]:
+        """The cached part of every question of one reading; ``marker`` defaults to a fresh random one."""
         text = evidence[:MAX_EVIDENCE_CHARS]
+        marker = marker or new_marker()
         return [
             {"role": "system", "content": self.prompt.render("system")},
             {"role": "user", "content": self.prompt.render("rubric", title=title, rubric=render_rubric(specs))},
-            {"role": "user", "content": self.prompt.render("evidence", evidence=text, marker=marker(text))},
+            {"role": "user", "content": self.prompt.render("evidence", evidence=text, marker=marker)},
         ]
 
     def read(self, title: str, specs: Sequence[CriterionSpec], evidence: str

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from grader.checks import MAX_EVIDENCE_CHARS, marker
+from grader.checks import MAX_EVIDENCE_CHARS, new_marker
 from grader.models import CriterionFeedback
 from knowledge.schema import Credential
 from prompts import Prompt, load_prompt
@@ -61,7 +61,7 @@ class FeedbackWriter:
         text = evidence[:MAX_EVIDENCE_CHARS]
         return [{"role": "system", "content": self.prompt.render("system")},
                 {"role": "user", "content": self.prompt.render("user", title=credential.title, evidence=text,
-                                                               marker=marker(text), levels="\n".join(lines))}]
+                                                               marker=new_marker(), levels="\n".join(lines))}]
 
     def write(self, credential: Credential, evidence: str, levels: dict[str, str],
               fallback_quotes: dict[str, list[str]] | None = None) -> tuple[list[CriterionFeedback], float]:

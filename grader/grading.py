@@ -1,7 +1,9 @@
 """Grading one piece of evidence against a credential's rubric: the pipeline, without storage.
 
-evidence text → pseudonymised → instructions aimed at the grader removed (and flagged) → scored per
-criterion → risk signals → decision by :mod:`grader.policy`.
+evidence text → pseudonymised → normalised (hidden text, invisible and look-alike characters, encoded
+blocks) → instructions aimed at the grader removed and flagged (rules, and the model's P(yes) per passage
+when a judge is given) → scored per criterion, again without the merely suspect passages (a level that
+moves sends the submission to review, scored without them) → risk signals → decision by :mod:`grader.policy`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grader.evidence import combine
-from grader.injection import scan_injection
+from grader.injection import InjectionDetector, PassageJudge, RubricTerms
 from grader.policy import Outcome, Signals, decide
 from grader.scoring import RubricScore, Scorer
 from grader.signals import (
@@ -34,6 +36,7 @@ class GradingReport:
     outcome: Outcome
     signals: Signals
     injection_matches: list[str] = field(default_factory=list)
+    injection_suspects: list[str] = field(default_factory=list)
     pseudonymised: dict[str, int] = field(default_factory=dict)
 
 
@@ -53,20 +56,36 @@ def grade_evidence(
     learner_names: list[str] = (),
     learner_identifiers: list[str] = (),
     other_submissions: dict[str, str] | None = None,
+    judge: PassageJudge | None = None,
 ) -> GradingReport:
-    """Grade extracted evidence texts; raises :class:`~grader.evidence.EvidenceError` for unusable evidence."""
+    """Grade extracted evidence texts; raises :class:`~grader.evidence.EvidenceError` for unusable evidence.
+
+    ``judge`` asks the model whether passages are aimed at the grader; by default the scorer's
+    ``injection_judge`` (set by :func:`stackwise.wiring.make_scorer`), else the rules alone.
+    """
     credential = credential_or_error(catalogue, credential_id)
     evidence = combine(texts, reflection)
     private = pseudonymise(evidence, names=list(learner_names), identifiers=list(learner_identifiers))
-    scan = scan_injection(private.text)
+    judge = judge if judge is not None else getattr(scorer, "injection_judge", None)
+    scan = InjectionDetector(judge).scan(private.text, rubric_terms(credential))
     score = scorer.score(credential, scan.sanitised)
-    missing = [c.criterion_id for c in score.criteria if any(not quote_in_evidence(q, private.text) for q in c.quotes)]
+    shift: list[str] = []
+    if scan.without_suspects != scan.sanitised:  # invariance: the same levels without the suspect passages?
+        alternative = scorer.score(credential, scan.without_suspects)
+        shift = [a.criterion_id for a, b in zip(score.criteria, alternative.criteria, strict=True)
+                 if a.level_id != b.level_id]
+        if shift:
+            score = alternative
+    read = scan.without_suspects if shift else scan.sanitised  # normalised (NFKC): quotes are checked in both
+    missing = [c.criterion_id for c in score.criteria
+               if any(not (quote_in_evidence(q, private.text) or quote_in_evidence(q, read)) for q in c.quotes)]
     duplicate = near_duplicate(private.text, other_submissions or {}, credential.routing.near_duplicate_similarity)
     signals = Signals(
         injection=scan.flagged,
         machine_generated=looks_machine_generated(private.text),
         near_duplicate_of=duplicate[0] if duplicate else None,
         missing_quotes=missing,
+        suspect_shift=shift,
     )
     outcome = decide(
         credential.rubric,
@@ -78,4 +97,12 @@ def grade_evidence(
         decision_threshold=score.decision_threshold,
         engine=score.engine,
     )
-    return GradingReport(credential_id, scan.sanitised, score, outcome, signals, scan.matches, private.replacements)
+    return GradingReport(credential_id, read, score, outcome, signals, scan.matches, scan.suspects,
+                         private.replacements)
+
+
+def rubric_terms(credential: Credential) -> RubricTerms:
+    """The rubric's wording, so that a passage copying descriptors or naming levels can be told apart."""
+    criteria = credential.rubric.criteria
+    return RubricTerms.of([lv.descriptor for c in criteria for lv in c.levels],
+                          [lv.label for c in criteria for lv in c.levels])

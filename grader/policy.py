@@ -22,6 +22,7 @@ class Signals:
     machine_generated: bool = False
     near_duplicate_of: str | None = None
     missing_quotes: list[str] = field(default_factory=list)  # criterion ids whose quotes were not found
+    suspect_shift: list[str] = field(default_factory=list)  # criteria whose level moves without suspect passages
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ def decide(rubric: Rubric, levels: dict[str, str], confidences: dict[str, float]
     reasons: list[str] = []
     if signals.injection:
         reasons.append("prompt_injection")
+    if signals.suspect_shift:  # a passage that looks aimed at the grader moves a level: a person decides
+        reasons.append("suspect_passage_moves_level:" + ",".join(sorted(signals.suspect_shift)))
     if engine:
         if decision_threshold is None:
             reasons.append("not_calibrated")

@@ -635,6 +635,59 @@ def eval_evidence_cmd(
         typer.echo(f"wrote {output}")
 
 
+@eval_app.command("redteam")
+def eval_redteam_cmd(
+    split: Annotated[str, typer.Option(help="test (held out, never tuned on), train or all")] = "test",
+    honest_limit: Annotated[int | None, typer.Option(min=0, help="grade only the first N honest demo items")] = None,
+    fit: Annotated[bool, typer.Option("--fit", help="refit grader/injection_weights.json on the TRAIN split "
+                                      "(red-team train items, their twins, honest train evidence)")] = False,
+    output: Annotated[Path | None, typer.Option(help="write the full result (per item) as JSON here")] = None,
+) -> None:
+    """Injection attacks (evals/redteam) through the whole grading pipeline: share flagged, levels raised
+    against the clean twin, false flags on the twins and on honest demo evidence of the same split."""
+    from evals import redteam_bench
+    from evals.grading_evidence import load_evidence_dir
+    from grader.injection import WEIGHTS_FILE
+
+    if split not in {"test", "train", "all"} or (fit and split != "train"):
+        fail("--split must be test, train or all (and --fit only with --split train)")
+    try:
+        items = [i for i in redteam_bench.load_redteam() if split == "all" or i.split == split]
+    except redteam_bench.RedTeamInvalid as exc:
+        fail(str(exc))
+    cat, scorer = _catalogue_and_scorer("engine")
+    settings = get_settings()
+    inner = getattr(scorer, "injection_judge", None)
+    if inner is None:
+        fail("the model's injection judge is off (STACKWISE_GRADER_INJECTION_JUDGE=0); the benchmark needs it")
+    judge = redteam_bench.CachedJudge(inner, settings.home / "evals" / "redteam-cache" / "judge.json",
+                                      key=f"{settings.model}:{inner.fingerprint}")
+    honest = [i for i in load_evidence_dir() if "injection" not in i.tags and (split == "all" or i.split == split)]
+    honest = honest[:honest_limit] if honest_limit is not None else honest
+    if fit:
+        def whole(doc) -> str:
+            return doc.evidence + (f"\n\nReflective statement:\n{doc.reflection}" if doc.reflection else "")
+
+        docs = [{"id": i.id, "credential": i.credential, "text": whole(i.injected), "clean": whole(i.clean),
+                 "attack": i.attack_text} for i in items]
+        docs += [{"id": f"{i.base}#clean", "credential": i.credential, "text": whole(i.clean)}
+                 for i in {i.base: i for i in items}.values()]
+        docs += [{"id": h.id, "credential": h.credential, "text": h.text} for h in honest]
+        rows = redteam_bench.passage_rows(docs, cat, judge)
+        rows_file = judge.path.with_name("rows-train.json")
+        rows_file.write_text(json.dumps(rows), encoding="utf-8")
+        weights = redteam_bench.fit_weights(rows)
+        WEIGHTS_FILE.write_text(json.dumps(weights, indent=2) + "\n", encoding="utf-8")
+        typer.echo(json.dumps(weights, indent=2))
+        typer.echo(f"wrote {WEIGHTS_FILE}")
+        return
+    result = redteam_bench.run(cat, scorer, judge, items, honest, progress=lambda line: typer.echo(line, err=True))
+    typer.echo(redteam_bench.render(result))
+    if output:
+        output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
 # ------------------------------------------------------------------ issuance
 
 

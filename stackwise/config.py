@@ -61,6 +61,8 @@ class Settings(BaseSettings):
         default="both", description="what 'grader build-base' and the evals ask the model per criterion; the "
                                     "grader itself asks what its fitted combiner reads")
     grader_feedback: bool = Field(default=True, description="write model feedback per criterion after a grade")
+    grader_injection_judge: bool = Field(default=True, description="ask the model, beside the rules, whether "
+                                         "passages of the evidence are aimed at the grader (P(yes) per passage)")
     grader_refit_after: int = Field(default=20, ge=0, description="refit the combiner after this many new "
                                     "assessor decisions (0: only with 'stackwise grader fit')")
     # evidence intake: what reading one uploaded file may cost (grader.evidence.IntakeLimits)

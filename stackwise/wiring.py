@@ -62,14 +62,20 @@ def make_scorer(settings: Settings, strategy: str | None = None, model=None):
     from grader.checks import CheckReader
     from grader.engine import EvidenceReader, questions_for
     from grader.engine_scorer import EngineScorer, load_combiner
+    from grader.injection_judge import ModelJudge
     from grader.short_answer import minilm_embedder
 
     combiner = load_combiner(combiner_path(settings))
     questions = questions_for(combiner.groups)  # ask the model exactly what the fitted combiner reads
     if questions == "none":
-        return EngineScorer(EvidenceReader(minilm_embedder()), combiner, "none", "-")
-    checks = CheckReader(model or load_model(settings), questions)  # type: ignore[arg-type]
-    return EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, checks.model.name, checks.prompt.id)
+        scorer = EngineScorer(EvidenceReader(minilm_embedder()), combiner, "none", "-")
+    else:
+        checks = CheckReader(model or load_model(settings), questions)  # type: ignore[arg-type]
+        scorer = EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, checks.model.name,
+                              checks.prompt.id)
+    if settings.grader_injection_judge:  # read by grade_evidence; the rules alone without it
+        scorer.injection_judge = ModelJudge(lambda: model or load_model(settings))
+    return scorer
 
 
 def intake_limits(settings: Settings):
