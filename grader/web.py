@@ -57,7 +57,16 @@ import gradio.utils as gr_utils  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from grader import accounts  # noqa: E402
-from grader.evidence import MAX_FILE_BYTES, MAX_TOTAL_CHARS, TEXT_TYPES, EvidenceError, sniff_media_type  # noqa: E402
+from grader.evidence import (  # noqa: E402
+    DOCX,
+    MAX_FILE_BYTES,
+    MAX_TOTAL_CHARS,
+    TEXT_TYPES,
+    EvidenceError,
+    Unreadable,
+    check_archive,
+    sniff_media_type,
+)
 from grader.grading import UnknownCredential  # noqa: E402
 from grader.models import (  # noqa: E402
     Assessor,
@@ -578,10 +587,18 @@ class GraderWeb:
                               "upload it again.")
             media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
             if data.strip():  # empty files are stored and reported by the grader (nothing is lost)
+                sniffed = False
                 try:
-                    media_type = sniff_media_type(filename, data)
+                    media_type, sniffed = sniff_media_type(filename, data), True
                 except EvidenceError as exc:
                     wrong.append(str(exc))
+                if sniffed and media_type == DOCX:  # a ZIP bomb is refused here, before it is stored or unpacked
+                    try:
+                        check_archive(data, self.service.intake_limits, filename)
+                    except Unreadable:
+                        pass  # stored, and the grader tells the learner it could not be read (nothing is lost)
+                    except EvidenceError as exc:
+                        wrong.append(str(exc))
             uploads.append((filename, data, media_type))
         if not uploads and not links and not reflection:
             return refuse("Nothing was sent: add at least one file, a link or a reflective statement.")
