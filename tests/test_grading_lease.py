@@ -326,3 +326,20 @@ def test_retry_from_the_assessor_tab_grades_again_and_audits_the_assessor(db_url
     assert grades(db_url, sid) == 1
     _state, message, *_ = web.retry(session, sid)  # not in error any more: a clear message, no traceback
     assert message.startswith("Cannot retry:")
+
+
+def test_a_submission_withdrawn_by_forget_me_cannot_be_retried(db_url):
+    """"Forget me" withdraws open submissions (to ``error``) and deletes their evidence: an assessor's retry
+    would grade nothing, so it is refused, and the retry list does not offer it."""
+    from grader.erasure import erase_learner
+
+    queue = GraderQueue(db_url)
+    waiting = queue.create_submission(submission("learner-9")).id
+    failed = _errored(queue, "learner-8")
+    erased = erase_learner(queue, "learner-9")
+    assert erased is not None
+    assert queue._view(waiting).status is Status.error  # the learner id is erased: read it as the store does
+    assert [v.id for v in queue.errored_submissions()] == [failed]
+    with pytest.raises(InvalidTransition, match="withdrew"):
+        queue.retry(waiting, "alice")
+    assert queue._view(waiting).status is Status.error  # the learner id is erased: read it as the store does
