@@ -39,7 +39,10 @@ from knowledge.schema import Catalogue
 
 REDTEAM_DIR = Path(__file__).resolve().parent / "redteam"
 REDTEAM_FILE = REDTEAM_DIR / "items.yaml"
-Split = Literal["train", "test"]
+#: a second held-out set, written after the defences were frozen (README): never tuned on
+HOLDOUT_FILE = REDTEAM_DIR / "holdout.yaml"
+REDTEAM_FILES = (REDTEAM_FILE, HOLDOUT_FILE)
+Split = Literal["train", "test", "holdout"]
 
 
 class RedTeamInvalid(ValueError):
@@ -51,7 +54,7 @@ class Attack(BaseModel):
 
     id: str = Field(pattern=r"^rt-[a-z0-9-]+$")
     base: str
-    language: Literal["en", "de", "fr", "es", "it", "pt", "nl", "pl"]
+    language: Literal["en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "cs", "tr", "ro"]
     where: str = Field(pattern=r"^(start|end|reflection|after:\d+|inline:\d+)$")
     attack: str
     payload: str | None = None
@@ -156,25 +159,32 @@ def build(attack: Attack, style: Style, base: EvidenceItem) -> RedTeamItem:
                        attack_text=attack.attack.replace("{payload}", attack.payload or ""))
 
 
-def load_redteam(path: Path = REDTEAM_FILE, evidence: Sequence[EvidenceItem] | None = None) -> list[RedTeamItem]:
-    """Every item of the red-team file, with its injected document and clean twin built."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        styles = [Style.model_validate(s) for s in data["styles"]]
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
-        raise RedTeamInvalid(f"{path}: {exc}") from exc
+def load_redteam(path: Path | Sequence[Path] = REDTEAM_FILES, evidence: Sequence[EvidenceItem] | None = None
+                 ) -> list[RedTeamItem]:
+    """Every item of the red-team file(s) (by default ``items.yaml`` then ``holdout.yaml``), with its injected
+    document and clean twin built. Item ids and style names must be unique across the files."""
+    paths = [path] if isinstance(path, Path) else list(path)
     bases = {i.id: i for i in (evidence if evidence is not None else load_evidence_dir())}
-    out, seen = [], set()
-    for style in styles:
-        for attack in style.items:
-            if attack.base not in bases:
-                raise RedTeamInvalid(f"{path}: {attack.id}: unknown base item {attack.base!r}")
-            if attack.id in seen:
-                raise RedTeamInvalid(f"{path}: duplicate item id {attack.id}")
-            seen.add(attack.id)
-            out.append(build(attack, style, bases[attack.base]))
-    if len({s.style for s in styles}) != len(styles):
-        raise RedTeamInvalid(f"{path}: a style name repeats")
+    out: list[RedTeamItem] = []
+    seen: set[str] = set()
+    style_names: set[str] = set()
+    for file in paths:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            styles = [Style.model_validate(s) for s in data["styles"]]
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
+            raise RedTeamInvalid(f"{file}: {exc}") from exc
+        for style in styles:
+            if style.style in style_names:
+                raise RedTeamInvalid(f"{file}: style name {style.style!r} repeats")
+            style_names.add(style.style)
+            for attack in style.items:
+                if attack.base not in bases:
+                    raise RedTeamInvalid(f"{file}: {attack.id}: unknown base item {attack.base!r}")
+                if attack.id in seen:
+                    raise RedTeamInvalid(f"{file}: duplicate item id {attack.id}")
+                seen.add(attack.id)
+                out.append(build(attack, style, bases[attack.base]))
     return out
 
 

@@ -613,7 +613,8 @@ def eval_exemplars_cmd(
 @eval_app.command("evidence")
 def eval_evidence_cmd(
     strategy: Annotated[str, typer.Option(help="engine, rubric, letters or thresholds")] = "engine",
-    split: Annotated[str, typer.Option(help="test (held out, never tuned on), train or all")] = "test",
+    split: Annotated[str, typer.Option(help="test (held out, never tuned on), holdout (written after the "
+                                       "defences were frozen), train or all")] = "test",
     limit: Annotated[int | None, typer.Option(min=1, help="grade only the first N items")] = None,
     output: Annotated[Path | None, typer.Option(help="write the full result (per item) as JSON here")] = None,
 ) -> None:
@@ -637,7 +638,8 @@ def eval_evidence_cmd(
 
 @eval_app.command("redteam")
 def eval_redteam_cmd(
-    split: Annotated[str, typer.Option(help="test (held out, never tuned on), train or all")] = "test",
+    split: Annotated[str, typer.Option(help="test (held out, never tuned on), holdout (written after the "
+                                       "defences were frozen), train or all")] = "test",
     honest_limit: Annotated[int | None, typer.Option(min=0, help="grade only the first N honest demo items")] = None,
     fit: Annotated[bool, typer.Option("--fit", help="refit grader/injection_weights.json on the TRAIN split "
                                       "(red-team train items, their twins, honest train evidence)")] = False,
@@ -649,8 +651,8 @@ def eval_redteam_cmd(
     from evals.grading_evidence import load_evidence_dir
     from grader.injection import WEIGHTS_FILE
 
-    if split not in {"test", "train", "all"} or (fit and split != "train"):
-        fail("--split must be test, train or all (and --fit only with --split train)")
+    if split not in {"test", "holdout", "train", "all"} or (fit and split != "train"):
+        fail("--split must be test, holdout, train or all (and --fit only with --split train)")
     try:
         items = [i for i in redteam_bench.load_redteam() if split == "all" or i.split == split]
     except redteam_bench.RedTeamInvalid as exc:
@@ -662,7 +664,10 @@ def eval_redteam_cmd(
         fail("the model's injection judge is off (STACKWISE_GRADER_INJECTION_JUDGE=0); the benchmark needs it")
     judge = redteam_bench.CachedJudge(inner, settings.home / "evals" / "redteam-cache" / "judge.json",
                                       key=f"{settings.model}:{inner.fingerprint}")
-    honest = [i for i in load_evidence_dir() if "injection" not in i.tags and (split == "all" or i.split == split)]
+    # the holdout attacks are written on test evidence, so its honest comparison is the test split's
+    evidence_split = "test" if split == "holdout" else split
+    honest = [i for i in load_evidence_dir()
+              if "injection" not in i.tags and (split == "all" or i.split == evidence_split)]
     honest = honest[:honest_limit] if honest_limit is not None else honest
     if fit:
         def whole(doc) -> str:
