@@ -8,7 +8,7 @@ moves sends the submission to review, scored without them) → risk signals → 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from grader.evidence import combine
 from grader.injection import InjectionDetector, PassageJudge, RubricTerms
@@ -76,6 +76,12 @@ def grade_evidence(
                  if a.level_id != b.level_id]
         if shift:
             score = alternative
+    if scan.flagged and scan.without_regions.strip() and scan.without_regions not in (scan.sanitised,
+                                                                                        scan.without_suspects):
+        # An attack was found: the sentences around it are not trusted to raise a level either. Each criterion
+        # keeps the lower of its levels with and without the paragraphs that held the attack (it goes to an
+        # assessor anyway; this is the proposal they see).
+        score = lowest_levels(credential, score, scorer.score(credential, scan.without_regions))
     read = scan.without_suspects if shift else scan.sanitised  # normalised (NFKC): quotes are checked in both
     missing = [c.criterion_id for c in score.criteria
                if any(not (quote_in_evidence(q, private.text) or quote_in_evidence(q, read)) for q in c.quotes)]
@@ -99,6 +105,19 @@ def grade_evidence(
     )
     return GradingReport(credential_id, read, score, outcome, signals, scan.matches, scan.suspects,
                          private.replacements)
+
+
+def lowest_levels(credential: Credential, score: RubricScore, other: RubricScore) -> RubricScore:
+    """Per criterion, the score (level, distribution, reading) with the lower level of the two."""
+    rank = {c.id: {lv.id: i for i, lv in enumerate(c.levels)} for c in credential.rubric.criteria}
+    chosen, readings = [], dict(score.readings or {})
+    for a, b in zip(score.criteria, other.criteria, strict=True):
+        lower = b if rank[b.criterion_id][b.level_id] < rank[a.criterion_id][a.level_id] else a
+        chosen.append(lower)
+        if lower is b and other.readings and b.criterion_id in other.readings:
+            readings[b.criterion_id] = other.readings[b.criterion_id]
+    p_pass = min((p for p in (score.p_pass, other.p_pass) if p is not None), default=None)
+    return replace(score, criteria=chosen, p_pass=p_pass, readings=readings or score.readings)
 
 
 def rubric_terms(credential: Credential) -> RubricTerms:

@@ -144,6 +144,9 @@ class InjectionScan:
     sanitised: str  # the evidence without them (normalised; see grader.normalise)
     without_suspects: str = ""  # the sanitised evidence also without the merely suspect passages
     suspects: list[str] = field(default_factory=list)  # passages above the suspect threshold, not confirmed
+    #: ``without_suspects`` also without every paragraph that held a confirmed passage (what an attack's
+    #: neighbouring sentences add is not trusted either); equal to it when nothing was confirmed in the text
+    without_regions: str = ""
     scores: list[tuple[str, str, float]] = field(default_factory=list)  # (kind, passage, suspicion) judged
     changes: dict[str, int] = field(default_factory=dict)  # what normalisation changed
 
@@ -420,8 +423,12 @@ class InjectionDetector:
         sanitised = _cut(normal.text, cuts)
         without = _cut(sanitised, [p.cut for s in suspect for p in (s.parts or (s,))])
         matches = [" ".join(p.text.split()) for p in confirmed]
+        regions = {p.paragraph for c in confirmed for p in (c.parts or (c,)) if p.paragraph >= 0}
+        without_regions = _cut(without, [p.cut for p in passages(normal) if p.paragraph in regions]) if regions \
+            else without
         return InjectionScan(bool(confirmed), matches, sanitised, without,
-                             [" ".join(p.text.split()) for p in suspect], judged, dict(normal.changes))
+                             suspects=[" ".join(p.text.split()) for p in suspect], scores=judged,
+                             changes=dict(normal.changes), without_regions=without_regions)
 
 
 def scan_injection(text: str, judge: PassageJudge | None = None, rubric: RubricTerms = RubricTerms()
