@@ -400,7 +400,8 @@ class InjectionDetector:
     def scan(self, text: str, rubric: RubricTerms = RubricTerms()) -> InjectionScan:
         """Find passages aimed at the grader; ``sanitised`` is the normalised text without them."""
         normal = normalise(text)
-        units = _groups(passages(normal))
+        found = passages(normal)
+        units = _groups(found)
         scores = self._judge(units, rubric)
         w = self.weights
         confirmed: list[Passage] = []
@@ -419,13 +420,12 @@ class InjectionDetector:
                 confirmed.append(unit)
             elif score >= w.suspect_threshold or unit.kind in ENCODED_KINDS:
                 suspect.append(unit)
-        cuts = [p.cut for c in confirmed for p in (c.parts or (c,))]
-        sanitised = _cut(normal.text, cuts)
+        confirmed_parts = [p for c in confirmed for p in (c.parts or (c,))]
+        sanitised = _cut(normal.text, [p.cut for p in confirmed_parts])
         without = _cut(sanitised, [p.cut for s in suspect for p in (s.parts or (s,))])
         matches = [" ".join(p.text.split()) for p in confirmed]
-        regions = {p.paragraph for c in confirmed for p in (c.parts or (c,)) if p.paragraph >= 0}
-        without_regions = _cut(without, [p.cut for p in passages(normal) if p.paragraph in regions]) if regions \
-            else without
+        regions = {p.paragraph for p in confirmed_parts if p.paragraph >= 0}
+        without_regions = _cut(without, [p.cut for p in found if p.paragraph in regions]) if regions else without
         return InjectionScan(bool(confirmed), matches, sanitised, without,
                              suspects=[" ".join(p.text.split()) for p in suspect], scores=judged,
                              changes=dict(normal.changes), without_regions=without_regions)
