@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from issuance.dataintegrity import format_datetime, sign
+from issuance.dataintegrity import format_datetime, is_issuer_id, sign
 from issuance.keys import IssuerKey
 from issuance.loader import OB_V3P0_3_0_3, STACKWISE_EU_MC_V1, VC_V2
 from issuance.verify import schema_errors
@@ -58,7 +58,7 @@ class IssuerConfig(BaseModel):
     @field_validator("issuer_id")
     @classmethod
     def _issuer_id(cls, value: str) -> str:
-        if not (value.startswith("did:") or value.startswith("https://")):
+        if not is_issuer_id(value):
             raise ValueError("issuer_id must be a DID (e.g. did:web:…) or an https:// URL")
         return value
 

@@ -453,6 +453,11 @@ def resolve_did_key(vm_id: str) -> ResolvedKey | None:
     return ResolvedKey(id=did_key_verification_method(key), public_key=key, controller=did, purposes=purposes)
 
 
+def is_issuer_id(value: str) -> bool:
+    """An issuer id is a DID (``did:web:…``, ``did:key:…``) or an https:// URL."""
+    return value.startswith("did:") or value.startswith("https://")
+
+
 class ControllerDocumentResolver:
     """Resolves verification methods listed in known controller documents (DID documents or CID documents).
 

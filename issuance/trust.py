@@ -31,7 +31,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from issuance.dataintegrity import ControllerDocumentResolver, KeyResolutionError, ResolvedKey, resolve_did_key
+from issuance.dataintegrity import (
+    ControllerDocumentResolver,
+    KeyResolutionError,
+    ResolvedKey,
+    is_issuer_id,
+    resolve_did_key,
+)
 
 __all__ = ["TrustList", "TrustListInvalid", "TrustedIssuer", "load_trust_file"]
 
@@ -58,7 +64,7 @@ class TrustedIssuer(BaseModel):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not (value.startswith("did:") or value.startswith("https://")):
+        if not is_issuer_id(value):
             raise ValueError("an issuer id is a DID (did:web:…, did:key:…) or an https:// URL")
         return value
 
