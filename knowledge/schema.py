@@ -238,6 +238,9 @@ class Credential(StrictModel):
         default=None, description="validity of an issued credential; none = does not expire"
     )
     url: HttpUrl | None = None
+    aliases: list[NonEmpty] = Field(
+        default_factory=list,
+        description="other names learners may use for it: the provider's course codes, CTDL ctids, short titles")
     rubric: Rubric
     routing: RoutingPolicy = Field(default_factory=RoutingPolicy, description="when grades go to an assessor")
 
@@ -334,6 +337,10 @@ class Pathway(StrictModel):
     eqf_level: Annotated[int, Field(ge=1, le=8)] | None = None
     requirements: Annotated[list[PathwayRule], Field(min_length=1)]
     credit_recognition: list[CreditRecognition] = Field(default_factory=list)
+    destination: Slug | None = Field(
+        default=None, description="id of the credential the pathway earns, when that credential is in the catalogue")
+    aliases: list[NonEmpty] = Field(
+        default_factory=list, description="other names learners may use for it: codes, CTDL ctids, short titles")
 
     def credential_ids(self) -> list[str]:
         """Every credential id the pathway mentions, in first-mention order."""

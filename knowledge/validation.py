@@ -30,6 +30,9 @@ def check_references(loaded: LoadedCatalogue) -> list[Problem]:
         if path.awarding_body not in providers:
             problems.append(Problem(where.file, _at(where, "awarding_body"),
                                     f"pathway {path.id!r}: unknown awarding body {path.awarding_body!r}"))
+        if path.destination is not None and path.destination not in credentials:
+            problems.append(Problem(where.file, _at(where, "destination"),
+                                    f"pathway {path.id!r}: unknown destination credential {path.destination!r}"))
         for r, rule in enumerate(path.requirements):
             if isinstance(rule, Prerequisite):
                 refs = [("credential", None, rule.credential)]
