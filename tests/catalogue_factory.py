@@ -36,7 +36,7 @@ def rubric() -> dict[str, Any]:
 
 
 def credential(cid: str, provider_id: str = "uni", ects: float = 3, prerequisites: list[str] | None = None,
-               price: float = 100, weeks: int = 4) -> dict[str, Any]:
+               price: float = 100, weeks: int = 4, currency: str = "EUR") -> dict[str, Any]:
     return {
         "id": cid,
         "title": f"Credential {cid}",
@@ -50,7 +50,7 @@ def credential(cid: str, provider_id: str = "uni", ects: float = 3, prerequisite
         "participation": "online",
         "quality_assurance": "Internal QA.",
         "prerequisites": prerequisites or [],
-        "price": {"amount": price, "currency": "EUR"},
+        "price": {"amount": price, "currency": currency},
         "duration": {"weeks": weeks, "hours_per_week": 5},
         "delivery_mode": "self_paced",
         "rubric": rubric(),
