@@ -40,6 +40,25 @@ class ProfileRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
 
+class SubjectRow(Base):
+    """What the learner's last answer was about (a route, a credential, a list), for follow-up questions."""
+
+    __tablename__ = "assistant_subjects"
+
+    learner_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class Subject(BaseModel):
+    """The previous answer's subject: ``kind`` is route, credential, pathway or list."""
+
+    kind: str
+    tool: str
+    ids: list[str] = []
+    objective: str | None = None  # price or time, for a route
+
+
 class Turn(BaseModel):
     role: str
     content: str
@@ -48,7 +67,8 @@ class Turn(BaseModel):
 
 class ConversationMemory:
     def __init__(self, database_url: str, *, window: int = 6, max_stored: int = 200):
-        ensure_tables(engine_for(database_url), [TurnRow.__table__, ProfileRow.__table__])  # engine may predate them
+        tables = [TurnRow.__table__, ProfileRow.__table__, SubjectRow.__table__]
+        ensure_tables(engine_for(database_url), tables)  # the engine may predate them
         self._sessions = session_factory(database_url)
         self.window = window
         self.max_stored = max_stored
@@ -95,6 +115,20 @@ class ConversationMemory:
             else:
                 row.holding = sorted(set(credential_ids))
 
+    def subject(self, learner_id: str) -> Subject | None:
+        with self._sessions() as session:
+            row = session.get(SubjectRow, learner_id)
+            return Subject.model_validate(row.subject) if row and row.subject else None
+
+    def set_subject(self, learner_id: str, subject: Subject | None) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(SubjectRow, learner_id)
+            data = subject.model_dump(mode="json") if subject else {}
+            if row is None:
+                session.add(SubjectRow(learner_id=learner_id, subject=data))
+            else:
+                row.subject = data
+
     def stored(self, learner_id: str) -> tuple[int, int]:
         """(stored turns, credentials saved as held) for the learner: what :meth:`forget` would delete."""
         with self._sessions() as session:
@@ -111,6 +145,7 @@ class ConversationMemory:
                 removed += session.execute(delete(TurnRow).where(TurnRow.learner_id.startswith(
                     prefix, autoescape=True))).rowcount or 0
                 session.execute(delete(ProfileRow).where(ProfileRow.learner_id.startswith(prefix, autoescape=True)))
+                session.execute(delete(SubjectRow).where(SubjectRow.learner_id.startswith(prefix, autoescape=True)))
         return int(removed)
 
     def forget(self, learner_id: str) -> int:
@@ -118,4 +153,5 @@ class ConversationMemory:
         with self._sessions.begin() as session:
             removed = session.execute(delete(TurnRow).where(TurnRow.learner_id == learner_id)).rowcount
             session.execute(delete(ProfileRow).where(ProfileRow.learner_id == learner_id))
+            session.execute(delete(SubjectRow).where(SubjectRow.learner_id == learner_id))
         return int(removed or 0)

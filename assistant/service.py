@@ -1,15 +1,21 @@
 """The assistant's one service layer: the CLI, Gradio and Telegram adapters call only this.
 
-A question is read deterministically first (:mod:`assistant.understanding`):
+A question is first *read* into a :class:`~assistant.reading.Reading` — which tool answers it, about which
+catalogue entries, what the learner states they hold — by phrase rules when they are certain, by the bundled
+model (grammar-constrained JSON) otherwise (:mod:`assistant.reading`, :mod:`assistant.understanding`).
+Then:
 
-- planner questions (what is still needed, order, credit, shared credentials, cheapest route) are
-  answered by :mod:`assistant.planner`, and the answer text is rendered from its result, so every
-  figure equals the planner's;
-- questions about a named credential's fixed facts (price, duration, ECTS, level, prerequisites,
-  provider) are answered from the catalogue entry itself;
-- everything else is answered by the language model from retrieved catalogue extracts, with the
-  extracts' ids as citations; when retrieval finds nothing relevant, or the model says the extracts
-  do not answer, the reply is "the catalogue does not say" with the nearest entries.
+- structured questions (prerequisites, what requires X, can I enrol, what is still needed, cheapest and
+  fastest routes, credit, provider facts, comparisons, a credential's fixed facts) are answered by one tool
+  each (:mod:`assistant.tools` over :mod:`assistant.planner`): the reply's figures are the planner's;
+- everything else is answered by the language model from retrieved catalogue extracts, with the extracts'
+  ids as citations; when retrieval finds nothing relevant, or the model says the extracts do not answer,
+  the reply is "the catalogue does not say" with the nearest entries.
+
+Holdings change only when the learner states them in the message (or passes them explicitly); the reply
+says what was recorded. Follow-ups ("and how long does that take?") resolve against the previous answer's
+subject (a route, a credential, a list). A question in German, French or Spanish gets the tool's answer
+translated by the model, which must keep every figure: otherwise the English answer is given.
 """
 
 from __future__ import annotations
@@ -18,22 +24,17 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from assistant import planner
-from assistant.memory import ConversationMemory
-from assistant.understanding import (
-    PLANNER_INTENTS,
-    Intent,
-    Mention,
-    detect_facets,
-    detect_intent,
-    link_entities,
-    says_holding,
-)
+from assistant.language import LANGUAGE_NAMES
+from assistant.linking import Mention, link_entities, resolve
+from assistant.memory import ConversationMemory, Subject
+from assistant.reading import PLANNER_TOOLS, Facet, ModelReader, Reading, Tool, candidates_for
+from assistant.tools import ToolAnswer, Tools
+from assistant.understanding import read_by_rules
 from knowledge.index import CatalogueIndex, unique_entities
 from knowledge.schema import Catalogue
 from knowledge.search import Hit, search
@@ -44,8 +45,17 @@ CONTEXT_CHUNKS = 3
 CHUNK_CHARS = 600  # short prompts keep the time to first token near a second on 2 cores
 # below this cosine similarity, with no catalogue entry named, a question is treated as out of catalogue
 RELEVANCE_FLOOR = 0.35
+CANDIDATE_FUZZY = 75.0  # names this close to the question's words are shown to the model reader
+CANDIDATE_DENSE = 0.45  # and entries this close in meaning (MiniLM cosine)
 REFUSAL = "The catalogue does not say."
+REFUSALS = {"en": REFUSAL, "de": "Dazu sagt der Katalog nichts.", "fr": "Le catalogue ne le dit pas.",
+            "es": "El catálogo no lo dice."}
+NEAREST = {"en": "The nearest catalogue entries are", "de": "Die nächsten Einträge im Katalog sind",
+           "fr": "Les entrées les plus proches du catalogue sont", "es": "Las entradas más cercanas del catálogo son"}
 NOT_IN_CATALOGUE = "NOT_IN_CATALOGUE"
+ReaderMode = Literal["rules", "model", "hybrid"]
+_ROUTE_FACETS = {Facet.duration, Facet.price, Facet.ects}
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 class AssistantError(ValueError):
@@ -65,11 +75,15 @@ class Citation(BaseModel):
 class Answer(BaseModel):
     question: str
     text: str
-    intent: str
+    intent: str  # the tool that answered ("search" = the language model from retrieved extracts)
     citations: list[Citation] = Field(default_factory=list)
     planner: dict[str, Any] | None = None
     refused: bool = False
     holding: list[str] = Field(default_factory=list)
+    recorded: list[str] = Field(default_factory=list, description="credentials recorded as held from this message")
+    removed: list[str] = Field(default_factory=list, description="credentials removed from the holdings")
+    reading: dict[str, Any] | None = None
+    language: str = "en"
     prompt_id: str | None = None
     seconds: float = 0.0
 
@@ -82,19 +96,19 @@ class Event(BaseModel):
     answer: Answer | None = None
 
 
-def _money(totals: dict[str, Decimal]) -> str:
-    if not totals:
-        return "nothing more to pay"
-    return " + ".join(f"{currency} {amount:,.2f}".replace(".00", "") for currency, amount in sorted(totals.items()))
+def _figures(text: str) -> list[str]:
+    return [n.replace(",", "").replace(".", "") for n in _NUMBER.findall(text)]
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
+def keeps_figures(original: str, translated: str) -> bool:
+    """Every number of ``original`` appears in ``translated`` (thousands separators aside)."""
+    have = _figures(translated)
+    return all(have.count(n) >= 1 for n in set(_figures(original)))
 
 
 class AssistantService:
     def __init__(self, catalogue: Catalogue, index: CatalogueIndex, memory: ConversationMemory, model: Any = None,
-                 *, model_loader: Any = None, max_tokens: int = 220):
+                 *, model_loader: Any = None, max_tokens: int = 220, reader: ReaderMode = "hybrid"):
         self.catalogue = catalogue
         self.index = index
         self.memory = memory
@@ -102,7 +116,11 @@ class AssistantService:
         self._model_loader = model_loader
         self._model_lock = threading.Lock()
         self.max_tokens = max_tokens
+        self.reader_mode: ReaderMode = reader
         self.prompt = load_prompt("assistant_answer")
+        self.translate_prompt = load_prompt("assistant_translate")
+        self.tools = Tools(catalogue)
+        self.model_reader = ModelReader(lambda: self.model, catalogue)
 
     # ------------------------------------------------------------------ public API
 
@@ -115,21 +133,32 @@ class AssistantService:
                 self._model = self._model_loader()
             return self._model
 
+    @property
+    def has_model(self) -> bool:
+        return self._model is not None or self._model_loader is not None
+
     def warm_up(self) -> None:
-        """Load the model and embeddings and run one tiny generation, so the first learner waits less."""
+        """Load the model and embeddings and fill the model's cache with the reader's instructions, so the
+        first learner waits less."""
         search(self.index, "warm up", k=1)
         self.model.chat([{"role": "user", "content": "Say OK."}], max_tokens=2)
+        self.model_reader.read("warm up", candidates_for(self.catalogue, []))
 
     def parse_holding(self, raw: str | list[str] | None) -> list[str]:
-        """Credential ids from a comma-separated string or list; unknown ids raise a clear error."""
+        """Credential ids from ids, titles, provider codes or CTDL ctids (comma-separated or a list); unknown
+        ones raise a clear error."""
         if raw is None:
             return []
         items = raw.split(",") if isinstance(raw, str) else list(raw)
-        ids = [item.strip() for item in items if item and item.strip()]
-        unknown = [i for i in ids if i not in self.catalogue.credentials]
+        refs = [item.strip() for item in items if item and item.strip()]
+        ids, unknown = [], []
+        for ref in refs:
+            cid = resolve(self.catalogue, ref, kinds=("credential",))
+            (ids if cid else unknown).append(cid or ref)
         if unknown:
             hint = ", ".join(sorted(self.catalogue.credentials)[:6])
-            raise AssistantError(f"unknown credential id(s): {', '.join(unknown)} (ids look like: {hint}, ...)")
+            raise AssistantError(f"unknown credential(s): {', '.join(unknown)} (give an id, title or code, e.g. "
+                                 f"{hint}, ...)")
         return sorted(set(ids))
 
     def ask(self, learner_id: str, question: str, holding: list[str] | None = None) -> Answer:
@@ -140,38 +169,82 @@ class AssistantService:
         assert final is not None
         return final
 
+    def read(self, text: str, previous: Subject | None = None) -> tuple[Reading, list[Mention]]:
+        """How the question is read, by the configured reader (see :mod:`assistant.reading`)."""
+        started = time.perf_counter()
+        rules, mentions = read_by_rules(self.catalogue, text, has_previous=previous is not None)
+        if self.reader_mode == "rules" or not self.has_model or (self.reader_mode == "hybrid" and rules.certain):
+            rules.seconds = round(time.perf_counter() - started, 3)
+            return rules, mentions
+        # loosely spelt names too (the model tells a typo from a different credential), and the previous subject
+        extra = [m.entity_id for m in link_entities(self.catalogue, text, fuzzy_threshold=CANDIDATE_FUZZY,
+                                                    kinds=("credential", "pathway", "provider"))]
+        extra += [h.entity_id for h in search(self.index, text, k=6) if (h.dense_score or 0.0) >= CANDIDATE_DENSE][:3]
+        if previous is not None:
+            extra = [*extra, *previous.ids[:2]]
+        candidates = candidates_for(self.catalogue, mentions, extra)
+        described = self._describe(previous)
+        reading = self.model_reader.read(text, candidates, described)
+        if reading is None:
+            return rules, mentions
+        # what the learner says they do NOT hold is read by the rules, and wins over the model's reading
+        reading.held = [c for c in reading.held if c not in rules.not_held]
+        reading.not_held = list(rules.not_held)
+        if rules.none_held:
+            reading.none_held = True
+        reading.followup = not reading.about and previous is not None
+        reading.seconds = round(time.perf_counter() - started, 3)
+        return reading, mentions
+
     def stream(self, learner_id: str, question: str, holding: list[str] | None = None) -> Iterator[Event]:
         """Answer ``question`` for ``learner_id``, yielding text as it is produced, then the answer."""
         started = time.perf_counter()
         text = self._clean(question)
-        held = self._update_holding(learner_id, text, holding)
-        mentions = link_entities(self.catalogue, text)
-        intent = detect_intent(text)
-        facets = detect_facets(text)
-        names_credential_only = bool(mentions) and all(m.kind == "credential" for m in mentions)
-        names_pathway = any(m.kind == "pathway" for m in mentions)
-        if facets and names_credential_only and (
-                intent in (Intent.info, Intent.cheapest) or (intent is Intent.order and "prerequisites" in facets)):
-            intent = Intent.facts  # "how much does Data Strategy cost?" is about that credential
-        elif intent is Intent.info and names_pathway and "price" in facets:
-            intent = Intent.cheapest  # "how much does the AI Leadership Certificate cost?"
-        if intent is Intent.info and not mentions and facets and self.memory.recent_entities(learner_id):
-            intent = Intent.facts  # follow-up such as "and how long does that one take?"
+        previous = self.memory.subject(learner_id)
+        reading, mentions = self.read(text, previous)
+        reading = self._resolve_followup(reading, previous)
+        held, recorded, removed = self._update_holding(learner_id, reading, holding)
+        basis = [] if reading.none_held else held
 
-        if intent in PLANNER_INTENTS:
-            answer = self._planner_answer(learner_id, text, intent, mentions, held)
-            yield Event(type="token", text=answer.text)
-        elif intent is Intent.facts:
-            answer = self._facts_answer(learner_id, text, mentions, held)
-            yield Event(type="token", text=answer.text)
-        else:
-            answer = None
-            for event in self._rag_stream(learner_id, text, mentions, held):
+        if reading.tool is Tool.facts and not reading.facets and not reading.followup:
+            reading = reading.model_copy(update={"tool": Tool.search})  # "what do I learn in X?"
+        answer: Answer | None = None
+        result = None if reading.tool is Tool.search else self._tool_answer(reading, basis)
+        streamed = False
+        if reading.tool is Tool.off_topic or (reading.unknown_named and not reading.about):
+            answer = self._refusal(text, held, reading)
+        elif result is not None:
+            streamed = True
+            answer = Answer(question=text, text=result.text, intent=reading.tool.value, holding=held,
+                            citations=self._citations(result.cited), planner=result.planner, refused=result.refused)
+            if reading.language != "en" and reading.language in LANGUAGE_NAMES and self.has_model:
+                for event in self._translated(answer, reading.language):
+                    if event.type == "final":
+                        answer = event.answer
+                    else:
+                        yield event
+            else:
+                yield Event(type="token", text=answer.text)
+            self.memory.set_subject(learner_id, result.subject)
+        if answer is None:
+            for event in self._rag_stream(learner_id, text, mentions, held, reading):
                 if event.type == "final":
                     answer = event.answer
                 else:
                     yield event
             assert answer is not None
+            if not answer.refused:
+                about = [c.id for c in answer.citations if c.kind == "credential"][:1]
+                if about:
+                    self.memory.set_subject(learner_id, Subject(kind="credential", tool=Tool.search.value, ids=about))
+        if answer.refused and not streamed:
+            yield Event(type="token", text=answer.text)  # every channel shows a refusal as it shows an answer
+        note = self._holding_note(recorded, removed)
+        if note:
+            answer.text = f"{answer.text}\n\n{note}"
+            yield Event(type="token", text=f"\n\n{note}")
+        answer.recorded, answer.removed, answer.language = recorded, removed, reading.language
+        answer.reading = reading.model_dump(mode="json")
         answer.seconds = round(time.perf_counter() - started, 3)
         self.memory.add_exchange(learner_id, text, answer.text, [c.id for c in answer.citations])
         yield Event(type="final", answer=answer)
@@ -191,6 +264,17 @@ class AssistantService:
         result["recognition"] = [r.model_dump(mode="json") for r in recognitions]
         return result
 
+    def plan_answer(self, holding: list[str], target: str) -> Answer:
+        """The progress answer for ``target`` as text, without touching any learner's memory."""
+        held = self.parse_holding(holding)
+        if target not in self.catalogue.pathways:
+            raise AssistantError(self._unknown_pathway(target))
+        reading = Reading(tool=Tool.still_needed, about=[target])
+        result = self.tools.still_needed(reading, held)
+        assert result is not None
+        return Answer(question=f"What do I still need for {target}?", text=result.text, intent=Tool.still_needed.value,
+                      holding=held, citations=self._citations(result.cited), planner=result.planner)
+
     def _unknown_pathway(self, target: str) -> str:
         return f"unknown pathway {target!r}; known pathways: {', '.join(sorted(self.catalogue.pathways))}"
 
@@ -209,21 +293,158 @@ class AssistantService:
                                  f"{MAX_QUESTION_CHARS:,} characters.")
         return text
 
-    def _update_holding(self, learner_id: str, text: str, holding: list[str] | None) -> list[str]:
-        held = set(self.memory.holding(learner_id))
-        changed = False
+    def _update_holding(self, learner_id: str, reading: Reading,
+                        holding: list[str] | None) -> tuple[list[str], list[str], list[str]]:
+        """(holdings after this message, recorded from its text, removed by its text)."""
+        before = set(self.memory.holding(learner_id))
+        held = set(before)
         if holding:
             held |= set(self.parse_holding(holding))
-            changed = True
-        if says_holding(text):
-            stated = {m.entity_id for m in link_entities(self.catalogue, text) if m.kind == "credential"}
-            # a credential named after "for"/"towards" is a target, not a holding; keep it simple: only credentials
-            if stated - held:
-                held |= stated
-                changed = True
-        if changed:
+        recorded = sorted(c for c in reading.held if c in self.catalogue.credentials and c not in held)
+        held |= set(recorded)
+        removed = sorted(c for c in reading.not_held if c in held)
+        held -= set(removed)
+        if held != before:
             self.memory.set_holding(learner_id, sorted(held))
-        return sorted(held)
+        return sorted(held), recorded, removed
+
+    def _holding_note(self, recorded: list[str], removed: list[str]) -> str:
+        parts = []
+        if recorded:
+            parts.append(f"Noted: you hold {self.tools.names(recorded)}.")
+        if removed:
+            parts.append(f"Noted: you do not hold {self.tools.names(removed)}.")
+        if parts:
+            parts.append("If that is wrong, tell me (for example \u201cI don't hold …\u201d).")
+        return " ".join(parts)
+
+    def _describe(self, subject: Subject | None) -> str:
+        if subject is None or not subject.ids:
+            return ""
+        names = ", ".join(self.tools.title(i) for i in subject.ids[:3])
+        if subject.kind == "route":
+            return f"{'fastest' if subject.objective == 'time' else 'cheapest'} route to {names}"
+        return f"{subject.tool} about {names}"
+
+    def _resolve_followup(self, reading: Reading, previous: Subject | None) -> Reading:
+        """A question that names nothing is about the previous answer's subject."""
+        if reading.about or previous is None or not previous.ids or reading.tool in (Tool.off_topic, Tool.shared):
+            return reading
+        if previous.kind == "list" and reading.tool in (Tool.cheapest, Tool.fastest):
+            return reading.model_copy(update={"about": previous.ids[:12], "followup": True})
+        if previous.kind == "route" and (reading.tool in (Tool.cheapest, Tool.fastest, Tool.still_needed)
+                                         or set(reading.facets) & _ROUTE_FACETS):
+            tool = reading.tool if reading.tool in (Tool.cheapest, Tool.fastest) else (
+                Tool.fastest if previous.objective == "time" else Tool.cheapest)
+            return reading.model_copy(update={"tool": tool, "about": previous.ids[:1], "followup": True})
+        if reading.tool is Tool.search and reading.facets:
+            return reading.model_copy(update={"tool": Tool.facts, "about": previous.ids[:1], "followup": True})
+        if reading.tool is not Tool.search:
+            return reading.model_copy(update={"about": previous.ids[:2], "followup": True})
+        return reading
+
+    # ------------------------------------------------------------------ tools
+
+    def _tool_answer(self, reading: Reading, held: list[str]) -> ToolAnswer | None:
+        t, tools = reading.tool, self.tools
+        try:
+            if t is Tool.facts:
+                named_pathway = any(e in self.catalogue.pathways for e in reading.about)
+                if named_pathway and Facet.price in reading.facets and not any(
+                        e in self.catalogue.credentials for e in reading.about):
+                    return tools.route(reading, held, "price")
+                return tools.facts(reading)
+            if t is Tool.provider:
+                return tools.provider(reading) or tools.facts(reading)
+            if t is Tool.prerequisites:
+                return tools.prerequisites(reading)
+            if t is Tool.required_by:
+                return tools.required_by(reading)
+            if t is Tool.can_enrol:
+                return tools.can_enrol(reading, held)
+            if t is Tool.compare:
+                return tools.compare(reading) or tools.facts(reading)
+            if t is Tool.credit:
+                return tools.credit(reading, held)
+            if t is Tool.shared:
+                return tools.shared()
+            if t in (Tool.cheapest, Tool.fastest):
+                objective = "price" if t is Tool.cheapest else "time"
+                if reading.followup and len(tools.credentials_of(reading)) > 1 and tools.pathway_of(reading) is None:
+                    return tools.cheapest_of(tools.credentials_of(reading), objective)  # "which of those ..."
+                return tools.route(reading, held, objective)
+            if t is Tool.order:
+                return tools.order(reading, held) or tools.which_pathway()
+            if t is Tool.still_needed:
+                answer = tools.still_needed(reading, held)
+                if answer is None and tools.credentials_of(reading):
+                    return tools.can_enrol(reading, held)
+                return answer or tools.which_pathway()
+        except planner.PlannerError as exc:
+            return ToolAnswer(text=str(exc), cited=reading.about)
+        if t in PLANNER_TOOLS:
+            return None
+        return None
+
+    def _to_english(self, text: str) -> str:
+        messages = [{"role": "system", "content": self.translate_prompt.render("system", language="English")},
+                    {"role": "user", "content": text}]
+        return self.model.chat(messages, max_tokens=80, temperature=0.0).strip()
+
+    def _protected(self, text: str) -> tuple[str, dict[str, str]]:
+        """``text`` with every catalogue name (and its id) replaced by a marker such as [[1]], so a translation
+        cannot rename a credential; the markers and what they stand for."""
+        names = sorted({*(f"{c.title} ({cid})" for cid, c in self.catalogue.credentials.items()),
+                        *(f"{p.title} ({pid})" for pid, p in self.catalogue.pathways.items()),
+                        *(c.title for c in self.catalogue.credentials.values()),
+                        *(p.title for p in self.catalogue.pathways.values()),
+                        *(v.name for v in self.catalogue.providers.values())}, key=len, reverse=True)
+        markers: dict[str, str] = {}
+        for name in names:
+            if name in text:
+                marker = f"[[{len(markers) + 1}]]"
+                markers[marker] = name
+                text = text.replace(name, marker)
+        return text, markers
+
+    def _translated(self, answer: Answer, language: str) -> Iterator[Event]:
+        """The tool's answer in ``language``; the English answer when a figure or a name did not survive.
+
+        Names are replaced by markers before translating and put back as each marker completes."""
+        protected, markers = self._protected(answer.text)
+        messages = [{"role": "system", "content": self.translate_prompt.render("system",
+                                                                               language=LANGUAGE_NAMES[language])},
+                    {"role": "user", "content": protected}]
+        budget = min(600, 2 * self.model.count_tokens(protected) + 40)
+        pieces: list[str] = []
+        shown = 0
+
+        def restore(t: str) -> str:
+            for marker, name in markers.items():
+                t = t.replace(marker, name)
+            return t
+
+        for piece in self.model.stream_chat(messages, max_tokens=budget, temperature=0.0):
+            pieces.append(piece)
+            done = "".join(pieces)
+            cut = len(done) - 1 if done.endswith("[") else len(done)
+            opened = done.rfind("[[")
+            if opened >= shown and "]]" not in done[opened:]:
+                cut = opened  # hold back a marker until it is complete
+            if cut > shown:
+                yield Event(type="token", text=restore(done[shown:cut]))
+                shown = cut
+        raw = "".join(pieces).strip()
+        translated = restore(raw)
+        if raw and all(m in raw for m in markers) and keeps_figures(answer.text, translated):
+            if len("".join(pieces)) > shown:
+                yield Event(type="token", text=restore("".join(pieces)[shown:]))
+            yield Event(type="final", answer=answer.model_copy(update={"text": translated}))
+            return
+        note = ("\n\n(The translation changed a figure or a name, so here is the exact answer in English.)\n"
+                + answer.text)
+        yield Event(type="token", text=note)
+        yield Event(type="final", answer=answer)
 
     # ------------------------------------------------------------------ citations
 
@@ -239,171 +460,34 @@ class AssistantService:
     def _citations(self, ids: list[str]) -> list[Citation]:
         return [c for c in (self._citation(i) for i in unique_entities(ids)) if c is not None]
 
-    def _title(self, cid: str) -> str:
-        return self.catalogue.credentials[cid].title
-
-    # ------------------------------------------------------------------ planner answers
-
-    def _target_pathway(self, learner_id: str, mentions: list[Mention]) -> str | None:
-        for mention in mentions:
-            if mention.kind == "pathway":
-                return mention.entity_id
-        for entity in self.memory.recent_entities(learner_id):
-            if entity in self.catalogue.pathways:
-                return entity
-        return None
-
-    def plan_answer(self, holding: list[str], target: str) -> Answer:
-        """The progress answer for ``target`` as text, without touching any learner's memory."""
-        held = self.parse_holding(holding)
-        if target not in self.catalogue.pathways:
-            raise AssistantError(self._unknown_pathway(target))
-        return self._planner_answer("", f"What do I still need for {target}?", Intent.progress, [], held, target)
-
-    def _planner_answer(self, learner_id: str, text: str, intent: Intent, mentions: list[Mention],
-                        held: list[str], target: str | None = None) -> Answer:
-        if intent is Intent.shared:
-            shared = planner.shared_credentials(self.catalogue)
-            lines = [f"{len(shared)} credentials count towards more than one pathway:"]
-            for cid, paths in shared.items():
-                names = ", ".join(self.catalogue.pathways[p].title for p in paths)
-                lines.append(f"- {self._title(cid)} ({cid}): {len(paths)} pathways — {names}")
-            return Answer(question=text, text="\n".join(lines), intent=intent.value, holding=held,
-                          citations=self._citations(list(shared)), planner={"shared": shared})
-
-        target = target or self._target_pathway(learner_id, mentions)
-        if target is None:
-            options = ", ".join(f"{p.title} ({p.id})" for p in self.catalogue.pathways.values())
-            return Answer(question=text, intent=intent.value, holding=held,
-                          text=f"Which pathway do you mean? The catalogue has: {options}.",
-                          citations=self._citations(list(self.catalogue.pathways)))
-        pathway = self.catalogue.pathways[target]
-        result = self.plan(held, target)
-        progress = planner.PathwayProgress.model_validate(result["progress"])
-        route = planner.Route.model_validate(result["route"]) if result["route"] else None
-        held_note = (f"You hold: {', '.join(f'{self._title(c)} ({c})' for c in held)}." if held
-                     else "You have not told me about any credentials you hold yet.")
-        lines: list[str] = []
-        if intent is Intent.progress:
-            if progress.complete:
-                lines.append(f"You have completed the {pathway.title}. {held_note}")
-            else:
-                lines.append(f"For the {pathway.title}: {held_note}")
-                for rule, spec in zip(progress.rules, pathway.requirements, strict=True):
-                    mark = "met" if rule.satisfied else f"still needed: {self._names(rule.still_needed)}"
-                    lines.append(f"- {spec.label or rule.description} → {mark}")
-                if route:
-                    lines.append(self._route_sentence(route, "The cheapest way to finish"))
-        elif intent is Intent.cheapest:
-            if route is None:
-                lines.append(f"The {pathway.title} cannot be completed: {result['error']}")
-            else:
-                lines.append(self._route_sentence(route, f"The cheapest route to the {pathway.title}"))
-        elif intent is Intent.fastest:
-            if route is None:
-                lines.append(f"The {pathway.title} cannot be completed: {result['error']}")
-            else:
-                route = planner.cheapest_route(self.catalogue, target, held, objective="time")
-                lines.append(self._route_sentence(route, f"The fastest route to the {pathway.title}"))
-        elif intent is Intent.order:
-            if route is None:
-                lines.append(f"No valid order exists: {result['error']}")
-            elif not route.steps:
-                lines.append(f"You already meet every requirement of the {pathway.title}.")
-            else:
-                lines.append(f"A study order for the {pathway.title} that respects every prerequisite:")
-                for n, step in enumerate(route.steps, 1):
-                    pre = self.catalogue.credentials[step.credential_id].prerequisites
-                    after = f" (after {', '.join(pre)})" if pre else ""
-                    lines.append(f"{n}. {step.title} ({step.credential_id}){after}")
-        elif intent is Intent.credit:
-            recognitions = [planner.Recognition.model_validate(r) for r in result["recognition"]]
-            if not recognitions:
-                lines.append(f"The catalogue lists no credit recognition for the {pathway.title}.")
-            for rec in recognitions:
-                scope = (f"for {', '.join(self._title(c) for c in rec.requires)}" if rec.requires
-                         else f"for completing the {pathway.title}")
-                state = "you have earned this" if rec.earned else "not yet earned"
-                lines.append(f"- {rec.recognised_by_name} recognises {_fmt(rec.ects)} ECTS towards {rec.towards} "
-                             f"{scope} ({state}).")
-            lines.append("Credentials you hold that count towards the pathway: "
-                         f"{_fmt(progress.ects_held_towards)} ECTS.")
-        cited = [target, *[s.credential_id for s in (route.steps if route else [])]]
-        return Answer(question=text, text="\n".join(lines), intent=intent.value, holding=held,
-                      citations=self._citations(cited), planner=result)
-
-    def _names(self, still_needed: str | None) -> str:
-        if not still_needed:
-            return ""
-        return re.sub(r"[a-z0-9]+(?:-[a-z0-9]+)+",
-                      lambda m: f"{self._title(m[0])} ({m[0]})" if m[0] in self.catalogue.credentials else m[0],
-                      still_needed)
-
-    def _route_sentence(self, route: planner.Route, lead: str) -> str:
-        if not route.steps:
-            return f"{lead}: nothing more is needed."
-        names = ", ".join(f"{s.title} ({s.credential_id})" for s in route.steps)
-        text = (f"{lead} takes {len(route.steps)} more credential(s): {names}. Total {_money(route.total_price)}, "
-                f"{_fmt(route.total_ects)} ECTS, {route.total_weeks} weeks of study "
-                f"(about {_fmt(round(route.total_hours))} hours) if taken one after another.")
-        if route.mixed_currencies:
-            text += " Prices are in different currencies and are not converted."
-        return text
-
-    # ------------------------------------------------------------------ facts answers
-
-    def _facts_answer(self, learner_id: str, text: str, mentions: list[Mention], held: list[str]) -> Answer:
-        ids = [m.entity_id for m in mentions if m.kind == "credential"] or [
-            e for e in self.memory.recent_entities(learner_id) if e in self.catalogue.credentials][:1]
-        if not ids:
-            return self._refusal(text, held, Intent.facts)
-        facets = detect_facets(text) or ["price", "duration", "ects"]
-        lines = []
-        for cid in ids[:3]:
-            c = self.catalogue.credentials[cid]
-            parts = []
-            if "price" in facets:
-                parts.append("is free" if not c.price.amount else f"costs {c.price.currency} {c.price.amount:,}")
-            if "duration" in facets:
-                parts.append(f"takes {c.duration.weeks} weeks at about {_fmt(c.duration.hours_per_week)} hours a week "
-                             f"({_fmt(round(c.duration.total_hours))} hours)")
-            if "ects" in facets:
-                parts.append(f"carries {_fmt(c.ects)} ECTS")
-            if "eqf" in facets:
-                parts.append(f"is at EQF level {c.eqf_level}")
-            if "prerequisites" in facets:
-                parts.append("requires " + ", ".join(f"{self._title(p)} ({p})" for p in c.prerequisites)
-                             if c.prerequisites else "has no prerequisites")
-            if "provider" in facets:
-                parts.append(f"is awarded by {self.catalogue.providers[c.awarding_body].name}")
-            if "assessment" in facets:
-                parts.append(f"is assessed by {c.assessment_type.value.replace('_', ' ')} assessment against a "
-                             f"{len(c.rubric.criteria)}-criterion rubric")
-            lines.append(f"{c.title} ({cid}) " + "; ".join(parts) + ".")
-        return Answer(question=text, text="\n".join(lines), intent=Intent.facts.value, holding=held,
-                      citations=self._citations(ids[:3]))
-
     # ------------------------------------------------------------------ retrieval-augmented answers
 
-    def _refusal(self, text: str, held: list[str], intent: Intent, hits: list[Hit] | None = None) -> Answer:
+    def _refusal(self, text: str, held: list[str], reading: Reading, hits: list[Hit] | None = None) -> Answer:
         hits = hits if hits is not None else search(self.index, text, k=6)
         nearest = self._citations([h.entity_id for h in hits])[:3]
-        reply = REFUSAL
+        lang = reading.language if reading.language in REFUSALS else "en"
+        reply = REFUSALS[lang]
         if nearest:
-            reply += " The nearest catalogue entries are: " + "; ".join(c.label for c in nearest) + "."
-        return Answer(question=text, text=reply, intent=intent.value, refused=True, citations=nearest, holding=held)
+            reply += f" {NEAREST[lang]}: " + "; ".join(c.label for c in nearest) + "."
+        return Answer(question=text, text=reply, intent=reading.tool.value, refused=True, citations=nearest,
+                      holding=held)
 
-    def _rag_stream(self, learner_id: str, text: str, mentions: list[Mention], held: list[str]) -> Iterator[Event]:
+    def _rag_stream(self, learner_id: str, text: str, mentions: list[Mention], held: list[str],
+                    reading: Reading) -> Iterator[Event]:
         query = text
-        if not mentions:
+        if reading.language != "en" and self.has_model:
+            query = f"{text} {self._to_english(text)}"  # the embeddings are English
+        if reading.about:
+            query = " ".join([query, *(self.tools.title(e) for e in reading.about[:2])])
+        elif not mentions:
             recent = self.memory.recent_entities(learner_id)[:1]
-            query = " ".join([text, *(self._citation(e).title for e in recent if self._citation(e))])
+            query = " ".join([query, *(self._citation(e).title for e in recent if self._citation(e))])
         hits = search(self.index, query, k=8)
         best_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        if not mentions and best_dense < RELEVANCE_FLOOR:
-            yield Event(type="final", answer=self._refusal(text, held, Intent.info, hits))
+        if not mentions and not reading.about and best_dense < RELEVANCE_FLOOR:
+            yield Event(type="final", answer=self._refusal(text, held, reading, hits))
             return
-        named = {m.entity_id for m in mentions}
+        named = {m.entity_id for m in mentions} | set(reading.about)
         ordered = sorted(hits, key=lambda h: (h.entity_id not in named,))[:CONTEXT_CHUNKS]
         context = "\n\n".join(f"[{h.entity_id}] {h.text[:CHUNK_CHARS]}" for h in ordered)
         messages: list[dict[str, str]] = [{"role": "system", "content": self.prompt.render("system")}]
@@ -429,7 +513,7 @@ class AssistantService:
             yield Event(type="token", text=buffered)
         reply = "".join(pieces).strip()
         if not reply or reply.startswith(NOT_IN_CATALOGUE):
-            yield Event(type="final", answer=self._refusal(text, held, Intent.info, hits))
+            yield Event(type="final", answer=self._refusal(text, held, reading, hits))
             return
         if not decided:
             yield Event(type="token", text=buffered)
@@ -439,6 +523,6 @@ class AssistantService:
         if not cited:
             cited = context_ids[:2]
         yield Event(type="final", answer=Answer(
-            question=text, text=reply, intent=Intent.info.value, holding=held, citations=self._citations(cited),
+            question=text, text=reply, intent=Tool.search.value, holding=held, citations=self._citations(cited),
             prompt_id=self.prompt.id,
         ))

@@ -32,7 +32,9 @@ from pydantic import BaseModel, Field, computed_field, model_validator
 DEFAULT_GOLDEN = Path(__file__).resolve().parent / "assistant_golden.yaml"
 Kind = Literal["planner", "facts", "info", "unanswerable"]
 KINDS: tuple[Kind, ...] = ("planner", "facts", "info", "unanswerable")
-PLANNER_ROUTES = {"progress", "order", "credit", "shared", "cheapest"}
+PLANNER_ROUTES = {"still_needed", "order", "credit", "shared", "cheapest", "fastest", "prerequisites", "required_by",
+                  "can_enrol", "compare"}
+FACTS_ROUTES = {"facts", "provider"}
 
 
 # ------------------------------------------------------------------ the golden set
@@ -114,7 +116,7 @@ class ItemResult(BaseModel):
     kind: Kind
     question: str
     holding: list[str]
-    route: str | None = None  # the engine's intent for the answer ("info" = answered by the language model)
+    route: str | None = None  # the engine's intent for the answer ("search" = answered by the language model)
     refused: bool = False
     cited: list[str] = Field(default_factory=list)
     expected_ids: list[str] = Field(default_factory=list)
@@ -236,7 +238,7 @@ def route_of(result: ItemResult) -> str:
         return "error"
     if result.route in PLANNER_ROUTES:
         return "planner"
-    if result.route == "facts":
+    if result.route in FACTS_ROUTES:
         return "facts (refused)" if result.refused else "facts"
     return "refused" if result.refused else "language model"
 

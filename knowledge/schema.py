@@ -92,6 +92,7 @@ class Provider(StrictModel):
     kind: ProviderKind
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
     website: HttpUrl | None = None
+    locality: str | None = Field(default=None, description="city or town of the provider's address")
     description: str = ""
     quality_assurance: NonEmpty = Field(description="the provider's quality-assurance framework")
 
@@ -241,6 +242,11 @@ class Credential(StrictModel):
     aliases: list[NonEmpty] = Field(
         default_factory=list,
         description="other names learners may use for it: the provider's course codes, CTDL ctids, short titles")
+    unstated: list[Literal["price", "ects", "eqf_level", "duration", "hours_per_week", "assessment_type",
+                           "participation", "language"]] = Field(
+        default_factory=list,
+        description="fields holding placeholders because the source does not publish them (an import sets these); "
+                    "the assistant says the catalogue does not give them")
     rubric: Rubric
     routing: RoutingPolicy = Field(default_factory=RoutingPolicy, description="when grades go to an assessor")
 

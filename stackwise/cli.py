@@ -208,7 +208,8 @@ def _service():
 @app.command("ask")
 def ask_cmd(
     question: Annotated[str, typer.Argument(help="the learner's question")],
-    holding: Annotated[str | None, typer.Option(help="credential ids you hold, comma-separated")] = None,
+    holding: Annotated[str | None, typer.Option(help="credentials you hold, comma-separated: ids, titles, the "
+                                                "provider's codes or CTDL ctids")] = None,
     learner: Annotated[str, typer.Option(help="learner id (conversation memory is per learner)")] = "cli",
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
@@ -223,16 +224,21 @@ def ask_cmd(
             typer.echo(answer.model_dump_json(indent=2))
             return
         answer = None
+        streamed = ""
         for event in service.stream(learner, question, held):
             if event.type == "token":
+                streamed += event.text
                 typer.echo(event.text, nl=False)
             else:
                 answer = event.answer
     except AssistantError as exc:
         fail(str(exc))
     typer.echo("")
+    if answer is not None and answer.text.strip() not in streamed:
+        typer.echo(answer.text)  # the streamed text was replaced (a refusal, or a translation that lost a figure)
     if answer and answer.citations:
-        typer.echo("Sources: " + "; ".join(c.label for c in answer.citations))
+        label = "Nearest entries" if answer.refused else "Sources"
+        typer.echo(f"{label}: " + "; ".join(c.label for c in answer.citations))
 
 
 @app.command("plan")
@@ -634,6 +640,37 @@ def eval_evidence_cmd(
     if output:
         output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         typer.echo(f"wrote {output}")
+
+
+@eval_app.command("questions")
+def eval_questions_cmd(
+    set_name: Annotated[str, typer.Option("--set", help="dev (tuned on) or heldout (never tuned on), or a folder "
+                                          "with questions.yaml and catalogue/")] = "heldout",
+    modes: Annotated[str, typer.Option(help="question readers to A/B on the same items, comma-separated: "
+                                       "rules, model, hybrid")] = "hybrid",
+    limit: Annotated[int | None, typer.Option(min=1, help="ask only the first N items")] = None,
+    item: Annotated[list[str] | None, typer.Option(help="ask only these item ids")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="ignore cached results of this engine version")] = False,
+    output: Annotated[Path | None, typer.Option(help="folder for questions-<set>.md/.json")] = None,
+) -> None:
+    """A CTDL catalogue imported and questioned as a learner would: exact figures, refusals and recorded
+    holdings per question kind, topic and language, and the time to the first token of each answer."""
+    from evals import question_sets
+
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    bad = [m for m in chosen if m not in question_sets.MODES]
+    if bad or not chosen:
+        fail(f"--modes takes {', '.join(question_sets.MODES)} (got {modes!r})")
+    try:
+        result = question_sets.run(get_settings(), set_name, chosen, limit=limit, ids=item, resume=not fresh,
+                                   progress=lambda r: typer.echo(f"{'ok  ' if r.ok else 'FAIL'} [{r.mode}] {r.id}",
+                                                                 err=True))
+    except question_sets.SetError as exc:
+        fail(str(exc))
+    typer.echo(question_sets.render(result))
+    out = output or get_settings().home / "reports"
+    for path in question_sets.write(result, out):
+        typer.echo(f"wrote {path}")
 
 
 @eval_app.command("redteam")

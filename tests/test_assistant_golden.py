@@ -98,7 +98,7 @@ def test_planner_and_facts_items_get_their_exact_figures(settings, tmp_path, gol
     fixed = sorted(k for k in KNOWN_ENGINE_FAILURES if k in asked and k not in failing)
     assert not fixed, f"now answered correctly, remove from KNOWN_ENGINE_FAILURES: {fixed}"
     # these answers come from code: every one that works was kept away from the language model
-    assert all(r.route != "info" for r in result.results if r.id not in KNOWN_ENGINE_FAILURES)
+    assert all(r.route != "search" for r in result.results if r.id not in KNOWN_ENGINE_FAILURES)
     assert "planner-figure exactness" in bench.render(result)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["items"] == result.items and "results" not in summary

@@ -9,7 +9,9 @@ import pytest
 from assistant.memory import ConversationMemory
 from assistant.planner import cheapest_route
 from assistant.service import AssistantError
-from assistant.understanding import Intent, detect_intent, link_entities, says_holding
+from assistant.linking import link_entities
+from assistant.reading import Tool
+from assistant.understanding import matched_tools, read_holdings
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def money(route) -> str:
 
 def test_planner_question_figures_equal_the_planner(service):
     answer = service.ask("l1", "What do I still need for the AI Leadership Certificate if I hold Data Strategy?")
-    assert answer.intent == "progress" and not answer.refused
+    assert answer.intent == "still_needed" and not answer.refused
     assert answer.holding == ["data-strategy"]
     route = cheapest_route(service.catalogue, "ai-leadership-certificate", {"data-strategy"})
     assert money(route) in answer.text
@@ -79,10 +81,14 @@ def test_bad_messages_get_clear_errors(service, bad):
         service.ask("l7", bad)
 
 
-@pytest.mark.parametrize("raw", ["nope", "data-strategy,,nope", "DATA STRATEGY"])
+@pytest.mark.parametrize("raw", ["nope", "data-strategy,,nope", "Data Strategy for Quantum Bakers"])
 def test_unknown_or_malformed_holding(service, raw):
     with pytest.raises(AssistantError, match="unknown credential"):
         service.parse_holding(raw)
+
+
+def test_holding_by_title_or_id(service):
+    assert service.parse_holding("DATA STRATEGY, prompt-engineering") == ["data-strategy", "prompt-engineering"]
 
 
 def test_unknown_pathway_in_plan(service):
@@ -101,9 +107,13 @@ def test_understanding_rules(service):
     assert {m.entity_id for m in link_entities(cat, "data strategy and prompt engineering")} >= {
         "data-strategy", "prompt-engineering"}
     assert link_entities(cat, "how do I bake bread") == []
-    assert detect_intent("in what order should I take them?") is Intent.order
-    assert detect_intent("how many ECTS does it count towards the MSc?") is Intent.credit
-    assert says_holding("I already hold Data Strategy") and not says_holding("I have a question")
+    assert matched_tools("in what order should I take them?") == [Tool.order]
+    assert matched_tools("how many ECTS does it count towards the MSc?") == [Tool.credit]
+    assert read_holdings(cat, "I already hold Data Strategy").held == ["data-strategy"]
+    assert read_holdings(cat, "I have a question about Data Strategy").held == []
+    # naming a credential is not holding it
+    stated = read_holdings(cat, "I have completed Data Strategy. How much does Prompt Engineering cost?")
+    assert stated.held == ["data-strategy"]
 
 
 @pytest.mark.model
