@@ -187,7 +187,10 @@ class AssistantService:
         reading = self.model_reader.read(text, candidates, described)
         if reading is None:
             return rules, mentions
-        # what the learner says they do NOT hold is read by the rules, and wins over the model's reading
+        # where the rules found a statement of holdings (a clause after "I hold", "ich habe ... abgeschlossen")
+        # they decide what is held; the model's list is used only when the rules found none
+        if rules.held or rules.not_held:
+            reading.held = list(rules.held)
         reading.held = [c for c in reading.held if c not in rules.not_held]
         reading.not_held = list(rules.not_held)
         if rules.none_held:

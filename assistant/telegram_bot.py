@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL = 4.0  # Telegram shows "typing…" for about 5 s per chat action
 PLAN_USAGE = "Usage: /plan PATHWAY_ID [HOLDING_IDS], e.g. /plan ai-leadership-certificate data-strategy"
-HOLD_USAGE = "Usage: /hold ID,ID (e.g. /hold data-strategy,ml-fundamentals); /hold none forgets them."
+HOLD_USAGE = ("Usage: /hold ID,ID (ids, titles or the provider's codes, e.g. /hold data-strategy,ml-fundamentals); "
+              "/hold none forgets them.")
 EVIDENCE_LATER = ("Thanks for the file. Submitting evidence for assessment arrives with the grader, a later "
                   "feature; for now I answer questions typed as text. Try /help.")
 TEXT_ONLY = "I can only read text messages. Type a question, or see /help."

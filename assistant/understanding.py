@@ -61,7 +61,8 @@ _FACETS: dict[Facet, re.Pattern[str]] = {
     Facet.eqf: re.compile(r"\b(eqf|level)\b"),
     Facet.prerequisites: re.compile(r"\b(prerequisites?|pre ?reqs?|entry requirements?|need before)\b"),
     Facet.provider: re.compile(r"\b(who (offers|awards|runs|provides|issues)|provider|awarding body|"
-                               r"which (university|institution|organi[sz]ation|school|college))\b"),
+                               r"which (university|institution|organi[sz]ation|school|college)|"
+                               r"an? (university|college|school|company|business school|training provider))\b"),
     Facet.country: re.compile(r"\b(country|based|located|headquartered|where is)\b"),
     Facet.language: re.compile(r"\b(language|taught in|in english|in german|in french|in spanish)\b"),
     Facet.assessment: re.compile(r"\b(assess\w*|graded|exam|portfolio)\b"),
@@ -71,6 +72,11 @@ _FACETS: dict[Facet, re.Pattern[str]] = {
 _HOLD_CUE = re.compile(r"\b(i|we) (ve |have |had )?(already )?(hold|completed|finished|earned|passed|done|got|took|"
                        r"taken|obtained|achieved)\b|\balready (hold|have)\b|\bholding\b|\bhaving (completed|done|"
                        r"passed|earned|finished)\b")
+_HOLD_CUE_OTHER = re.compile(r"\bj ai (deja )?(termine|obtenu|valide|reussi|fait|suivi|complete)\b|"
+                             r"\b(ya )?(he|hemos) (completado|terminado|aprobado|obtenido|hecho|cursado)\b|"
+                             r"\b(ya )?tengo\b")
+_HOLD_CLAUSE_DE = re.compile(r"\b(ich|wir) (habe|haben|hab)\b.*\b(abgeschlossen|bestanden|absolviert|gemacht|"
+                             r"erworben|erreicht|beendet)\b")
 _HAVE = re.compile(r"\b(i|we) (ve |have )(got )?(the )?$")
 _NOT_HELD_CUE = re.compile(r"\b(i|we) (don t|do not|haven t|have not|never|didn t|did not|no longer) (\w+ )?(hold|have|"
                            r"completed|finished|earned|passed|done|taken|take|got)\b|\bnot (yet )?(completed|done|"
@@ -78,7 +84,9 @@ _NOT_HELD_CUE = re.compile(r"\b(i|we) (don t|do not|haven t|have not|never|didn 
 _NONE_HELD = re.compile(r"\bwithout (holding|having|any|anything)\b|\b(hold|have) (nothing|no credentials?|none)\b|"
                         r"\bfrom scratch\b|\bfrom zero\b|\bno prior\b")
 _STOP_HOLDING = re.compile(r"\b(for|towards?|want|wants|wish|plan|planning|would like|hope|looking|interested|"
-                           r"before|enrol|enroll|start|take|get|earn|need|cost|costs|about)\b")
+                           r"before|enrol|enroll|start|take|get|earn|need|cost|costs|about|"
+                           r"combien|coute|pour|veux|voudrais|quel|quelle|cuanto|cuesta|para|quiero|cual|"
+                           r"was|wie|fur|kostet|mochte|will)\b")
 _NEGATION = re.compile(r"\b(not|no|without|never|except|don t|doesn t|isn t|aren t)\b")
 _FOLLOWUP = re.compile(r"^(and|also|what about|how about|so)\b|\b(that|it|this|those|these|them|the route|"
                        r"the same|that one|this one)\b")
@@ -125,6 +133,9 @@ def read_holdings(catalogue: Catalogue, text: str) -> Holdings:
             not_held += _held_in_clause(catalogue, clause, _NOT_HELD_CUE)
             continue
         held += _held_in_clause(catalogue, clause, _HOLD_CUE)
+        held += _held_in_clause(catalogue, clause, _HOLD_CUE_OTHER)
+        if _HOLD_CLAUSE_DE.search(normalise(clause)):  # "Ich habe A und B abgeschlossen"
+            held += [m.entity_id for m in link_entities(catalogue, clause) if m.kind == "credential"]
     cue = bool(_HOLD_CUE.search(norm_all) or _NOT_HELD_CUE.search(norm_all) or none_held or held)
     return Holdings(list(dict.fromkeys(held)), list(dict.fromkeys(not_held)), none_held, cue)
 
@@ -136,7 +147,10 @@ def detect_facets(text: str, mentions: list[Mention] | None = None) -> list[Face
 
 def matched_tools(text: str, mentions: list[Mention] | None = None) -> list[Tool]:
     norm = without_names(text, mentions)
-    return [tool for tool, pattern in _TOOL_RULES if pattern.search(norm)]
+    tools = [tool for tool, pattern in _TOOL_RULES if pattern.search(norm)]
+    if Tool.required_by in tools and Tool.prerequisites in tools:
+        tools.remove(Tool.prerequisites)  # "is X a prerequisite for anything?" asks what requires X
+    return tools
 
 
 def without_names(text: str, mentions: list[Mention] | None = None) -> str:

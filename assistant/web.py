@@ -94,7 +94,7 @@ def as_markdown(text: str) -> str:
 def render_answer(answer: Answer) -> str:
     """Answer text as markdown, with its citations as a "Sources:" line underneath (labels ``Title (id)``)."""
     text = as_markdown(answer.text)
-    if not answer.citations:
+    if not answer.citations or answer.refused:  # a refusal's text already names the nearest entries
         return text
     return f"{text}\n\n**Sources:** " + "; ".join(c.label for c in answer.citations)
 

@@ -86,3 +86,14 @@ def small_catalogue(directory: Path) -> Path:
         {"rule": "n_of_m", "n": 1, "credentials": ["beta", "gamma"]},
     ])]})
     return directory
+
+
+def build_catalogue(directory: Path, credentials: list[dict[str, Any]], pathways: list[dict[str, Any]],
+                    providers: list[dict[str, Any]] | None = None) -> Any:
+    """Write the entities as catalogue files in ``directory`` and load them (validated)."""
+    from knowledge import load_catalogue
+
+    write(directory, "providers.yaml", {"providers": providers or [provider()]})
+    write(directory, "credentials.yaml", {"credentials": credentials})
+    write(directory, "pathways.yaml", {"pathways": pathways})
+    return load_catalogue(directory)
