@@ -1,0 +1,126 @@
+"""CTDL classes and properties the importer knows, and how a node is classified."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from knowledge.ctdl.values import (
+    HOURS_PER_ECTS,
+)
+
+# ---------------------------------------------------------------- vocabularies
+
+_ORG_TYPES = {"Organization", "CredentialOrganization", "QACredentialOrganization", "Agent"}
+_LEARNING_TYPES = {
+    "LearningOpportunityProfile", "LearningOpportunity", "LearningProgram", "Course",
+    "AssessmentProfile", "Assessment",
+}
+_CREDENTIAL_SUFFIXES = (
+    "Degree", "Certificate", "Certification", "Diploma", "Badge", "Doctorate", "License", "Credential",
+)
+_CREDENTIAL_TYPES = {"GeneralEducationDevelopment", "MicroCredential", "ApprenticeshipCertificate"}
+_EARNABLE_COMPONENTS = {"CredentialComponent", "CourseComponent", "AssessmentComponent"}
+_GROUP_COMPONENTS = {"BasicComponent", "SelectionComponent", "MultiComponent", "Basic", "PathwayComponent"}
+_OTHER_COMPONENTS = {
+    "JobComponent", "WorkExperienceComponent", "CompetencyComponent", "CocurricularComponent",
+    "ExtracurricularComponent",
+}
+_KNOWN_CTDL = (
+    _ORG_TYPES | _LEARNING_TYPES | _CREDENTIAL_TYPES | _EARNABLE_COMPONENTS | _GROUP_COMPONENTS
+    | _OTHER_COMPONENTS | {"Pathway", "PathwaySet", "ComponentCondition", "ConditionProfile", "ProgressionModel",
+                           "ProgressionLevel", "CompetencyFramework", "Competency", "TransferValueProfile"}
+)
+_CTDL_PREFIXES = ("ceterms:", "ceasn:", "asn:", "qdata:")
+
+_EQF_BY_LEVEL = {
+    "lowersecondarylevel": 2, "middleschool": 2,
+    "secondarylevel": 4, "secondaryschool": 4, "highschool": 4, "uppersecondarylevel": 4,
+    "9": 3, "10": 4, "11": 4, "12": 4,
+    "postsecondarylevel": 5, "associatesdegreelevel": 5, "associatedegreelevel": 5, "lowerdivisionlevel": 5,
+    "bachelorsdegreelevel": 6, "bachelordegreelevel": 6, "upperdivisionlevel": 6,
+    "graduatelevel": 7, "mastersdegreelevel": 7, "masterdegreelevel": 7,
+    "doctoraldegreelevel": 8, "doctoratelevel": 8,
+}
+_EQF_BY_TYPE = (
+    ("SecondarySchoolDiploma", 4), ("GeneralEducationDevelopment", 4), ("AssociateDegree", 5),
+    ("AssociateOf", 5), ("BachelorDegree", 6), ("BachelorOf", 6), ("MasterDegree", 7), ("MasterOf", 7),
+    ("DoctoralDegree", 8), ("Doctorate", 8),
+)
+
+# ECTS per unit; US semester credit ~ 2 ECTS (a US full-time year is ~30 semester credits, 60 ECTS)
+_CREDIT_UNITS = {
+    "semesterhour": 2.0, "semestercredit": 2.0, "semesterhours": 2.0, "degreecredit": 2.0, "credithour": 2.0,
+    "academiccredit": 2.0, "quarterhour": 4 / 3, "quartercredit": 4 / 3, "quarterhours": 4 / 3,
+    "ects": 1.0, "ectscredit": 1.0, "europeancredittransfersystem": 1.0,
+    "continuingeducationunit": 0.4, "ceu": 0.4,
+    "clockhour": 1 / HOURS_PER_ECTS, "contacthour": 1 / HOURS_PER_ECTS, "hour": 1 / HOURS_PER_ECTS,
+}
+
+_COUNTRIES = {
+    "united states": "US", "united states of america": "US", "usa": "US", "u.s.": "US", "u.s.a.": "US",
+    "america": "US", "canada": "CA", "united kingdom": "GB", "uk": "GB", "great britain": "GB",
+    "england": "GB", "scotland": "GB", "wales": "GB", "ireland": "IE", "germany": "DE", "deutschland": "DE",
+    "france": "FR", "spain": "ES", "italy": "IT", "netherlands": "NL", "the netherlands": "NL",
+    "belgium": "BE", "austria": "AT", "switzerland": "CH", "sweden": "SE", "norway": "NO", "denmark": "DK",
+    "finland": "FI", "poland": "PL", "portugal": "PT", "greece": "GR", "czech republic": "CZ",
+    "czechia": "CZ", "hungary": "HU", "romania": "RO", "luxembourg": "LU", "estonia": "EE", "latvia": "LV",
+    "lithuania": "LT", "slovenia": "SI", "slovakia": "SK", "croatia": "HR", "bulgaria": "BG", "malta": "MT",
+    "cyprus": "CY", "iceland": "IS", "australia": "AU", "new zealand": "NZ", "india": "IN", "mexico": "MX",
+    "brazil": "BR", "japan": "JP", "china": "CN", "south africa": "ZA", "singapore": "SG",
+}
+_CURRENCIES = {
+    "us dollar": "USD", "us dollars": "USD", "u.s. dollar": "USD", "dollar": "USD", "dollars": "USD",
+    "euro": "EUR", "euros": "EUR", "british pound": "GBP", "pound sterling": "GBP", "pound": "GBP",
+    "canadian dollar": "CAD", "australian dollar": "AUD", "swiss franc": "CHF",
+}
+
+# properties that are pure structure (ids, inverse links) and carry nothing to map
+_STRUCTURAL = {"@id", "@type", "@context", "id", "type", "isChildOf", "isPartOf", "isDestinationComponentFor",
+               "isRootOf", "isDestinationComponentOf"}
+_UNIT_HANDLED = _STRUCTURAL | {
+    "ctid", "name", "description", "subjectWebpage", "availableOnlineAt", "inLanguage", "ownedBy",
+    "offeredBy", "audienceLevelType", "educationLevel", "creditValue", "creditUnitValue", "creditUnitType",
+    "creditHourValue", "creditHourType", "estimatedCost", "estimatedDuration", "deliveryType",
+    "learningDeliveryType", "assessmentDeliveryType", "assessmentMethodType", "teaches", "assesses",
+    "requires", "entryCondition", "recognizedBy", "accreditedBy", "approvedBy", "regulatedBy", "keyword",
+    "subject", "credentialType", "sourceData", "sourceItem", "proxyFor", "hasCondition", "hasChild",
+    "isParentOf", "prerequisite", "precedes", "preceeds", "requiredNumber",
+}
+_GROUP_HANDLED = _STRUCTURAL | {"ctid", "name", "hasCondition", "hasChild", "isParentOf", "requiredNumber",
+                                "prerequisite", "precedes", "preceeds"}
+_PATHWAY_HANDLED = _STRUCTURAL | {"name", "description", "ownedBy", "offeredBy", "hasDestinationComponent",
+                                  "hasRootComponent", "hasRoot", "hasPart", "hasChild"}
+_ORG_HANDLED = _STRUCTURAL | {"ctid", "name", "description", "subjectWebpage", "address", "agentType",
+                              "accreditedBy", "recognizedBy", "approvedBy", "regulatedBy"}
+_CONDITION_HANDLED = _STRUCTURAL | {"ctid", "name", "description", "targetComponent", "requiredNumber",
+                                    "hasCondition", "logicalOperand", "leftOperand", "operand", "rightOperand",
+                                    "hasRuleSet", "creditValue"}
+_MULTI_VALUED = {"@type", "type", "hasCondition", "hasChild", "isChildOf", "isPartOf", "hasPart",
+                 "targetComponent", "prerequisite", "precedes", "preceeds", "ownedBy", "offeredBy", "keyword",
+                 "teaches", "assesses", "requires", "entryCondition", "isParentOf", "subject", "accreditedBy",
+                 "recognizedBy", "approvedBy", "regulatedBy", "inLanguage", "address"}
+_QA_PROPERTIES = (("accreditedBy", "Accredited by"), ("recognizedBy", "Recognised by"),
+                  ("approvedBy", "Approved by"), ("regulatedBy", "Regulated by"))
+_TARGET_PROPERTIES = ("targetCredential", "targetLearningOpportunity", "targetAssessment")
+
+
+def _is_credential_type(local_type: str) -> bool:
+    if local_type.endswith("Organization"):
+        return False
+    return local_type in _CREDENTIAL_TYPES or local_type.endswith(_CREDENTIAL_SUFFIXES)
+
+
+def _classify(types: Iterable[str]) -> str:
+    types = list(types)
+    for kind, test in (
+        ("org", lambda t: t in _ORG_TYPES),
+        ("pathway", lambda t: t == "Pathway"),
+        ("component", lambda t: t in _EARNABLE_COMPONENTS),
+        ("group", lambda t: t in _GROUP_COMPONENTS),
+        ("other-component", lambda t: t in _OTHER_COMPONENTS),
+        ("resource", lambda t: t in _LEARNING_TYPES or _is_credential_type(t)),
+        ("condition", lambda t: t == "ComponentCondition"),
+    ):
+        if any(test(t) for t in types):
+            return kind
+    return "unknown"
