@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from knowledge.ctdl.graph import _Draft, _Graph
-from knowledge.ctdl.jsonld import _as_list, _get, _local, _refs
+from knowledge.ctdl.jsonld import _as_list, _get, _refs, term
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
 from knowledge.ctdl.values import (
@@ -495,7 +495,7 @@ class _Credentials(_Graph):
                 elif pathways:
                     self.note(NoteKind.unmapped, f"{key} '{label}': targetPathway without credits not mapped", node,
                               pointer, entity=cid)
-                rest = [k for k in profile if _local(k) not in (*_STRUCTURAL, *_TARGET_PROPERTIES, "name",
+                rest = [k for k in profile if term(k) not in (*_STRUCTURAL, *_TARGET_PROPERTIES, "name",
                                                                    "assertedBy", "targetPathway", "creditValue")]
                 if not mapped:
                     detail = ", ".join(rest) if rest else "no importable target"

@@ -10,7 +10,7 @@ from typing import Any
 from knowledge.ctdl.expressions import (
     _Expr,
 )
-from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _key, _local, _ptr, _refs
+from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _key, _ptr, _refs, compact_node, source_contexts, term
 from knowledge.ctdl.reading import _doc_nodes, _is_ctdl, _Node, _not_ctdl_reason, _read_documents
 from knowledge.ctdl.report import CtdlImportError, ImportNote, NoteKind
 from knowledge.ctdl.values import (
@@ -90,7 +90,7 @@ class _Graph:
 
     def unmapped_properties(self, node: _Node, handled: set[str], what: str) -> None:
         for key in node.data:
-            local = _local(key)
+            local = term(key)
             if local in handled:
                 continue
             self.note(NoteKind.unmapped, f"{key} of {what} not mapped (no catalogue equivalent)", node,
@@ -105,29 +105,14 @@ class _Graph:
         for path in self.files:
             file = str(path)
             docs = _read_documents(path)
-            for d, doc in enumerate(docs):
-                if not _is_ctdl(doc):
-                    where = f" (document {d + 1} of {len(docs)})" if len(docs) > 1 else ""
-                    raise CtdlImportError(_not_ctdl_reason(doc) + where, path)
+            read = [self.compact_document(path, doc, d, len(docs)) for d, doc in enumerate(docs)]
             if len(docs) > 1:
                 self.note(NoteKind.info, f"file holds {len(docs)} concatenated JSON documents; read each",
                           file=file, pointer="")
-            for d, doc in enumerate(docs):
-                prefix = f"doc[{d}]" if len(docs) > 1 else ""
-                if isinstance(doc, dict):
-                    context = json.dumps(doc.get("@context", ""))
-                    if "@context" in doc and "credreg.net" not in context:
-                        self.note(NoteKind.approximation,
-                                  f"@context {context} is not the CTDL context; terms read by their CTDL names",
-                                  file=file, pointer=_ptr(prefix, "@context"))
-                for pointer, item in _doc_nodes(doc):
-                    full = prefix + pointer
-                    if not isinstance(item, dict):
-                        self.note(NoteKind.unmapped, f"@graph entry {json.dumps(item)[:60]} is not a node; ignored",
-                                  file=file, pointer=full)
-                        continue
-                    node_id = _id_of(item) or f"_:{file}#{full}"
-                    node = _Node(node_id, dict(item), file, full, (file, d))
+            for d, (_prefix, nodes) in enumerate(read):
+                for full, data in nodes:
+                    node_id = _id_of(data) or f"_:{file}#{full}"
+                    node = _Node(node_id, data, file, full, (file, d))
                     if node_id in self.nodes:
                         self.merge(self.nodes[node_id], node)
                     else:
@@ -135,12 +120,53 @@ class _Graph:
                         order.append(node_id)
         self.nodes = {k: self.nodes[k] for k in order}
 
+    def compact_document(self, path: Path, doc: Any, d: int, count: int) -> tuple[str, list[tuple[str, dict]]]:
+        """The node objects of one document, each compacted against the pinned CTDL context (see
+        :mod:`knowledge.ctdl.jsonld`); raises :class:`CtdlImportError` when the document is not CTDL."""
+        file = str(path)
+        prefix = f"doc[{d}]" if count > 1 else ""
+        doc_context = doc.get("@context") if isinstance(doc, dict) else None
+        nodes: list[tuple[str, dict]] = []
+        later: list[tuple[str, str, str | None]] = []  # (kind, message, pointer) noted once the document is CTDL
+        skipped_contexts: list[str] = []
+        for pointer, item in _doc_nodes(doc):
+            full = prefix + pointer
+            if not isinstance(item, dict):
+                later.append(("unmapped", f"@graph entry {json.dumps(item)[:60]} is not a node; ignored", full))
+                continue
+            own = [] if pointer == "" else [item.get("@context")]
+            contexts, skipped = source_contexts(doc_context, *own)
+            skipped_contexts += [s for s in skipped if s not in skipped_contexts]
+            result = compact_node(item, contexts)
+            plain = [k for k in item if not k.startswith("@") and ":" not in k]
+            if plain and not any(m.startswith("terms without a prefix") for _, m, _ in later):
+                later.append(("approximation", f"terms without a prefix ({', '.join(plain[:4])}, ...) read as CTDL "
+                              "terms (ceterms:)", full))
+            label = _id_of(item) or "node"
+            if result.error:
+                later.append(("unmapped", f"{label} is not valid JSON-LD ({result.error}); ignored", full))
+            for key in result.dropped:
+                later.append(("unmapped", f"{key} of {label} is not a JSON-LD term (no @context defines it); "
+                              "not read", _ptr(full, key)))
+            if result.data is not None:
+                nodes.append((full, result.data))
+        if not _is_ctdl(doc, [data for _, data in nodes]):
+            where = f" (document {d + 1} of {count})" if count > 1 else ""
+            raise CtdlImportError(_not_ctdl_reason(doc) + where, path)
+        for url in skipped_contexts:
+            self.note(NoteKind.approximation, f"@context {url} is not the CTDL context and is not available offline "
+                      "(nothing is fetched); terms read with the pinned CTDL context", file=file,
+                      pointer=_ptr(prefix, "@context"))
+        for kind, message, pointer in later:
+            self.note(NoteKind(kind), message, file=file, pointer=pointer)
+        return prefix, nodes
+
     def merge(self, first: _Node, other: _Node) -> None:
         """JSON-LD semantics: two node objects with one @id describe one node."""
         self.note(NoteKind.approximation, f"@id {first.id} is defined again here (first at {first.file}#"
                   f"{first.pointer}); the definitions are merged", other)
         for key, value in other.data.items():
-            local = _local(key)
+            local = term(key)
             existing = _key(first.data, local)
             if existing is None:
                 first.data[key] = value

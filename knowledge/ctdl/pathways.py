@@ -15,7 +15,7 @@ from knowledge.ctdl.expressions import (
     _Unit,
 )
 from knowledge.ctdl.graph import _Graph
-from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _key, _local, _ptr, _refs
+from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _key, _ptr, _refs, term
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
 from knowledge.ctdl.rules import _RuleBuilder
@@ -191,7 +191,7 @@ class _Pathways(_Graph):
             if isinstance(profile, dict) and "credit" in json.dumps(_get(profile, "countRuleType") or "").lower():
                 credits = self.convert_credits(float(n), ["SemesterHour"], owner, None, "credit count rule")
         for key in cond:
-            local = _local(key)
+            local = term(key)
             if local == "hasConstraint":
                 self.note(NoteKind.unmapped, f"ComponentCondition with {key} not mapped (constraints have no "
                           "catalogue equivalent)", owner, _ptr(pointer, key))

@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knowledge.ctdl.jsonld import _as_list, _get, _key, _local, _ptr, _types_of
+from knowledge.ctdl.jsonld import _as_list, _get, _key, _ptr, _types_of, term
 from knowledge.ctdl.report import CtdlImportError
 from knowledge.ctdl.values import (
     MAX_FILE_BYTES,
     _text,
 )
 from knowledge.ctdl.vocab import (
-    _CTDL_PREFIXES,
     _KNOWN_CTDL,
 )
 
@@ -36,7 +35,7 @@ class _Node:
 
     @property
     def type_label(self) -> str:
-        raw = self.data.get("@type", self.data.get("type"))
+        raw = self.data.get("@type")
         return ", ".join(str(t) for t in _as_list(raw)) or "(untyped)"
 
     def get(self, name: str) -> Any:
@@ -103,16 +102,15 @@ def _doc_nodes(doc: Any) -> list[tuple[str, Any]]:
     return []
 
 
-def _is_ctdl(doc: Any) -> bool:
+def _is_ctdl(doc: Any, nodes: list[dict[str, Any]]) -> bool:
+    """Whether a document is CTDL: it names a CTDL context, or one of its compacted nodes has a CTDL type."""
     if isinstance(doc, dict):
         context = json.dumps(doc.get("@context", ""))
         if "credreg.net" in context or "ctdl" in context.lower():
             return True
-    for _, item in _doc_nodes(doc):
-        if not isinstance(item, dict):
-            continue
-        raw = [t for t in _as_list(item.get("@type", item.get("type"))) if isinstance(t, str)]
-        if any(t.startswith(_CTDL_PREFIXES) or _local(t) in _KNOWN_CTDL for t in raw):
+    for node in nodes:
+        raw = [t for t in _as_list(node.get("@type")) if isinstance(t, str)]
+        if any(term(t) != t or term(t) in _KNOWN_CTDL for t in raw):
             return True
     return False
 

@@ -30,7 +30,6 @@ _KNOWN_CTDL = (
     | _OTHER_COMPONENTS | {"Pathway", "PathwaySet", "ComponentCondition", "ConditionProfile", "ProgressionModel",
                            "ProgressionLevel", "CompetencyFramework", "Competency", "TransferValueProfile"}
 )
-_CTDL_PREFIXES = ("ceterms:", "ceasn:", "asn:", "qdata:")
 
 _EQF_BY_LEVEL = {
     "lowersecondarylevel": 2, "middleschool": 2,
