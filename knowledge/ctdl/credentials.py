@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 
+from knowledge.ctdl.durations import DURATION_PROPERTIES, estimate_duration, read_duration
 from knowledge.ctdl.graph import _Draft, _Graph
 from knowledge.ctdl.jsonld import _as_list, _get, _refs, term
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
+from knowledge.ctdl.units import ECTS, CreditUnit, UnitReading, read_unit
 from knowledge.ctdl.values import (
     DEFAULT_CURRENCY,
-    HOURS_PER_ECTS,
     MAX_ECTS,
     PLACEHOLDER_ECTS,
     PLACEHOLDER_EQF,
     REVIEW,
     _alignments,
     _code,
-    _iso_duration,
     _number,
     _sentences,
     _text,
@@ -30,7 +29,6 @@ from knowledge.ctdl.values import (
     _url,
 )
 from knowledge.ctdl.vocab import (
-    _CREDIT_UNITS,
     _CURRENCIES,
     _EQF_BY_LEVEL,
     _EQF_BY_TYPE,
@@ -113,7 +111,7 @@ class _Credentials(_Graph):
             self.note(NoteKind.placeholder, f"no ceterms:description; summary set to placeholder — {REVIEW}", node,
                       entity=cid)
         outcomes, competencies = self.outcomes(node, cid, title, summary)
-        ects, from_source = self.ects(node, cid)
+        ects, unit = self.ects(node, cid)
         if ects is None:
             ects = PLACEHOLDER_ECTS
             placeholder("ects", f"{PLACEHOLDER_ECTS:g}", " (no creditValue)")
@@ -144,7 +142,7 @@ class _Credentials(_Graph):
             "quality_assurance": qa,
             "further_information": self.provenance(node),
             "price": self.price(node, cid),
-            "duration": self.duration(node, cid, ects, from_source),
+            "duration": self.duration(node, cid, ects if unit is ECTS else None),
             "delivery_mode": self.delivery_mode(node, cid, participation),
             "language": self.language(node, cid),
             "competencies": competencies,
@@ -211,8 +209,22 @@ class _Credentials(_Graph):
                       f"generic placeholder outcome — {REVIEW}", node, entity=cid)
         return outcomes, competencies
 
-    def credit_ects(self, values: Any, node: _Node, cid: str | None, where: str) -> float | None:
-        """ECTS from CTDL ValueProfiles (``creditValue``); None when absent or not convertible."""
+    def region_of(self, node: _Node) -> str | None:
+        """Country of the awarding body of ``node`` when already known (no placeholder is created)."""
+        for prop in ("ownedBy", "offeredBy"):
+            for ref in _refs(node.get(prop)):
+                pid = self.provider_of_node.get(ref)
+                if pid in self.providers:
+                    return self.providers[pid].country
+        for pathway_id in self.member_of.get(node.id, []):
+            pathway = self.nodes[pathway_id]
+            if pathway is not node and (pathway.has("ownedBy") or pathway.has("offeredBy")):
+                return self.region_of(pathway)
+        return None
+
+    def credit_ects(self, values: Any, node: _Node, cid: str | None, where: str) -> tuple[float, CreditUnit] | None:
+        """ECTS from CTDL value profiles (``creditValue``) and the unit they were published in; None when absent
+        or not convertible."""
         profiles = [p for p in _as_list(values) if isinstance(p, dict)]
         if len(profiles) > 1:
             self.note(NoteKind.unmapped, f"{where}: {len(profiles)} value profiles; only the first is mapped", node,
@@ -221,43 +233,58 @@ class _Credentials(_Graph):
             amount = _number(_get(profile, "value"))
             if amount is None:
                 amount = _number(_get(profile, "maxValue")) or _number(_get(profile, "minValue"))
-            units = [c for c, _ in _alignments(_get(profile, "creditUnitType")) if c]
-            return self.convert_credits(amount, units, node, cid, where)
+            unit_types = _get(profile, "creditUnitType")
+            codes = [c for c, _ in _alignments(unit_types) if c]
+            labels = [n for _, n in _alignments(unit_types) if n]
+            labels += [t for item in _as_list(unit_types) if isinstance(item, dict)
+                       for t in _texts(_get(item, "prefLabel"))]
+            labels += _texts(_get(profile, "creditUnitTypeDescription"))
+            unit_texts = _texts(_get(profile, "unitText"))
+            reading = read_unit(unit_texts, labels, codes, self.region_of(node))
+            shown = (codes or unit_texts or labels or ["(none)"])[0]
+            return self.convert_credits(amount, reading, shown, node, cid, where)
         return None
 
-    def convert_credits(self, amount: float | None, units: list[str], node: _Node, cid: str | None,
-                        where: str) -> float | None:
+    def convert_credits(self, amount: float | None, reading: UnitReading, shown: str, node: _Node, cid: str | None,
+                        where: str) -> tuple[float, CreditUnit] | None:
         if amount is None or amount <= 0:
             self.note(NoteKind.unmapped, f"{where} has no positive value; not mapped", node, entity=cid)
             return None
-        unit = _code(units[0]) if units else ""
-        factor = _CREDIT_UNITS.get(unit)
-        if factor is None:
-            self.note(NoteKind.unmapped, f"{where} unit '{units[0] if units else '(none)'}' cannot be converted "
-                      "to ECTS; not mapped", node, entity=cid)
+        unit = reading.unit
+        if unit is None:
+            self.note(NoteKind.unmapped, f"{where} unit '{reading.evidence}' cannot be converted to ECTS; not mapped",
+                      node, entity=cid)
             return None
-        ects = round(amount * factor, 2)
-        if factor != 1.0:
-            self.note(NoteKind.approximation, f"{where} {amount:g} {units[0]} converted to {ects:g} ECTS "
-                      f"(1 US semester credit ≈ 2 ECTS; 1 quarter credit ≈ 1.33; 1 CEU ≈ 0.4; "
-                      f"{HOURS_PER_ECTS:g} h ≈ 1 ECTS)", node, entity=cid)
-        return ects
+        ects = round(amount * unit.ects_per_unit, 2)
+        if unit is not ECTS:
+            self.note(NoteKind.approximation, f"{where} {amount:g} {shown} converted to {ects:g} ECTS: unit "
+                      f"{unit.label} from {reading.evidence}; {unit.basis}", node, entity=cid)
+        elif reading.assumed:
+            self.note(NoteKind.approximation, f"{where} {amount:g} {shown} kept as {ects:g} ECTS: {reading.evidence} "
+                      f"— {REVIEW}", node, entity=cid)
+        return ects, unit
 
-    def ects(self, node: _Node, cid: str) -> tuple[float | None, bool]:
-        ects = None
+    def ects(self, node: _Node, cid: str) -> tuple[float | None, CreditUnit | None]:
+        """The credential's ECTS and the unit it was published in (None, None when the source has none)."""
+        found = None
         if node.has("creditValue"):
-            ects = self.credit_ects(node.get("creditValue"), node, cid, node.key("creditValue"))
+            found = self.credit_ects(node.get("creditValue"), node, cid, node.key("creditValue"))
         for value_prop, unit_prop in (("creditUnitValue", "creditUnitType"), ("creditHourValue", "creditHourType")):
-            if ects is None and node.has(value_prop):
-                units = [c for c, _ in _alignments(node.get(unit_prop))] or ["SemesterHour"]
-                ects = self.convert_credits(_number(node.get(value_prop)), units, node, cid, node.key(value_prop))
-        if ects is None:
-            return None, False
+            if found is None and node.has(value_prop):
+                codes = [c for c, _ in _alignments(node.get(unit_prop)) if c]
+                labels = [n for _, n in _alignments(node.get(unit_prop)) if n]
+                labels += _texts(node.get("creditUnitTypeDescription"))
+                reading = read_unit([], labels, codes or ["SemesterHour"], self.region_of(node))
+                found = self.convert_credits(_number(node.get(value_prop)), reading, (codes or ["SemesterHour"])[0],
+                                             node, cid, node.key(value_prop))
+        if found is None:
+            return None, None
+        ects, unit = found
         if ects > MAX_ECTS:
             self.note(NoteKind.approximation, f"{ects:g} ECTS exceeds the micro-credential maximum of "
                       f"{MAX_ECTS:g}; capped — {REVIEW}", node, entity=cid)
             ects = MAX_ECTS
-        return ects, True
+        return ects, unit
 
     def levels(self, node: _Node) -> list[tuple[str, int | None]]:
         found = []
@@ -374,42 +401,27 @@ class _Credentials(_Graph):
                   "description) are not mapped", node, node.ptr(node.key("estimatedCost")), entity=cid)
         return {"amount": value, "currency": currency}
 
-    def duration(self, node: _Node, cid: str, ects: float, from_source: bool) -> dict[str, Any]:
+    def duration(self, node: _Node, cid: str, published_ects: float | None) -> dict[str, Any]:
+        """Weeks and hours a week from ``estimatedDuration`` only (see :mod:`knowledge.ctdl.durations` for the
+        placeholder rules); credits converted from another system never set hours."""
+        texts: list[str] = []
         weeks = hours = None
-        texts = []
         for profile in _as_list(node.get("estimatedDuration")):
             if not isinstance(profile, dict):
                 continue
             texts += _texts(_get(profile, "description"))
-            for prop in ("exactDuration", "maximumDuration", "minimumDuration", "timeRequired"):
-                parsed = _iso_duration(_text(_get(profile, prop)) or "")
-                if parsed is not None:
-                    weeks, hours = parsed
-                    break
-            if weeks or hours:
-                break
-        workload = ects * HOURS_PER_ECTS
-        if weeks:
-            total_weeks = max(1, min(260, round(weeks)))
-            hpw = round(min(60.0, max(0.5, (hours or workload) / total_weeks)), 1)
-            if not from_source and not hours:
-                self.note(NoteKind.placeholder, f"hours per week derived from the placeholder ECTS ({hpw:g} h over "
-                          f"{total_weeks} weeks) — {REVIEW}", node, entity=cid)
-            if texts:
-                self.note(NoteKind.unmapped, f"estimatedDuration description not mapped: '{texts[0][:120]}'", node,
-                          entity=cid)
-            return {"weeks": total_weeks, "hours_per_week": hpw}
-        if hours:
-            total_weeks = max(1, min(260, math.ceil(hours / 10)))
-            self.note(NoteKind.approximation, f"estimatedDuration of {hours:g} hours spread over {total_weeks} "
-                      "week(s)", node, entity=cid)
-            return {"weeks": total_weeks, "hours_per_week": round(min(60.0, hours / total_weeks), 1)}
-        total_weeks = max(1, min(260, math.ceil(workload / 10)))
-        hpw = round(min(60.0, workload / total_weeks), 1)
-        detail = f" (description only: '{texts[0][:120]}')" if texts else ""
-        self.note(NoteKind.placeholder, f"duration not present in CTDL{detail}; set to {total_weeks} weeks × "
-                  f"{hpw:g} h from the ECTS workload — {REVIEW}", node, entity=cid)
-        return {"weeks": total_weeks, "hours_per_week": hpw}
+            found = read_duration({prop: _text(_get(profile, prop)) for prop in DURATION_PROPERTIES})
+            weeks, hours = weeks or found.weeks, hours or found.hours
+        estimate = estimate_duration(weeks, hours, published_ects)
+        if texts and (weeks or hours):
+            self.note(NoteKind.unmapped, f"estimatedDuration description not mapped: '{texts[0][:120]}'", node,
+                      entity=cid)
+        elif texts:
+            estimate = estimate.model_copy(update={"note": f"{estimate.note} (description only: '{texts[0][:120]}')"})
+        if estimate.note:
+            kind = NoteKind.approximation if estimate.approximate else NoteKind.placeholder
+            self.note(kind, estimate.note + ("" if estimate.approximate else f" — {REVIEW}"), node, entity=cid)
+        return {"weeks": estimate.weeks, "hours_per_week": estimate.hours_per_week}
 
     def language(self, node: _Node, cid: str) -> str:
         values = _texts(node.get("inLanguage"))
@@ -484,7 +496,8 @@ class _Credentials(_Graph):
                                       "in the import; prerequisite dropped", node, pointer, entity=cid)
                 pathways = _refs(_get(profile, "targetPathway"))
                 if pathways and _get(profile, "creditValue") is not None:
-                    ects = self.credit_ects(_get(profile, "creditValue"), node, cid, f"{key} '{label}' creditValue")
+                    credit = self.credit_ects(_get(profile, "creditValue"), node, cid, f"{key} '{label}' creditValue")
+                    ects = credit[0] if credit else None
                     for ref in pathways:
                         if ects and ref in self.nodes:
                             self.pathway_credits.setdefault(ref, []).append((ects, f"required by '{node.name}'", node))

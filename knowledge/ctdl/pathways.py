@@ -19,6 +19,7 @@ from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _key, _ptr, _refs, ter
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
 from knowledge.ctdl.rules import _RuleBuilder
+from knowledge.ctdl.units import read_unit
 from knowledge.ctdl.values import (
     REVIEW,
     _number,
@@ -186,10 +187,13 @@ class _Pathways(_Graph):
             label = f"{label}: {cond_name}"
         credits = None
         if _get(cond, "creditValue") is not None:
-            credits = self.credit_ects(_get(cond, "creditValue"), owner, None, "ComponentCondition creditValue")
+            credit = self.credit_ects(_get(cond, "creditValue"), owner, None, "ComponentCondition creditValue")
+            credits = credit[0] if credit else None
         for profile in _as_list(_get(cond, "hasRuleSet")):
             if isinstance(profile, dict) and "credit" in json.dumps(_get(profile, "countRuleType") or "").lower():
-                credits = self.convert_credits(float(n), ["SemesterHour"], owner, None, "credit count rule")
+                reading = read_unit([], [], ["SemesterHour"], None)
+                credit = self.convert_credits(float(n), reading, "SemesterHour", owner, None, "credit count rule")
+                credits = credit[0] if credit else None
         for key in cond:
             local = term(key)
             if local == "hasConstraint":

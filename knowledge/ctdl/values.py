@@ -116,21 +116,3 @@ def _url(value: Any) -> str | None:
 def _sentences(text: str, limit: int = 3) -> list[str]:
     parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if len(p.strip()) > 3 and not p.strip().endswith("?")]
     return [p[:500] for p in parts[:limit]]
-
-_ISO_DURATION = re.compile(
-    r"^P(?:(?P<y>\d+(?:\.\d+)?)Y)?(?:(?P<mo>\d+(?:\.\d+)?)M)?(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<mi>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
-)
-
-
-def _iso_duration(text: str) -> tuple[float, float] | None:
-    """(weeks, hours) of an ISO 8601 duration such as ``P9M`` or ``PT40H``."""
-    match = _ISO_DURATION.match(text.strip().upper())
-    if not match or text.strip().upper() in ("P", "PT"):
-        return None
-    g = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
-    weeks = g["y"] * 52 + g["mo"] * 52 / 12 + g["w"] + g["d"] / 7
-    hours = g["h"] + g["mi"] / 60 + g["s"] / 3600
-    if weeks == 0 and hours == 0:
-        return None
-    return weeks, hours

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from knowledge.ctdl.values import (
-    HOURS_PER_ECTS,
-)
-
 # ---------------------------------------------------------------- vocabularies
 
 _ORG_TYPES = {"Organization", "CredentialOrganization", "QACredentialOrganization", "Agent"}
@@ -45,15 +41,6 @@ _EQF_BY_TYPE = (
     ("AssociateOf", 5), ("BachelorDegree", 6), ("BachelorOf", 6), ("MasterDegree", 7), ("MasterOf", 7),
     ("DoctoralDegree", 8), ("Doctorate", 8),
 )
-
-# ECTS per unit; US semester credit ~ 2 ECTS (a US full-time year is ~30 semester credits, 60 ECTS)
-_CREDIT_UNITS = {
-    "semesterhour": 2.0, "semestercredit": 2.0, "semesterhours": 2.0, "degreecredit": 2.0, "credithour": 2.0,
-    "academiccredit": 2.0, "quarterhour": 4 / 3, "quartercredit": 4 / 3, "quarterhours": 4 / 3,
-    "ects": 1.0, "ectscredit": 1.0, "europeancredittransfersystem": 1.0,
-    "continuingeducationunit": 0.4, "ceu": 0.4,
-    "clockhour": 1 / HOURS_PER_ECTS, "contacthour": 1 / HOURS_PER_ECTS, "hour": 1 / HOURS_PER_ECTS,
-}
 
 _COUNTRIES = {
     "united states": "US", "united states of america": "US", "usa": "US", "u.s.": "US", "u.s.a.": "US",
