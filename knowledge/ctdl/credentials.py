@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from knowledge.ctdl.durations import DURATION_PROPERTIES, estimate_duration, read_duration
 from knowledge.ctdl.graph import _Draft, _Graph
-from knowledge.ctdl.jsonld import _as_list, _get, _refs, term
+from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _refs, term
+from knowledge.ctdl.levels import EQF_BY_TYPE, eqf_from_texts, us_level
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
 from knowledge.ctdl.units import ECTS, CreditUnit, UnitReading, read_unit
@@ -30,11 +31,10 @@ from knowledge.ctdl.values import (
 )
 from knowledge.ctdl.vocab import (
     _CURRENCIES,
-    _EQF_BY_LEVEL,
-    _EQF_BY_TYPE,
     _STRUCTURAL,
     _TARGET_PROPERTIES,
     _UNIT_HANDLED,
+    LEVEL_PROPERTIES,
 )
 from knowledge.schema import (
     AssessmentType,
@@ -286,31 +286,64 @@ class _Credentials(_Graph):
             ects = MAX_ECTS
         return ects, unit
 
-    def levels(self, node: _Node) -> list[tuple[str, int | None]]:
+    def level_values(self, node: _Node) -> list[tuple[str, list[str], list[str]]]:
+        """(label, names, codes) of each audience/education level of ``node``; references to concept nodes in the
+        import are resolved to their names."""
         found = []
-        for prop in ("audienceLevelType", "educationLevel"):
-            for code, name in _alignments(node.get(prop)):
-                label = code or name or ""
-                found.append((label, _EQF_BY_LEVEL.get(_code(label)) if label else None))
+        for prop in LEVEL_PROPERTIES:
+            for item in _as_list(node.get(prop)):
+                names: list[str] = []
+                codes: list[str] = []
+                target = item if isinstance(item, dict) else None
+                ref = item if isinstance(item, str) else None
+                if target is not None:
+                    node_ref = _get(target, "targetNode")
+                    ref = node_ref if isinstance(node_ref, str) else _id_of(node_ref) or _id_of(target)
+                    for name in ("targetNodeName", "prefLabel", "name", "notation", "codedNotation"):
+                        names += _texts(_get(target, name))
+                    codes += _texts(_get(target, "frameworkName")) + _refs(_get(target, "framework"))
+                if ref:
+                    codes.insert(0, ref)
+                    concept = self.resolve(ref)
+                    if concept is not None:
+                        for name in ("prefLabel", "name", "targetNodeName", "notation", "codedNotation"):
+                            names += _texts(concept.get(name))
+                        codes += _texts(concept.get("inScheme")) + _refs(concept.get("inScheme"))
+                label = ref or (names[0] if names else "")
+                if label or names:
+                    found.append((label or names[0], names, codes))
         return found
 
     def eqf(self, node: _Node, cid: str | None) -> int | None:
-        levels = self.levels(node)
-        mapped = [eqf for _, eqf in levels if eqf is not None]
+        values = self.level_values(node)
+        published = [(label, level) for label, names, codes in values
+                     if (level := eqf_from_texts(names, codes)) is not None]
+        if published:
+            levels = sorted({level for _, level in published})
+            eqf = levels[0]
+            sources = ", ".join(f"'{label}'" for label, _ in published)
+            if len(levels) > 1:
+                self.note(NoteKind.approximation, f"several EQF levels published ({sources}); eqf_level set to the "
+                          f"lowest, {eqf} — {REVIEW}", node, entity=cid)
+            else:
+                self.note(NoteKind.info, f"eqf_level {eqf} as published in {sources}", node, entity=cid)
+            return eqf
+        mapped = [(label, level) for label, names, _ in values
+                  if (level := us_level(label) or next((us_level(n) for n in names if us_level(n)), None))]
         if mapped:
-            eqf = min(mapped)
-            sources = ", ".join(label for label, value in levels if value is not None)
+            eqf = min(level for _, level in mapped)
+            sources = ", ".join(label for label, _ in mapped)
             self.note(NoteKind.approximation, f"eqf_level {eqf} mapped from audience level {sources} (approximate "
                       f"US-to-EQF mapping) — {REVIEW}", node, entity=cid)
             return eqf
         for local_type in node.types:
-            for needle, eqf in _EQF_BY_TYPE:
+            for needle, eqf in EQF_BY_TYPE:
                 if needle in local_type:
                     self.note(NoteKind.approximation, f"eqf_level {eqf} inferred from type {local_type} — {REVIEW}",
                               node, entity=cid)
                     return eqf
-        if levels:
-            self.note(NoteKind.unmapped, "audience level " + ", ".join(label for label, _ in levels)
+        if values:
+            self.note(NoteKind.unmapped, "audience level " + ", ".join(label for label, _, _ in values)
                       + " has no EQF equivalent", node, entity=cid)
         return None
 

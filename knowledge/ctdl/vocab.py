@@ -27,20 +27,7 @@ _KNOWN_CTDL = (
                            "ProgressionLevel", "CompetencyFramework", "Competency", "TransferValueProfile"}
 )
 
-_EQF_BY_LEVEL = {
-    "lowersecondarylevel": 2, "middleschool": 2,
-    "secondarylevel": 4, "secondaryschool": 4, "highschool": 4, "uppersecondarylevel": 4,
-    "9": 3, "10": 4, "11": 4, "12": 4,
-    "postsecondarylevel": 5, "associatesdegreelevel": 5, "associatedegreelevel": 5, "lowerdivisionlevel": 5,
-    "bachelorsdegreelevel": 6, "bachelordegreelevel": 6, "upperdivisionlevel": 6,
-    "graduatelevel": 7, "mastersdegreelevel": 7, "masterdegreelevel": 7,
-    "doctoraldegreelevel": 8, "doctoratelevel": 8,
-}
-_EQF_BY_TYPE = (
-    ("SecondarySchoolDiploma", 4), ("GeneralEducationDevelopment", 4), ("AssociateDegree", 5),
-    ("AssociateOf", 5), ("BachelorDegree", 6), ("BachelorOf", 6), ("MasterDegree", 7), ("MasterOf", 7),
-    ("DoctoralDegree", 8), ("Doctorate", 8),
-)
+LEVEL_PROPERTIES = ("audienceLevelType", "audienceLevel", "educationLevel", "educationalLevel")
 
 _COUNTRIES = {
     "united states": "US", "united states of america": "US", "usa": "US", "u.s.": "US", "u.s.a.": "US",
@@ -65,7 +52,8 @@ _STRUCTURAL = {"@id", "@type", "@context", "id", "type", "isChildOf", "isPartOf"
                "isRootOf", "isDestinationComponentOf"}
 _UNIT_HANDLED = _STRUCTURAL | {
     "ctid", "name", "description", "subjectWebpage", "availableOnlineAt", "inLanguage", "ownedBy",
-    "offeredBy", "audienceLevelType", "educationLevel", "creditValue", "creditUnitValue", "creditUnitType",
+    "offeredBy", "audienceLevelType", "audienceLevel", "educationLevel", "educationalLevel",
+    "creditValue", "creditUnitValue", "creditUnitType",
     "creditHourValue", "creditHourType", "estimatedCost", "estimatedDuration", "deliveryType",
     "learningDeliveryType", "assessmentDeliveryType", "assessmentMethodType", "teaches", "assesses",
     "requires", "entryCondition", "recognizedBy", "accreditedBy", "approvedBy", "regulatedBy", "keyword",
