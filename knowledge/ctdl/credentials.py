@@ -79,6 +79,10 @@ class _Credentials(_Graph):
                     self.build_credential(source)
                 if source.id in self.cred_of_node:
                     self.cred_of_node[node.id] = self.cred_of_node[source.id]
+                    draft = self.drafts.get(self.cred_of_node[source.id])
+                    if draft is not None:
+                        draft.data["aliases"] = _merged_aliases(draft.data.get("aliases", []),
+                                                                aliases_of(node, draft.data["title"]))
                     self.note(NoteKind.info, f"component '{node.name}' stands for '{source.name}' (sourceItem/"
                               "proxyFor); imported once, from that resource", node)
                     self.unmapped_properties(node, _UNIT_HANDLED, f"component '{node.name}'")
@@ -154,6 +158,7 @@ class _Credentials(_Graph):
         elif any(node.has(p) for p in ("hasCondition", "prerequisite", "precedes", "preceeds", "hasChild")):
             self.note(NoteKind.unmapped, "pathway relations (hasCondition/prerequisite/precedes/hasChild) of a "
                       "component that is not part of an imported pathway are not mapped", node, entity=cid)
+        data["aliases"] = aliases_of(node, title)
         data["rubric"] = self.placeholder_rubric(outcomes)
         self.note(NoteKind.placeholder, "CTDL has no rubric; generated a minimal placeholder rubric (3 criteria "
                   f"from the learning outcomes) — {REVIEW} before assessing", node, entity=cid)
@@ -572,3 +577,24 @@ class _Credentials(_Graph):
                           entity=cid)
                 del self.drafts[cid]
         return credentials
+
+
+def aliases_of(node: _Node, title: str) -> list[str]:
+    """Other names learners may use for ``node``: its CTDL ctid, codes (codedNotation, identifier values) and
+    alternate names; the title itself and repeats left out."""
+    found = _texts(node.get("ctid")) + _texts(node.get("codedNotation")) + _texts(node.get("alternateName"))
+    for item in _as_list(node.get("identifier")):
+        if isinstance(item, dict):
+            found += _texts(_get(item, "identifierValueCode"))
+    return _merged_aliases([], found, title)
+
+
+def _merged_aliases(existing: list[str], more: list[str], title: str | None = None) -> list[str]:
+    seen = {a.casefold() for a in existing} | ({title.casefold()} if title else set())
+    out = list(existing)
+    for alias in more:
+        alias = " ".join(alias.split())
+        if alias and alias.casefold() not in seen:
+            seen.add(alias.casefold())
+            out.append(alias)
+    return out

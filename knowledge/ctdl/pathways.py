@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from knowledge.ctdl.credentials import aliases_of
 from knowledge.ctdl.expressions import (
     _Expr,
     _Group,
@@ -308,7 +309,41 @@ class _Pathways(_Graph):
                 "leads_to": leads_to, "requirements": requirements}
         if eqf is not None:
             data["eqf_level"] = eqf
+        destination = self.destination(node, roots, requirements)
+        if destination is not None:
+            data["destination"] = destination
+        aliases = aliases_of(node, title)
+        if aliases:
+            data["aliases"] = aliases
         return data
+
+    def destination(self, pathway: _Node, roots: list[_Node], requirements: list[Any]) -> str | None:
+        """The credential the pathway earns: what its destination component stands for (proxyFor, sourceData,
+        sourceItem), when that is a credential in the import."""
+        found: list[tuple[str, _Node, str]] = []
+        for root in roots:
+            for prop in ("proxyFor", "sourceData", "sourceItem"):
+                for ref in _refs(root.get(prop)):
+                    cid = self.cred_of_node.get(ref)
+                    if cid in self.drafts and cid not in [f[0] for f in found]:
+                        found.append((cid, root, prop))
+        if not found:
+            return None
+        if len(found) > 1:
+            self.note(NoteKind.unmapped, "destination components stand for several credentials ("
+                      + ", ".join(f[0] for f in found) + "); no single destination set", pathway)
+            return None
+        cid, root, prop = found[0]
+        required = {c for rule in requirements
+                    for c in ([rule.credential, *rule.requires] if isinstance(rule, Prerequisite)
+                              else rule.credentials or [])}
+        if cid in required:
+            self.note(NoteKind.unmapped, f"destination credential '{cid}' is also one of the pathway's requirements; "
+                      "destination not set", pathway)
+            return None
+        self.note(NoteKind.info, f"destination '{root.name}' stands for credential '{cid}' ({prop}); set as the "
+                  "pathway's destination", pathway)
+        return cid
 
     def break_cycles(self, built: list[tuple[_Node, dict[str, Any]]]) -> None:
         """The catalogue forbids prerequisite cycles (credential prerequisites and pathway rules together)."""

@@ -6,18 +6,17 @@ import re
 
 from knowledge.ctdl.graph import _Graph
 from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _refs
+from knowledge.ctdl.places import country_code
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
 from knowledge.ctdl.values import (
     DEFAULT_COUNTRY,
     REVIEW,
     _alignments,
-    _code,
     _text,
     _url,
 )
 from knowledge.ctdl.vocab import (
-    _COUNTRIES,
     _ORG_HANDLED,
     _QA_PROPERTIES,
 )
@@ -78,30 +77,38 @@ class _Providers(_Graph):
         return pid
 
     def provider_kind(self, node: _Node, name: str) -> ProviderKind:
-        codes = " ".join(_code(c) for c, _ in _alignments(node.get("agentType")) if c)
-        labels = " ".join(n or "" for _, n in _alignments(node.get("agentType")))
-        text = f"{codes} {labels} {name}".lower()
-        if re.search(r"postsecondary|universit|college|polytechnic|institute of technology|school of", text):
-            kind, why = ProviderKind.university, "agentType/name suggests a higher-education institution"
-        elif re.search(r"badgr|coursera|edx|udemy|udacity|platform|mooc|futurelearn", text):
-            kind, why = ProviderKind.platform, "name suggests a learning platform"
+        """Kind from ``agentType`` (codes and names) first, then from the organisation's name."""
+        agent = _alignments(node.get("agentType"))
+        agent_text = " ".join([*(_words(c) for c, _ in agent if c), *(n or "" for _, n in agent)]).lower()
+        found = _kind_from(agent_text)
+        if found is not None:
+            kind, why = found[0], f"agentType '{agent_text.strip()}' {found[1]}"
         else:
-            kind, why = ProviderKind.industry, f"default; CTDL agentType does not say — {REVIEW}"
+            found = _kind_from(name.lower())
+            if found is not None:
+                kind, why = found[0], f"name {found[1]}"
+            else:
+                kind, why = ProviderKind.industry, f"default; CTDL agentType does not say — {REVIEW}"
         self.note(NoteKind.approximation, f"provider kind set to '{kind.value}' ({why})", node,
                   node.ptr(node.key("agentType")) if node.has("agentType") else None)
         return kind
 
     def country_of(self, node: _Node) -> str:
         for i, place in enumerate(_as_list(node.get("address"))):
+            if isinstance(place, str) and self.resolve(place) is not None:
+                place = self.resolve(place).data
             if not isinstance(place, dict):
                 continue
             raw = _text(_get(place, "addressCountry"))
             if not raw:
+                raw = next(iter(_refs(_get(place, "addressCountry"))), None)
+            if not raw:
                 continue
-            code = _COUNTRIES.get(raw.strip().lower())
-            if code is None and re.fullmatch(r"[A-Za-z]{2}", raw.strip()):
-                code = raw.strip().upper()
+            code = country_code(raw)
             if code:
+                if code != raw.strip():
+                    self.note(NoteKind.info, f"addressCountry '{raw}' read as {code}", node,
+                              node.ptr(node.key("address"), i))
                 return code
             self.note(NoteKind.placeholder, f"addressCountry '{raw}' not recognised; country set to "
                       f"'{DEFAULT_COUNTRY}' — {REVIEW}", node, node.ptr(node.key("address"), i))
@@ -162,3 +169,27 @@ class _Providers(_Graph):
         self.note(NoteKind.placeholder, f"{what}; awarding body set to placeholder provider '{pid}' "
                   f"(kind, country and quality assurance unknown) — {REVIEW}", node)
         return pid
+
+
+_UNIVERSITY = re.compile(r"postsecondary|four year|two year|universit|college|polytechnic|institute of technology"
+                         r"|school of|hochschule|fachhochschule|universidad|università|higher education")
+_PLATFORM = re.compile(r"primarily online|badgr|coursera|edx|udemy|udacity|platform|mooc|futurelearn|online learning")
+_INDUSTRY = re.compile(r"business|vendor|training provider|certification body|credentialing organization|professional"
+                       r" association|industry|company|corporation|employer|union|chamber|government|\bgmbh\b|\bag\b"
+                       r"|\bltd\b|\binc\b")
+
+
+def _kind_from(text: str) -> tuple[ProviderKind, str] | None:
+    if _UNIVERSITY.search(text):
+        return ProviderKind.university, "suggests a higher-education institution"
+    if _PLATFORM.search(text):
+        return ProviderKind.platform, "suggests a learning platform"
+    if _INDUSTRY.search(text):
+        return ProviderKind.industry, "suggests a business or professional body"
+    return None
+
+
+def _words(code: str) -> str:
+    """``orgType:CertificationBody`` -> ``certification body``."""
+    tail = re.split(r"[:/#]", code.strip().rstrip("/"))[-1]
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", tail).lower()

@@ -29,18 +29,6 @@ _KNOWN_CTDL = (
 
 LEVEL_PROPERTIES = ("audienceLevelType", "audienceLevel", "educationLevel", "educationalLevel")
 
-_COUNTRIES = {
-    "united states": "US", "united states of america": "US", "usa": "US", "u.s.": "US", "u.s.a.": "US",
-    "america": "US", "canada": "CA", "united kingdom": "GB", "uk": "GB", "great britain": "GB",
-    "england": "GB", "scotland": "GB", "wales": "GB", "ireland": "IE", "germany": "DE", "deutschland": "DE",
-    "france": "FR", "spain": "ES", "italy": "IT", "netherlands": "NL", "the netherlands": "NL",
-    "belgium": "BE", "austria": "AT", "switzerland": "CH", "sweden": "SE", "norway": "NO", "denmark": "DK",
-    "finland": "FI", "poland": "PL", "portugal": "PT", "greece": "GR", "czech republic": "CZ",
-    "czechia": "CZ", "hungary": "HU", "romania": "RO", "luxembourg": "LU", "estonia": "EE", "latvia": "LV",
-    "lithuania": "LT", "slovenia": "SI", "slovakia": "SK", "croatia": "HR", "bulgaria": "BG", "malta": "MT",
-    "cyprus": "CY", "iceland": "IS", "australia": "AU", "new zealand": "NZ", "india": "IN", "mexico": "MX",
-    "brazil": "BR", "japan": "JP", "china": "CN", "south africa": "ZA", "singapore": "SG",
-}
 _CURRENCIES = {
     "us dollar": "USD", "us dollars": "USD", "u.s. dollar": "USD", "dollar": "USD", "dollars": "USD",
     "euro": "EUR", "euros": "EUR", "british pound": "GBP", "pound sterling": "GBP", "pound": "GBP",
@@ -58,13 +46,15 @@ _UNIT_HANDLED = _STRUCTURAL | {
     "learningDeliveryType", "assessmentDeliveryType", "assessmentMethodType", "teaches", "assesses",
     "requires", "entryCondition", "recognizedBy", "accreditedBy", "approvedBy", "regulatedBy", "keyword",
     "subject", "credentialType", "sourceData", "sourceItem", "proxyFor", "hasCondition", "hasChild",
-    "isParentOf", "prerequisite", "precedes", "preceeds", "requiredNumber",
+    "isParentOf", "prerequisite", "precedes", "preceeds", "requiredNumber", "codedNotation", "alternateName",
+    "identifier",
 }
 _GROUP_HANDLED = _STRUCTURAL | {"ctid", "name", "hasCondition", "hasChild", "isParentOf", "requiredNumber",
                                 "prerequisite", "precedes", "preceeds"}
-_PATHWAY_HANDLED = _STRUCTURAL | {"name", "description", "ownedBy", "offeredBy", "hasDestinationComponent",
+_PATHWAY_HANDLED = _STRUCTURAL | {"ctid", "codedNotation", "alternateName", "identifier",
+                                  "name", "description", "ownedBy", "offeredBy", "hasDestinationComponent",
                                   "hasRootComponent", "hasRoot", "hasPart", "hasChild"}
-_ORG_HANDLED = _STRUCTURAL | {"ctid", "name", "description", "subjectWebpage", "address", "agentType",
+_ORG_HANDLED = _STRUCTURAL | {"ctid", "alternateName", "name", "description", "subjectWebpage", "address", "agentType",
                               "accreditedBy", "recognizedBy", "approvedBy", "regulatedBy"}
 _CONDITION_HANDLED = _STRUCTURAL | {"ctid", "name", "description", "targetComponent", "requiredNumber",
                                     "hasCondition", "logicalOperand", "leftOperand", "operand", "rightOperand",
