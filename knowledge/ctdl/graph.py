@@ -10,7 +10,18 @@ from typing import Any
 from knowledge.ctdl.expressions import (
     _Expr,
 )
-from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _key, _ptr, _refs, compact_node, source_contexts, term
+from knowledge.ctdl.jsonld import (
+    _as_list,
+    _get,
+    _id_of,
+    _key,
+    _ptr,
+    _refs,
+    compact_node,
+    invalid_context,
+    source_contexts,
+    term,
+)
 from knowledge.ctdl.reading import _doc_nodes, _is_ctdl, _Node, _not_ctdl_reason, _read_documents
 from knowledge.ctdl.report import CtdlImportError, ImportNote, NoteKind
 from knowledge.ctdl.values import (
@@ -126,6 +137,10 @@ class _Graph:
         file = str(path)
         prefix = f"doc[{d}]" if count > 1 else ""
         doc_context = doc.get("@context") if isinstance(doc, dict) else None
+        problem = invalid_context(doc_context)
+        if problem is not None:
+            where = f" (document {d + 1} of {count})" if count > 1 else ""
+            raise CtdlImportError(f"not valid JSON-LD, so not CTDL: {problem}{where}", path)
         nodes: list[tuple[str, dict]] = []
         later: list[tuple[str, str, str | None]] = []  # (kind, message, pointer) noted once the document is CTDL
         skipped_contexts: list[str] = []
@@ -135,6 +150,9 @@ class _Graph:
                 later.append(("unmapped", f"@graph entry {json.dumps(item)[:60]} is not a node; ignored", full))
                 continue
             own = [] if pointer == "" else [item.get("@context")]
+            if own and invalid_context(own[0]) is not None:
+                later.append(("unmapped", f"{_id_of(item) or 'node'}: {invalid_context(own[0])}; ignored", full))
+                continue
             contexts, skipped = source_contexts(doc_context, *own)
             skipped_contexts += [s for s in skipped if s not in skipped_contexts]
             result = compact_node(item, contexts)

@@ -97,6 +97,14 @@ def source_contexts(*contexts: Any) -> tuple[list[Any], list[str]]:
     return out, skipped
 
 
+def invalid_context(context: Any) -> str | None:
+    """Why ``context`` is not a JSON-LD ``@context`` (a URL, an object, null, or a list of those), or None."""
+    for entry in context if isinstance(context, list) else [context]:
+        if entry is not None and not isinstance(entry, str | dict):
+            return f"@context must be a URL, an object or a list of them, not {json.dumps(entry)[:40]}"
+    return None
+
+
 def compact_node(item: dict[str, Any], contexts: list[Any]) -> Compacted:
     """``item`` expanded with ``contexts`` and compacted against the pinned CTDL context."""
     document = {key: value for key, value in item.items() if key != "@context"}
@@ -205,6 +213,13 @@ def _reference_properties() -> frozenset[str]:
     return frozenset(out)
 
 
+def _expand_ref(value: str) -> str:
+    """A reference written as a compact IRI with a pinned prefix (``creditUnit:ECTS``) as a full IRI."""
+    prefix, sep, rest = value.strip().partition(":")
+    namespace = pinned_context()["@context"].get(prefix) if sep and not rest.startswith("//") else None
+    return namespace + rest if isinstance(namespace, str) else value.strip()
+
+
 def _alias(iri: str) -> str:
     for old, new in _NAMESPACE_ALIASES.items():
         if iri.startswith(old):
@@ -226,7 +241,7 @@ def _normalise(value: Any) -> Any:
             key = _alias(key)
             item = _normalise(item)
             if key in _reference_properties():  # a plain string under a reference property names a node
-                item = [{"@id": v["@value"]} if isinstance(v, dict) and set(v) == {"@value"}
+                item = [{"@id": _expand_ref(v["@value"])} if isinstance(v, dict) and set(v) == {"@value"}
                         and isinstance(v["@value"], str) else v for v in item]
         elif key in ("@graph", "@list", "@set", "@reverse"):
             item = _normalise(item)
