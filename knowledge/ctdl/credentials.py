@@ -83,8 +83,8 @@ class _Credentials(_Graph):
                     if draft is not None:
                         draft.data["aliases"] = _merged_aliases(draft.data.get("aliases", []),
                                                                 aliases_of(node, draft.data["title"]))
-                    self.note(NoteKind.info, f"component '{node.name}' stands for '{source.name}' (sourceItem/"
-                              "proxyFor); imported once, from that resource", node)
+                    self.note(NoteKind.info, f"component '{node.name}' stands for '{source.name}' (sourceItem/proxyFor/"
+                              "sourceData); imported once, from that resource", node)
                     self.unmapped_properties(node, _UNIT_HANDLED, f"component '{node.name}'")
                 continue
             if node.id not in self.cred_of_node:

@@ -288,7 +288,7 @@ class _Graph:
 
     def unit_node(self, node: _Node) -> _Node:
         """The resource a component stands for, when that resource is in the import."""
-        for prop in ("sourceItem", "proxyFor"):
+        for prop in ("sourceItem", "proxyFor", "sourceData"):
             for ref in _refs(node.get(prop)):
                 target = self.resolve(ref)
                 if target is not None and _classify(target.types) == "resource":

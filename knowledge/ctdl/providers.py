@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from knowledge.ctdl.graph import _Graph
-from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _refs
+from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _refs, term
 from knowledge.ctdl.places import country_code
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
@@ -59,9 +59,11 @@ class _Providers(_Graph):
             self.note(NoteKind.placeholder, f"organisation has no ceterms:name; named '{name}' — {REVIEW}", node)
         kind = self.provider_kind(node, name)
         country = self.country_of(node)
-        if node.has("address"):
-            self.note(NoteKind.unmapped, "address details other than addressCountry not mapped", node,
-                      node.ptr(node.key("address")))
+        details = sorted({key for place in _as_list(node.get("address")) if isinstance(place, dict)
+                          for key in place if term(key) not in ("@id", "@type", "addressCountry")})
+        if details:
+            self.note(NoteKind.unmapped, f"address details other than addressCountry not mapped ({', '.join(details)})",
+                      node, node.ptr(node.key("address")))
         qa = self.qa_text(node)
         if not qa:
             qa = "Not stated in the CTDL source — REVIEW"
