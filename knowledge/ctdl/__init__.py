@@ -20,9 +20,14 @@ credential classes (Certification, Badge,          ``Credential``
 BachelorDegree, ...), LearningOpportunityProfile,
 LearningProgram, Course, AssessmentProfile
 CredentialComponent, CourseComponent,              ``Credential`` (one per learning unit: a component
-AssessmentComponent; BasicComponent with an award  whose ``sourceItem``/``proxyFor`` is in the import
-                                                   becomes that resource's credential)
-ceterms:Pathway                                    ``Pathway``; destination component -> ``leads_to``
+AssessmentComponent; BasicComponent with an award  whose ``sourceItem``/``proxyFor``/``sourceData`` is
+                                                   in the import becomes that resource's credential)
+ctid, codedNotation, alternateName, identifier     ``aliases`` of the credential / pathway
+creditValue (+ unitText, creditUnitType names)     ``ects`` (:mod:`.units`; ECTS stays ECTS)
+estimatedDuration                                  ``duration`` (:mod:`.durations`)
+audienceLevelType / audienceLevel / educationLevel ``eqf_level`` (:mod:`.levels`)
+ceterms:Pathway                                    ``Pathway``; destination component -> ``leads_to``,
+                                                   and ``destination`` when it stands for a credential
 ComponentCondition N of M targets                  ``n_of_m`` (1<N<M), ``any_of`` (N=1, M>=2),
                                                    ``all_of`` (N=M)
 ComponentCondition / ConditionProfile with         ``min_credits`` (credits converted to ECTS)
@@ -36,6 +41,12 @@ targetLearningOpportunity, targetAssessment        in the import)
 Nested conditions are flattened where that is sound (everything under an all-of); a choice over
 sub-groups cannot be expressed by the flat rule set and is relaxed to the strongest single
 ``n_of_m`` rule every valid completion satisfies - reported as an approximation.
+
+Package layout: ``reading`` (files, documents, nodes) -> ``jsonld`` (pyld compaction against the pinned
+context in ``contexts/``) -> ``graph`` (merge by @id, roles, pathway membership) -> ``providers``,
+``credentials``, ``pathways`` (+ ``expressions``, ``rules``) -> ``importer`` (the steps in order) ->
+``writing``; value readers in ``values``, ``units``, ``durations``, ``levels``, ``places``; the result types
+in ``report``; CTDL class and property sets in ``vocab``.
 """
 
 from __future__ import annotations

@@ -102,6 +102,10 @@ def _doc_nodes(doc: Any) -> list[tuple[str, Any]]:
     return []
 
 
+#: namespaces of the CTDL classes (compact form, after :func:`knowledge.ctdl.jsonld.compact_node`)
+_CTDL_TYPE_PREFIXES = ("ceterms", "ceasn", "asn", "qdata")
+
+
 def _is_ctdl(doc: Any, nodes: list[dict[str, Any]]) -> bool:
     """Whether a document is CTDL: it names a CTDL context, or one of its compacted nodes has a CTDL type."""
     if isinstance(doc, dict):
@@ -110,7 +114,7 @@ def _is_ctdl(doc: Any, nodes: list[dict[str, Any]]) -> bool:
             return True
     for node in nodes:
         raw = [t for t in _as_list(node.get("@type")) if isinstance(t, str)]
-        if any(term(t) != t or term(t) in _KNOWN_CTDL for t in raw):
+        if any(t.partition(":")[0] in _CTDL_TYPE_PREFIXES or term(t) in _KNOWN_CTDL for t in raw):
             return True
     return False
 
