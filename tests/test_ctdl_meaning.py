@@ -181,6 +181,25 @@ def test_pathway_destination_is_the_credential_it_earns(tmp_path):
     assert "HP-CERT-AI" in certificate.aliases
 
 
+def test_transfer_value_profile_becomes_credit_recognition(tmp_path):
+    doc = network()
+    doc["@graph"] += [
+        {"@id": BASE + "uni", "@type": "ceterms:CredentialOrganization", "ceterms:name": lang("Hafen University"),
+         "ceterms:agentType": ["orgType:Postsecondary"], "ceterms:address": [{"ceterms:addressCountry": "NL"}]},
+        {"@id": BASE + "tvp", "@type": "ceterms:TransferValueProfile", "ceterms:name": lang("Credit for the pathway"),
+         "ceterms:ownedBy": [BASE + "uni"], "ceterms:transferValueFrom": [BASE + "pathway"],
+         "ceterms:transferValueFor": [{"@type": "ceterms:MasterDegree", "ceterms:name": lang("MSc Data Science")}],
+         "ceterms:transferValue": credits(10, "creditUnit:DegreeCredit", unit_text="ECTS")},
+    ]
+    result = run(tmp_path, doc)
+    (pathway,) = result.pathways
+    (recognition,) = pathway.credit_recognition
+    assert (recognition.ects, recognition.towards, recognition.credentials) == (10, "MSc Data Science", None)
+    university = next(p for p in result.providers if p.name == "Hafen University")
+    assert recognition.recognised_by == university.id
+    assert (university.kind.value, university.country) == ("university", "NL")
+
+
 @pytest.mark.parametrize("country", [lang("Germany"), "Germany", "DE", "Deutschland", "DEU", lang("germany")])
 def test_country_from_address(tmp_path, country):
     result = run(tmp_path, network(country=country))

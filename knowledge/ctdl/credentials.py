@@ -67,6 +67,8 @@ class _Credentials(_Graph):
             if role == "unknown":
                 self.note(NoteKind.unmapped, f"resource type {node.type_label} not mapped", node)
                 continue
+            if role == "transfer":
+                continue  # credit recognition, read with the pathways (knowledge.ctdl.recognition)
             if role == "condition":
                 self.note(NoteKind.unmapped, "top-level ComponentCondition not attached to a component; ignored",
                           node)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from knowledge.ctdl.credentials import _Credentials
 from knowledge.ctdl.pathways import _Pathways
 from knowledge.ctdl.providers import _Providers
+from knowledge.ctdl.recognition import _Recognition
 from knowledge.ctdl.report import CtdlImport, CtdlImportError, NoteKind
 from knowledge.schema import (
     Credential,
 )
 
 
-class _Importer(_Pathways, _Credentials, _Providers):
+class _Importer(_Pathways, _Recognition, _Credentials, _Providers):
     """One import run over a list of files."""
 
     # -------------------------------------------------------- run
@@ -27,6 +28,7 @@ class _Importer(_Pathways, _Credentials, _Providers):
         credentials = [c for c in credentials if c.id in self.drafts and c.id in valid]
         credentials = [self._with_prereqs(c) for c in credentials]
         used_providers = {c.awarding_body for c in credentials} | {p.awarding_body for p in pathways}
+        used_providers |= {r.recognised_by for p in pathways for r in p.credit_recognition}
         providers = [p for pid, p in self.providers.items()
                      if pid in used_providers or pid not in self.placeholder_providers.values()]
         if not providers and not credentials and not pathways:

@@ -234,6 +234,7 @@ class _Pathways(_Graph):
             if data is not None:
                 built.append((node, data))
         self.break_cycles(built)
+        self.attach_recognitions(built)
         for node, data in built:
             try:
                 pathways.append(Pathway.model_validate(data))

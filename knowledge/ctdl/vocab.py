@@ -84,6 +84,7 @@ def _classify(types: Iterable[str]) -> str:
         ("other-component", lambda t: t in _OTHER_COMPONENTS),
         ("resource", lambda t: t in _LEARNING_TYPES or _is_credential_type(t)),
         ("condition", lambda t: t == "ComponentCondition"),
+        ("transfer", lambda t: t == "TransferValueProfile"),
     ):
         if any(test(t) for t in types):
             return kind
