@@ -67,6 +67,10 @@ class _Credentials(_Graph):
             if role == "unknown":
                 self.note(NoteKind.unmapped, f"resource type {node.type_label} not mapped", node)
                 continue
+            if role == "vocabulary":
+                self.note(NoteKind.info, f"{node.type_label} '{node.name}' read only where a level or unit refers "
+                          "to it", node)
+                continue
             if role == "transfer":
                 continue  # credit recognition, read with the pathways (knowledge.ctdl.recognition)
             if role == "condition":

@@ -85,6 +85,7 @@ def _classify(types: Iterable[str]) -> str:
         ("resource", lambda t: t in _LEARNING_TYPES or _is_credential_type(t)),
         ("condition", lambda t: t == "ComponentCondition"),
         ("transfer", lambda t: t == "TransferValueProfile"),
+        ("vocabulary", lambda t: t in ("Concept", "ConceptScheme")),
     ):
         if any(test(t) for t in types):
             return kind
