@@ -81,8 +81,8 @@ class Compacted:
 def source_contexts(*contexts: Any) -> tuple[list[Any], list[str]]:
     """The contexts to expand a node with: ``@vocab`` CTDL (a term without a prefix is read as a CTDL term, as
     publishers who write ``"name"`` with the CTDL context mean; ``id``/``type`` as ``@id``/``@type``), the
-    pinned CTDL context, then the source's own inline contexts; CTDL context URLs are served the pinned copy, other URLs (not available offline) are left out
-    and returned as the second value."""
+    pinned CTDL context, then the source's own inline contexts; CTDL context URLs are served the pinned copy,
+    other URLs (not available offline) are left out and returned as the second value."""
     out: list[Any] = [{"@vocab": CTDL_VOCAB, "id": "@id", "type": "@type"}, CTDL_CONTEXT_URL]
     skipped: list[str] = []
     for context in contexts:
