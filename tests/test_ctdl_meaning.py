@@ -209,6 +209,17 @@ def test_country_from_address(tmp_path, country):
     assert all(c.issuer_country == "DE" for c in result.credentials)
 
 
+def test_owner_stated_only_on_the_organisation(tmp_path):
+    doc = network()
+    for node in doc["@graph"]:
+        if node["@type"] in ("ceterms:MicroCredential", "ceterms:Certificate"):
+            node.pop("ceterms:ownedBy")
+    doc["@graph"][0]["ceterms:offers"] = [BASE + "rai", BASE + "sql", BASE + "ts", BASE + "cert"]
+    result = run(tmp_path, doc)
+    assert [p.name for p in result.providers] == ["Hanse Data Academy"]
+    assert credential(result, "SQL for Analytics").issuer_country == "DE"
+
+
 # ---------------------------------------------------------------- JSON-LD spellings
 
 

@@ -37,6 +37,8 @@ class _Providers(_Graph):
         for node in self.nodes.values():
             for prop in ("ownedBy", "offeredBy"):
                 owners.update(_refs(node.get(prop)))
+            if node.get("owns") or node.get("offers"):
+                owners.add(node.id)
             for prop, _ in _QA_PROPERTIES:
                 qa_only.update(_refs(node.get(prop)))
         for node in self.nodes.values():
@@ -143,6 +145,10 @@ class _Providers(_Graph):
                     return self.provider_from_org(target)
                 if target_ref:
                     return self.placeholder_provider(target_ref, node)
+        for prop in ("owns", "offers"):  # the inverse links, stated on the organisation
+            for org in self.nodes.values():
+                if self.roles.get(org.id) == "org" and node.id in _refs(org.get(prop)):
+                    return self.provider_from_org(org)
         for pathway_id in self.member_of.get(node.id, []):
             pathway = self.nodes[pathway_id]
             if pathway.has("ownedBy") or pathway.has("offeredBy"):

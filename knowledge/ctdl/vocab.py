@@ -54,7 +54,8 @@ _GROUP_HANDLED = _STRUCTURAL | {"ctid", "name", "hasCondition", "hasChild", "isP
 _PATHWAY_HANDLED = _STRUCTURAL | {"ctid", "codedNotation", "alternateName", "identifier",
                                   "name", "description", "ownedBy", "offeredBy", "hasDestinationComponent",
                                   "hasRootComponent", "hasRoot", "hasPart", "hasChild"}
-_ORG_HANDLED = _STRUCTURAL | {"ctid", "alternateName", "name", "description", "subjectWebpage", "address", "agentType",
+_ORG_HANDLED = _STRUCTURAL | {"ctid", "alternateName", "owns", "offers",
+                              "name", "description", "subjectWebpage", "address", "agentType",
                               "accreditedBy", "recognizedBy", "approvedBy", "regulatedBy"}
 _CONDITION_HANDLED = _STRUCTURAL | {"ctid", "name", "description", "targetComponent", "requiredNumber",
                                     "hasCondition", "logicalOperand", "leftOperand", "operand", "rightOperand",
