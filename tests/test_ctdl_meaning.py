@@ -207,6 +207,7 @@ def test_country_from_address(tmp_path, country):
     assert provider.country == "DE"
     assert provider.kind.value == "industry"  # agentType orgType:Business
     assert all(c.issuer_country == "DE" for c in result.credentials)
+    assert {c.price.currency for c in result.credentials} == {"EUR"}  # placeholder prices in the provider's currency
 
 
 def test_owner_stated_only_on_the_organisation(tmp_path):

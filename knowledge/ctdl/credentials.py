@@ -12,6 +12,7 @@ from knowledge.ctdl.durations import DURATION_PROPERTIES, estimate_duration, rea
 from knowledge.ctdl.graph import _Draft, _Graph
 from knowledge.ctdl.jsonld import _as_list, _get, _id_of, _refs, term
 from knowledge.ctdl.levels import EQF_BY_TYPE, eqf_from_texts, us_level
+from knowledge.ctdl.places import currency_of
 from knowledge.ctdl.reading import _Node
 from knowledge.ctdl.report import NoteKind
 from knowledge.ctdl.units import ECTS, CreditUnit, UnitReading, read_unit
@@ -151,7 +152,7 @@ class _Credentials(_Graph):
             "participation": participation,
             "quality_assurance": qa,
             "further_information": self.provenance(node),
-            "price": self.price(node, cid),
+            "price": self.price(node, cid, currency_of(provider.country)),
             "duration": self.duration(node, cid, ects if unit is ECTS else None),
             "delivery_mode": self.delivery_mode(node, cid, participation),
             "language": self.language(node, cid),
@@ -402,7 +403,7 @@ class _Credentials(_Graph):
                   f"participation '{participation.value}' — {REVIEW}", node, entity=cid)
         return mode
 
-    def price(self, node: _Node, cid: str) -> dict[str, Any]:
+    def price(self, node: _Node, cid: str, local_currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
         profiles = [p for p in _as_list(node.get("estimatedCost")) if isinstance(p, dict)]
         costs = []
         for profile in profiles:
@@ -418,9 +419,9 @@ class _Credentials(_Graph):
             if profiles:
                 self.note(NoteKind.unmapped, "estimatedCost has no ceterms:price; not mapped", node,
                           node.ptr(node.key("estimatedCost")), entity=cid)
-            self.note(NoteKind.placeholder, f"price not present in CTDL; set to placeholder 0 {DEFAULT_CURRENCY} "
+            self.note(NoteKind.placeholder, f"price not present in CTDL; set to placeholder 0 {local_currency} "
                       f"— {REVIEW}", node, entity=cid)
-            return {"amount": Decimal("0"), "currency": DEFAULT_CURRENCY}
+            return {"amount": Decimal("0"), "currency": local_currency}
         aggregate = [c for c in costs if c[3]]
         if aggregate:
             chosen = aggregate[0]
@@ -434,8 +435,8 @@ class _Credentials(_Graph):
                           + ("their sum" if len(currencies) == 1 else "the first"), node, entity=cid)
         currency = chosen[1]
         if currency is None:
-            currency = DEFAULT_CURRENCY
-            self.note(NoteKind.placeholder, f"currency '{chosen[2]}' not recognised; set to {DEFAULT_CURRENCY} — "
+            currency = local_currency
+            self.note(NoteKind.placeholder, f"currency '{chosen[2]}' not recognised; set to {local_currency} — "
                       f"{REVIEW}", node, entity=cid)
         try:
             value = Decimal(str(amount)).quantize(Decimal("0.01"))

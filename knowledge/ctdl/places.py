@@ -75,3 +75,16 @@ def country_code(text: str) -> str | None:
     if re.fullmatch(r"[a-z]{2}", folded):
         return folded.upper()
     return None
+
+
+#: euro area members (ISO 3166-1 alpha-2)
+EURO_AREA = frozenset({"AT", "BE", "HR", "CY", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT", "NL",
+                       "PT", "SK", "SI", "ES"})
+_CURRENCY_BY_COUNTRY = {"US": "USD", "CA": "CAD", "GB": "GBP", "CH": "CHF", "LI": "CHF", "SE": "SEK", "NO": "NOK",
+                        "DK": "DKK", "PL": "PLN", "CZ": "CZK", "HU": "HUF", "RO": "RON", "BG": "BGN", "IS": "ISK",
+                        "AU": "AUD", "NZ": "NZD", "IN": "INR", "JP": "JPY"}
+
+
+def currency_of(country: str, default: str = "USD") -> str:
+    """The usual currency of a country (ISO 4217): for a placeholder price or an unrecognised currency."""
+    return "EUR" if country in EURO_AREA else _CURRENCY_BY_COUNTRY.get(country, default)
