@@ -267,6 +267,11 @@ def test_full_iris_and_other_prefixes_import_the_same(tmp_path):
     assert json.dumps(full).count(CETERMS + "name") > 5 and "ceterms:" not in json.dumps(full)
     assert comparable(run(tmp_path, full, "full.json")) == comparable(prefixed)
     assert comparable(run(tmp_path, other, "other.json")) == comparable(prefixed)
+    plain = {"@context": CONTEXT,  # no prefixes at all, JSON-LD 1.1 style id/type: read as CTDL terms, noted
+             "@graph": spelled(doc["@graph"], {"ceterms:": "", "schema:": "", "@id": "id", "@type": "type"})}
+    plain_result = run(tmp_path, plain, "plain.json")
+    assert comparable(plain_result) == comparable(prefixed)
+    assert any("read as CTDL terms" in n.message for n in plain_result.report)
     assert credential(prefixed, "Responsible AI Auditing").ects == 4
 
 
