@@ -44,7 +44,8 @@ sub-groups cannot be expressed by the flat rule set and is relaxed to the strong
 
 Package layout: ``reading`` (files, documents, nodes) -> ``jsonld`` (pyld compaction against the pinned
 context in ``contexts/``) -> ``graph`` (merge by @id, roles, pathway membership) -> ``providers``,
-``credentials``, ``pathways`` (+ ``expressions``, ``rules``) -> ``importer`` (the steps in order) ->
+``credentials`` (+ ``credits``: ECTS/EQF, ``elements``: the other Annex I and offer elements), ``pathways``
+(+ ``expressions``, ``rules``, ``recognition``) -> ``importer`` (the steps in order) ->
 ``writing``; value readers in ``values``, ``units``, ``durations``, ``levels``, ``places``; the result types
 in ``report``; CTDL class and property sets in ``vocab``.
 """
