@@ -275,6 +275,14 @@ def test_full_iris_and_other_prefixes_import_the_same(tmp_path):
     assert credential(prefixed, "Responsible AI Auditing").ects == 4
 
 
+def test_relative_ids_resolve_and_come_back_as_written(tmp_path):
+    doc = network()
+    relative = json.loads(json.dumps(doc).replace(BASE, ""))
+    result = run(tmp_path, relative, "relative.json")
+    assert comparable(result) == comparable(run(tmp_path, doc, "absolute.json"))
+    assert result.sources[result.pathways[0].id] == "pathway"
+
+
 def test_unknown_context_url_is_not_fetched_and_is_reported(tmp_path):
     doc = network()
     doc["@context"] = "https://nowhere.example/ctdl-context.json"

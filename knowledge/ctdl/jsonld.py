@@ -46,6 +46,9 @@ _NAMESPACE_ALIASES = {
     "http://purl.org/ctdlasn/terms/": "https://purl.org/ctdlasn/terms/",
     "https://schema.org/": "http://schema.org/",
 }
+#: Base for relative @id values and references: resolved against it for JSON-LD processing and made relative
+#: again on compaction, so a source's relative ids come back as written.
+_RELATIVE_BASE = "https://relative.stackwise.invalid/ctdl/"
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 #: pyld is not thread-safe (shared LRU caches); expansion and compaction hold this lock.
 _PYLD_LOCK = threading.RLock()
@@ -116,7 +119,7 @@ def compact_node(item: dict[str, Any], contexts: list[Any]) -> Compacted:
         if prop is not None and str(prop) not in dropped:
             dropped.append(str(prop))
 
-    options = {"documentLoader": _loader(), "contextResolver": _loader().context_resolver(), "base": ""}
+    options = {"documentLoader": _loader(), "contextResolver": _loader().context_resolver(), "base": _RELATIVE_BASE}
     try:
         with _PYLD_LOCK:
             expanded = JsonLdProcessor(on_property_dropped=on_dropped).expand(copy.deepcopy(document), options)
@@ -125,7 +128,7 @@ def compact_node(item: dict[str, Any], contexts: list[Any]) -> Compacted:
                 return Compacted(None, dropped)
             compacted = JsonLdProcessor().compact(
                 expanded[0] if len(expanded) == 1 else expanded, CTDL_CONTEXT_URL,
-                {**options, "contextResolver": _loader().context_resolver(), "compactToRelative": False})
+                {**options, "contextResolver": _loader().context_resolver()})
     except _PYLD_FAILURES as exc:
         return Compacted(None, dropped, _innermost(exc))
     compacted.pop("@context", None)
