@@ -275,11 +275,19 @@ def test_full_iris_and_other_prefixes_import_the_same(tmp_path):
     assert credential(prefixed, "Responsible AI Auditing").ects == 4
 
 
+def comparable_without_sources(result: CtdlImport) -> dict[str, Any]:
+    entities = comparable(result)
+    for item in entities["credentials"]:
+        item.pop("further_information")  # names the source @id
+    return entities
+
+
 def test_relative_ids_resolve_and_come_back_as_written(tmp_path):
     doc = network()
     relative = json.loads(json.dumps(doc).replace(BASE, ""))
     result = run(tmp_path, relative, "relative.json")
-    assert comparable(result) == comparable(run(tmp_path, doc, "absolute.json"))
+    absolute = run(tmp_path, doc, "absolute.json")
+    assert comparable_without_sources(result) == comparable_without_sources(absolute)
     assert result.sources[result.pathways[0].id] == "pathway"
 
 
