@@ -55,6 +55,7 @@ NEAREST = {"en": "The nearest catalogue entries are", "de": "Die nächsten Eintr
 NOT_IN_CATALOGUE = "NOT_IN_CATALOGUE"
 ReaderMode = Literal["rules", "model", "hybrid"]
 _ROUTE_FACETS = {Facet.duration, Facet.price, Facet.ects}
+_NEEDS_TARGET = {Tool.facts, Tool.prerequisites, Tool.required_by, Tool.can_enrol, Tool.compare, Tool.provider}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -193,6 +194,10 @@ class AssistantService:
             reading.held = list(rules.held)
         reading.held = [c for c in reading.held if c not in rules.not_held]
         reading.not_held = list(rules.not_held)
+        if reading.tool is Tool.shared and rules.tool is not Tool.shared:
+            reading.tool = Tool.search  # a rare question with its own words: the model alone is not trusted with it
+        if reading.tool in _NEEDS_TARGET and not reading.about and previous is None:
+            reading.tool = Tool.search
         if rules.none_held:
             reading.none_held = True
         reading.followup = not reading.about and previous is not None

@@ -180,6 +180,8 @@ class SetRun(BaseModel):
     modes: list[ModeSummary]
     results: list[ItemResult]
     import_notes: int = 0
+    raw_prefill_p50: float | None = Field(default=None, description="the bare model's time to its first token "
+                                          "for the model reader's prompt of the same questions (seconds)")
 
 
 def _check(expect: Expect, answer: Any, titles: dict[str, str], held_titles: list[str]) -> list[str]:
@@ -344,7 +346,25 @@ def run(settings: Any, set_name: str, modes: Sequence[str] = ("hybrid",), *, lim
                 if progress is not None:
                     progress(result)
     summaries = [summarise(m, [r for r in results if r.mode == m]) for m in modes]
-    return SetRun(set=qs.set, modes=summaries, results=results, import_notes=notes)
+    return SetRun(set=qs.set, modes=summaries, results=results, import_notes=notes,
+                  raw_prefill_p50=raw_prefill(service, [t.question for r in results for t in r.turns
+                                                        if t.reader == "model"][:12]))
+
+
+def raw_prefill(service: Any, questions: list[str]) -> float | None:
+    """Median time for the bare model to produce one token for the reader's prompt of ``questions`` (its
+    instructions cached, as in service): what reading by the model costs before any of our code."""
+    from assistant.linking import link_entities
+    from assistant.reading import candidates_for
+
+    times = []
+    for q in questions:
+        candidates = candidates_for(service.catalogue, link_entities(service.catalogue, q))
+        messages = service.model_reader.messages(q, candidates)
+        started = time.perf_counter()
+        service.model.chat(messages, max_tokens=1)
+        times.append(time.perf_counter() - started)
+    return _median(times)
 
 
 def _pct(g: Group) -> str:
@@ -371,6 +391,9 @@ def render(run_: SetRun) -> str:
         lines.append(f"| first token p50 (s), {key} | " + " | ".join(
             f"{m.first_token_p50[key]}" if m.first_token_p50[key] is not None else "-" for m in modes) + " |")
     lines.append("| model read p50 (s) | " + " | ".join(str(m.read_p50_model or "-") for m in modes) + " |")
+    lines.append(f"\nRaw model, time to first token for the reader's prompt of the same questions (p50): "
+                 f"{run_.raw_prefill_p50 if run_.raw_prefill_p50 is not None else '-'} s. Items: "
+                 f"{len({r.id for r in run_.results})}; import notes: {run_.import_notes}.")
     lines += ["", "## Failures", ""]
     for r in run_.results:
         if r.ok:

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
+from assistant.linking import link_entities
 from assistant.memory import ConversationMemory
 from assistant.planner import cheapest_route
-from assistant.service import AssistantError
-from assistant.linking import link_entities
 from assistant.reading import Tool
+from assistant.service import AssistantError
 from assistant.understanding import matched_tools, read_holdings
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from knowledge import validate_catalogue
@@ -83,3 +84,16 @@ def test_setup_reports_the_shipped_grading_engine_and_its_bounds(settings, tmp_p
 def test_build_base_refuses_an_unknown_question_set():
     result = runner.invoke(app, ["grader", "build-base", "--questions", "bogus"])
     assert result.exit_code == 2 and "--questions must be" in result.output
+
+
+@pytest.mark.model
+def test_ask_prints_a_refusal_and_takes_titles_as_holdings(settings):
+    refused = runner.invoke(app, ["ask", "What will the weather be in Paris tomorrow?", "--learner", "cli-refusal"])
+    assert refused.exit_code == 0, refused.output
+    assert "The catalogue does not say." in refused.output
+    held = runner.invoke(app, ["ask", "How much does Data Strategy cost?", "--learner", "cli-holding",
+                               "--holding", "Prompt Engineering for Professional Practice"])
+    assert held.exit_code == 0, held.output
+    assert "EUR 1,150" in held.output and "Sources: Data Strategy" in held.output
+    unknown = runner.invoke(app, ["ask", "How much does Data Strategy cost?", "--holding", "HP-MC-99"])
+    assert unknown.exit_code != 0 and "unknown credential" in unknown.output

@@ -316,3 +316,15 @@ def test_malformed_or_non_ctdl_file_gets_one_line_error(tmp_path, content, expec
     message = str(caught.value)
     assert expected in message and "bad.json" in message
     assert "\n" not in message
+
+
+def test_placeholders_are_marked_unstated_and_the_town_is_kept(tmp_path):
+    result = run(tmp_path, network())
+    cert = credential(result, "Certificate in Applied AI")  # publishes no price, credits, level or duration
+    assert {"price", "ects", "eqf_level", "duration"} <= set(cert.unstated)
+    rai = credential(result, "Responsible AI Auditing")
+    assert "ects" not in rai.unstated and "eqf_level" not in rai.unstated
+    assert "hours_per_week" in rai.unstated  # weeks published, hours estimated
+    forecasting = credential(result, "Forecasting with Time Series")
+    assert "duration" not in forecasting.unstated and "hours_per_week" not in forecasting.unstated
+    assert result.providers[0].locality == "Hamburg"

@@ -270,6 +270,10 @@ class _Credentials(_Elements, _Credits):
                 prereqs.append(target)
         credentials = []
         for cid, draft in list(self.drafts.items()):
+            unstated = unstated_fields([n.message for n in self.notes if n.entity == cid
+                                        and n.kind in (NoteKind.placeholder, NoteKind.approximation)])
+            if unstated:
+                draft.data["unstated"] = unstated
             try:
                 credentials.append(Credential.model_validate(draft.data))
             except ValidationError as exc:
@@ -278,6 +282,19 @@ class _Credentials(_Elements, _Credits):
                           entity=cid)
                 del self.drafts[cid]
         return credentials
+
+
+_UNSTATED_MARKS = (("element 'ects'", "ects"), ("element 'eqf_level'", "eqf_level"),
+                   ("element 'participation'", "participation"), ("element 'assessment_type'", "assessment_type"),
+                   ("price not present", "price"), ("duration not present", "duration"),
+                   ("but no hours", "hours_per_week"))
+
+
+def unstated_fields(messages: list[str]) -> list[str]:
+    """Which of a credential's fields hold placeholders, from its placeholder notes (the assistant then says the
+    catalogue does not give them instead of stating the placeholder)."""
+    found = [field for mark, field in _UNSTATED_MARKS if any(mark in m for m in messages)]
+    return sorted(set(found))
 
 
 def aliases_of(node: _Node, title: str) -> list[str]:

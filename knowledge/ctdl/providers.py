@@ -61,10 +61,13 @@ class _Providers(_Graph):
             self.note(NoteKind.placeholder, f"organisation has no ceterms:name; named '{name}' — {REVIEW}", node)
         kind = self.provider_kind(node, name)
         country = self.country_of(node)
-        details = sorted({key for place in _as_list(node.get("address")) if isinstance(place, dict)
-                          for key in place if term(key) not in ("@id", "@type", "addressCountry")})
+        places = [place for place in _as_list(node.get("address")) if isinstance(place, dict)]
+        locality = next((t for place in places for t in [_text(_get(place, "addressLocality"))] if t), None)
+        details = sorted({key for place in places for key in place
+                          if term(key) not in ("@id", "@type", "addressCountry", "addressLocality")})
         if details:
-            self.note(NoteKind.unmapped, f"address details other than addressCountry not mapped ({', '.join(details)})",
+            self.note(NoteKind.unmapped, "address details other than addressCountry and addressLocality not mapped "
+                      f"({', '.join(details)})",
                       node, node.ptr(node.key("address")))
         qa = self.qa_text(node)
         if not qa:
@@ -72,7 +75,8 @@ class _Providers(_Graph):
             self.note(NoteKind.placeholder, f"Annex I element 'quality_assurance' not present in CTDL (no "
                       f"accreditedBy/recognizedBy/approvedBy); set to placeholder — {REVIEW}", node, entity=pid)
         data = {"id": pid, "name": name, "kind": kind, "country": country, "quality_assurance": qa,
-                "description": _text(node.get("description")) or "", "website": _url(node.get("subjectWebpage"))}
+                "description": _text(node.get("description")) or "", "website": _url(node.get("subjectWebpage")),
+                "locality": locality}
         if node.get("subjectWebpage") is not None and data["website"] is None:
             self.note(NoteKind.unmapped, "subjectWebpage is not a valid http(s) URL; dropped", node,
                       node.ptr(node.key("subjectWebpage")))
