@@ -105,6 +105,9 @@ class Tools:
             provider = self.catalogue.providers.get(c.awarding_body)
             parts, unstated = [], []
             for facet in facets:
+                if facet is Facet.ects and c.published_credit:
+                    parts.append(f"is published as {c.published_credit}; the catalogue does not give ECTS")
+                    continue
                 if _UNSTATED.get(facet, "-") in c.unstated:
                     unstated.append(_FACET_WORDS[facet])
                     continue
@@ -151,6 +154,10 @@ class Tools:
             return f"is delivered {where}{town}, {c.delivery_mode.value.replace('_', ' ')}"
         return None
 
+    def _place(self, provider_id: str, facts: Any) -> str:
+        town = self.catalogue.providers[provider_id].locality
+        return f"{town + ', ' if town else ''}{facts.country_name} ({facts.country_code})"
+
     def cheapest_of(self, ids: list[str], objective: str) -> ToolAnswer | None:
         """The cheapest (or shortest) of a list the previous answer gave."""
         creds = [self.catalogue.credentials[i] for i in ids if i in self.catalogue.credentials]
@@ -171,14 +178,14 @@ class Tools:
         lines, cited = [], []
         for cid in ids[:2]:
             facts = planner.provider_of(self.catalogue, cid)
-            lines.append(f"{self.named(cid)} is offered by {facts.name}, a {facts.kind} provider based in "
-                         f"{facts.country_name} ({facts.country_code}).")
+            lines.append(f"{self.named(cid)} is offered by {facts.name}, {_article(facts.kind)} {facts.kind} provider "
+                         f"based in {self._place(facts.provider_id, facts)}.")
             cited += [cid, facts.provider_id]
         for pid in provider_ids[:2]:
             facts = planner.provider_facts(self.catalogue, pid)
             offered = ", ".join(self.named(c.credential_id) for c in facts.credentials)
-            lines.append(f"{facts.name} is a {facts.kind} provider based in {facts.country_name} "
-                         f"({facts.country_code}); it awards {offered}.")
+            lines.append(f"{facts.name} is {_article(facts.kind)} {facts.kind} provider based in "
+                         f"{self._place(pid, facts)}; it awards {offered}.")
             cited.append(pid)
         if not lines:
             return None
@@ -337,26 +344,71 @@ class Tools:
                           subject=Subject(kind="route", tool=Tool.cheapest.value, ids=[target], objective="price"))
 
     def credit(self, reading: Reading, held: list[str]) -> ToolAnswer | None:
-        target = self.pathway_of(reading) or next(iter(self.credentials_of(reading)), None)
-        if target is None:
+        """Credit recognised towards larger qualifications, for every pathway or credential the question names;
+        a qualification the question names as the goal ("towards the bachelor") narrows the list."""
+        from assistant.linking import resolve
+
+        degree_ids = {cid for cid in reading.about if cid in self.catalogue.credentials
+                      and any(resolve(self.catalogue, r.towards, kinds=("credential",)) == cid
+                              for p in self.catalogue.pathways.values() for r in p.credit_recognition)}
+        targets: list[str] = []
+        for entity_id in reading.about:
+            if entity_id in degree_ids:
+                continue
+            pathways = [entity_id] if entity_id in self.catalogue.pathways else [
+                p.pathway_id for p in planner.pathways_earning(self.catalogue, entity_id)] or [entity_id]
+            targets += [t for t in pathways if t not in targets]
+        if not targets and degree_ids:  # "what counts towards the bachelor?": every recognition towards it
+            targets = [p.id for p in self.catalogue.pathways.values() if p.credit_recognition]
+        if not targets:
             return None
-        result = planner.credit_for(self.catalogue, target, held)
+        seen: set[tuple] = set()
+        recognitions: list[planner.Recognition] = []
+        for target in targets:
+            result = planner.credit_for(self.catalogue, target, held)
+            found = result.recognitions
+            if not found and target in self.catalogue.credentials:
+                # a single credential that earns nothing itself: the recognitions of the pathways it belongs to
+                found = [r for p in self.catalogue.pathways.values() if target in p.credential_ids()
+                         for r in planner.recognised_credit(self.catalogue, p.id, held)]
+            for rec in found:
+                key = (rec.pathway_id, rec.recognised_by, rec.towards, rec.ects, tuple(rec.requires))
+                if key not in seen:
+                    seen.add(key)
+                    recognitions.append(rec)
+        if degree_ids:
+            recognitions = [r for r in recognitions
+                            if resolve(self.catalogue, r.towards, kinds=("credential",)) in degree_ids]
         lines = []
-        if not result.recognitions:
-            lines.append(f"The catalogue lists no credit recognition for the {self.title(target)}.")
-        for rec in result.recognitions:
+        if not recognitions:
+            lines.append("The catalogue lists no credit recognition for "
+                         + ", ".join(f"the {self.title(t)}" for t in targets) + ".")
+        cited = list(targets)
+        for rec in recognitions:
+            source = rec.pathway_id or targets[0]
+            goal = self.catalogue.pathways[source].destination if source in self.catalogue.pathways else None
             scope = (f"for {', '.join(self.title(c) for c in rec.requires)}" if rec.requires
-                     else f"for completing the {self.title(rec.pathway_id or target)}")
+                     else f"for completing the {self.title(goal or source)}")
             state = "you have earned this" if rec.earned else "not yet earned"
             lines.append(f"- {rec.recognised_by_name} recognises {fmt(rec.ects)} ECTS towards {rec.towards} "
                          f"{scope} ({state}).")
-        if target in self.catalogue.pathways:
-            progress = planner.pathway_progress(self.catalogue, target, held)
-            lines.append("Credentials you hold that count towards the pathway: "
-                         f"{fmt(progress.ects_held_towards)} ECTS.")
-        return ToolAnswer(text="\n".join(lines), cited=[target, *result.pathways],
-                          planner=result.model_dump(mode="json"),
-                          subject=Subject(kind="pathway", tool=Tool.credit.value, ids=[target]))
+            degree = resolve(self.catalogue, rec.towards, kinds=("credential",))
+            cited += [c for c in (goal, degree) if c]
+        by_goal: dict[str, float] = {}
+        for rec in recognitions:
+            by_goal[rec.towards] = by_goal.get(rec.towards, 0.0) + rec.ects
+        for towards, total in by_goal.items():
+            if sum(1 for r in recognitions if r.towards == towards) > 1:
+                lines.append(f"Together: {fmt(total)} ECTS towards {towards}, if the recognitions can be combined "
+                             "(see each provider's conditions).")
+        for target in targets:
+            if target in self.catalogue.pathways:
+                progress = planner.pathway_progress(self.catalogue, target, held)
+                lines.append(f"Credentials you hold that count towards the {self.title(target)}: "
+                             f"{fmt(progress.ects_held_towards)} ECTS.")
+        return ToolAnswer(text="\n".join(lines), cited=cited, planner={"recognitions": [
+            r.model_dump(mode="json") for r in recognitions]},
+                          subject=Subject(kind="pathway", tool=Tool.credit.value, ids=targets[:1]))
 
     def shared(self) -> ToolAnswer:
         shared = planner.shared_credentials(self.catalogue)
@@ -387,6 +439,10 @@ class Tools:
             lines.append(f"{self.title(more.credential_id)} carries {fmt(abs(result.ects_difference))} more ECTS.")
         return ToolAnswer(text="\n".join(lines), cited=ids[:2], planner=result.model_dump(mode="json"),
                           subject=Subject(kind="list", tool=Tool.compare.value, ids=ids[:2]))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 _UNSTATED = {Facet.price: "price", Facet.ects: "ects", Facet.eqf: "eqf_level", Facet.duration: "duration",

@@ -22,8 +22,7 @@ from knowledge.schema import Catalogue
 _TOOL_RULES: list[tuple[Tool, re.Pattern[str]]] = [
     (Tool.shared, re.compile(r"more than one pathway|several pathways|multiple pathways|both pathways|"
                              r"counts? towards (two|both|several|multiple)|shared between pathways")),
-    (Tool.credit, re.compile(r"\b(ects|credits?)\b.*\btowards?\b.*"
-                             r"\b(msc|master|degree|diploma|bachelor|minor|ba|bsc)\b|"
+    (Tool.credit, re.compile(r"\b(ects|credits?)\b.*\b(towards?|count for|against)\b|"
                              r"recogni[sz]\w*|credit transfer|advanced standing|"
                              r"counts? towards (an?|the|my) (msc|master|degree|bachelor)")),
     (Tool.compare, re.compile(r"\bcompare\b|\bdifference between\b|\bversus\b|\bvs\b|"

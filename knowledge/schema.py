@@ -242,6 +242,9 @@ class Credential(StrictModel):
     aliases: list[NonEmpty] = Field(
         default_factory=list,
         description="other names learners may use for it: the provider's course codes, CTDL ctids, short titles")
+    published_credit: str | None = Field(
+        default=None, description="the credit as the source published it when that was not ECTS (e.g. '2 US "
+                                  "semester credit hours'); ``ects`` then holds a conversion")
     unstated: list[Literal["price", "ects", "eqf_level", "duration", "hours_per_week", "assessment_type",
                            "participation", "language"]] = Field(
         default_factory=list,

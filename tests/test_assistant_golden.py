@@ -24,7 +24,6 @@ KNOWN_ENGINE_FAILURES = {
     "o02-managers-which-first": "orders the cheapest route, not the two credentials asked about",
     "r01-credit-no-pathway-named": "credit question naming credentials but no pathway gets 'Which pathway?'",
     "f07-prerequisites-short-name": "'LLM Application Development' (short title) is not linked; goes to the model",
-    "f20-procurement-before-risk": "'Assessment' in the titles is read as the assessment facet",
 }
 
 

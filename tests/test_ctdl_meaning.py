@@ -328,3 +328,5 @@ def test_placeholders_are_marked_unstated_and_the_town_is_kept(tmp_path):
     forecasting = credential(result, "Forecasting with Time Series")
     assert "duration" not in forecasting.unstated and "hours_per_week" not in forecasting.unstated
     assert result.providers[0].locality == "Hamburg"
+    sql = credential(result, "SQL for Analytics")  # 3 US semester credits: converted, and said so
+    assert sql.published_credit == "3 US semester credit hours" and "ects" in sql.unstated

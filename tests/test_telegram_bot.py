@@ -205,7 +205,7 @@ async def test_plan_unknown_ids_give_the_service_message(bot, svc):
     assert reply.startswith("unknown pathway 'no-such-pathway'; known pathways:") and "Usage: /plan" in reply
     assert all(pid in reply for pid in svc.catalogue.pathways)
     (reply,) = await send(bot, user_id(), f"/plan {TARGET} data-strategy,not-a-credential")
-    assert reply.startswith("unknown credential id(s): not-a-credential")
+    assert reply.startswith("unknown credential(s): not-a-credential")
 
 
 @pytest.mark.asyncio
@@ -223,7 +223,7 @@ async def test_hold_sets_shows_and_feeds_plan(bot, svc):
     route = svc.plan(["ai-change-leadership", "data-strategy"], TARGET)["route"]
     assert f"Total {money(route['total_price'])}," in plan
     (reply,) = await send(bot, user, "/hold bogus-id")
-    assert reply.startswith("unknown credential id(s): bogus-id") and "Usage: /hold" in reply
+    assert reply.startswith("unknown credential(s): bogus-id") and "Usage: /hold" in reply
     assert svc.memory.holding(learner) == ["ai-change-leadership", "data-strategy"]
     await send(bot, user, "/hold none")
     assert svc.memory.holding(learner) == []

@@ -272,6 +272,9 @@ class _Credentials(_Elements, _Credits):
         for cid, draft in list(self.drafts.items()):
             unstated = unstated_fields([n.message for n in self.notes if n.entity == cid
                                         and n.kind in (NoteKind.placeholder, NoteKind.approximation)])
+            if cid in self.published_credit:
+                draft.data["published_credit"] = self.published_credit[cid]
+                unstated = sorted({*unstated, "ects"})  # not published in ECTS: the figure is a conversion
             if unstated:
                 draft.data["unstated"] = unstated
             try:

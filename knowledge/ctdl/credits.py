@@ -72,6 +72,9 @@ class _Credits(_Graph):
                       node, entity=cid)
             return None
         ects = round(amount * unit.ects_per_unit, 2)
+        if unit is not ECTS and cid is not None:
+            plural = "" if amount == 1 else "s"
+            self.published_credit[cid] = f"{amount:g} {unit.label}{plural}"
         if unit is not ECTS:
             self.note(NoteKind.approximation, f"{where} {amount:g} {shown} converted to {ects:g} ECTS: unit "
                       f"{unit.label} from {reading.evidence}; {unit.basis}", node, entity=cid)

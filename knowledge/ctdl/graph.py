@@ -56,6 +56,7 @@ class _Graph:
     provider_of_node: dict[str, str] = field(default_factory=dict)
     placeholder_providers: dict[str, str] = field(default_factory=dict)
     drafts: dict[str, _Draft] = field(default_factory=dict)  # credential id -> draft
+    published_credit: dict[str, str] = field(default_factory=dict)  # credential id -> credit as published, not ECTS
     cred_of_node: dict[str, str] = field(default_factory=dict)
     goals: set[str] = field(default_factory=set)
     member_of: dict[str, list[str]] = field(default_factory=dict)  # node id -> pathway node ids
