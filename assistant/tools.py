@@ -404,7 +404,8 @@ class Tools:
         for target in targets:
             if target in self.catalogue.pathways:
                 progress = planner.pathway_progress(self.catalogue, target, held)
-                lines.append(f"Credentials you hold that count towards the {self.title(target)}: "
+                which = "pathway" if len(targets) == 1 else self.title(target)
+                lines.append(f"Credentials you hold that count towards the {which}: "
                              f"{fmt(progress.ects_held_towards)} ECTS.")
         return ToolAnswer(text="\n".join(lines), cited=cited, planner={"recognitions": [
             r.model_dump(mode="json") for r in recognitions]},

@@ -330,3 +330,15 @@ def test_placeholders_are_marked_unstated_and_the_town_is_kept(tmp_path):
     assert result.providers[0].locality == "Hamburg"
     sql = credential(result, "SQL for Analytics")  # 3 US semester credits: converted, and said so
     assert sql.published_credit == "3 US semester credit hours" and "ects" in sql.unstated
+
+
+def test_transfer_value_from_the_certificate_a_pathway_earns(tmp_path):
+    doc = network()
+    doc["@graph"].append(
+        {"@id": BASE + "tvp", "@type": "ceterms:TransferValueProfile", "ceterms:name": lang("Credit for the cert"),
+         "ceterms:ownedBy": [BASE + "org-hanse"], "ceterms:transferValueFrom": [BASE + "cert"],
+         "ceterms:transferValueFor": [{"@type": "ceterms:BachelorDegree", "ceterms:name": lang("BSc Data")}],
+         "ceterms:transferValue": credits(15, "creditUnit:DegreeCredit", unit_text="ECTS")})
+    (pathway,) = run(tmp_path, doc).pathways
+    (recognition,) = pathway.credit_recognition  # completing the pathway earns the certificate, hence the credit
+    assert (recognition.ects, recognition.towards, recognition.credentials) == (15, "BSc Data", None)

@@ -41,6 +41,11 @@ class _Recognition(_Graph):
                     pathways[ref] = None
                     continue
                 cid = self.cred_of_node.get(ref)
+                earned_by = [pid for pid, data in by_node.items() if cid and data.get("destination") == cid]
+                for pid in earned_by:  # the certificate a pathway earns: credit for completing the pathway
+                    pathways[pid] = None
+                if earned_by:
+                    continue
                 holding = [pid for pid, data in by_node.items() if cid and cid in _credential_ids(data)]
                 if not holding:
                     self.note(NoteKind.unmapped, f"transferValueFrom {ref} is not an imported pathway or a credential "
