@@ -194,6 +194,10 @@ class AssistantService:
             reading.held = list(rules.held)
         reading.held = [c for c in reading.held if c not in rules.not_held]
         reading.not_held = list(rules.not_held)
+        # entries the question names exactly stay among its targets, whatever the model picked
+        exact = [m.entity_id for m in mentions
+                 if m.exact and m.entity_id in rules.about and m.entity_id not in reading.held]
+        reading.about = list(dict.fromkeys([*reading.about, *exact]))
         if reading.tool is Tool.shared and rules.tool is not Tool.shared:
             reading.tool = Tool.search  # a rare question with its own words: the model alone is not trusted with it
         if reading.tool in _NEEDS_TARGET and not reading.about and previous is None:
@@ -219,7 +223,9 @@ class AssistantService:
         answer: Answer | None = None
         result = None if reading.tool is Tool.search else self._tool_answer(reading, basis)
         streamed = False
-        if reading.tool is Tool.off_topic or (reading.unknown_named and not reading.about):
+        # a structured question about a credential the catalogue does not have is refused; a topic search is not
+        if reading.tool is Tool.off_topic or (reading.unknown_named and not reading.about
+                                              and reading.tool is not Tool.search):
             answer = self._refusal(text, held, reading)
         elif result is not None:
             streamed = True
@@ -235,12 +241,24 @@ class AssistantService:
                 yield Event(type="token", text=answer.text)
             self.memory.set_subject(learner_id, result.subject)
         if answer is None:
+            # another language: the small model answers the English question from the extracts, and that answer
+            # is translated like a tool's (names masked, figures checked)
+            translate = reading.language != "en" and reading.language in LANGUAGE_NAMES and self.has_model
             for event in self._rag_stream(learner_id, text, mentions, held, reading):
                 if event.type == "final":
                     answer = event.answer
-                else:
+                elif not translate:
                     yield event
             assert answer is not None
+            if translate and not answer.refused:
+                streamed = True
+                for event in self._translated(answer, reading.language):
+                    if event.type == "final":
+                        answer = event.answer
+                    else:
+                        yield event
+            elif translate:
+                answer = self._refusal(text, held, reading)
             if not answer.refused:
                 about = [c.id for c in answer.citations if c.kind == "credential"][:1]
                 if about:
@@ -482,9 +500,11 @@ class AssistantService:
 
     def _rag_stream(self, learner_id: str, text: str, mentions: list[Mention], held: list[str],
                     reading: Reading) -> Iterator[Event]:
-        query = text
+        query = asked = text
         if reading.language != "en" and self.has_model:
-            query = f"{text} {self._to_english(text)}"  # the embeddings are English
+            english = self._to_english(text)
+            query = f"{text} {english}"  # the embeddings are English
+            asked = english  # answered in English, then translated (see stream)
         if reading.about:
             query = " ".join([query, *(self.tools.title(e) for e in reading.about[:2])])
         elif not mentions:
@@ -501,7 +521,7 @@ class AssistantService:
         messages: list[dict[str, str]] = [{"role": "system", "content": self.prompt.render("system")}]
         for turn in self.memory.history(learner_id)[-2:]:
             messages.append({"role": turn.role, "content": turn.content[:200]})
-        messages.append({"role": "user", "content": self.prompt.render("user", context=context, question=text)})
+        messages.append({"role": "user", "content": self.prompt.render("user", context=context, question=asked)})
 
         pieces: list[str] = []
         buffered = ""
