@@ -131,3 +131,49 @@ def test_llm_answer_cites_catalogue_and_refuses_outside_it(service):
 def cat_ids(service) -> set[str]:
     cat = service.catalogue
     return set(cat.credentials) | set(cat.pathways) | set(cat.providers)
+
+
+@pytest.mark.model
+def test_holdings_change_only_when_stated_and_the_reply_says_so(service):
+    learner = "l-stated"
+    service.forget(learner)
+    answer = service.ask(learner, "I have completed Data Strategy. How much does Prompt Engineering cost?")
+    assert answer.recorded == ["data-strategy"] and service.memory.holding(learner) == ["data-strategy"]
+    assert "Noted: you hold Data Strategy (data-strategy)" in answer.text
+    price = service.catalogue.credentials["prompt-engineering"].price
+    assert f"{price.currency} {price.amount:,}" in answer.text
+    named = service.ask(learner, "What are the prerequisites of AI Agents & Automation?")
+    assert named.recorded == [] and service.memory.holding(learner) == ["data-strategy"]
+    corrected = service.ask(learner, "Sorry, I haven't actually finished Data Strategy yet.")
+    assert corrected.removed == ["data-strategy"] and service.memory.holding(learner) == []
+    service.forget(learner)
+
+
+@pytest.mark.model
+def test_route_follow_up_is_about_the_route(service):
+    learner = "l-route"
+    service.forget(learner)
+    first = service.ask(learner, "What is the cheapest route to the AI Leadership Certificate?")
+    route = cheapest_route(service.catalogue, "ai-leadership-certificate")
+    assert first.intent == "cheapest" and f"{route.total_weeks} weeks" in first.text
+    follow = service.ask(learner, "and how long does that take?")
+    assert follow.intent == "cheapest" and f"{route.total_weeks} weeks" in follow.text
+    service.forget(learner)
+
+
+@pytest.mark.model
+def test_questions_in_german_are_answered_in_german_with_the_figures(service):
+    learner = "l-de"
+    service.forget(learner)
+    answer = service.ask(learner, "Wie viel kostet Data Strategy?")
+    assert answer.language == "de" and not answer.refused
+    amount = service.catalogue.credentials["data-strategy"].price.amount
+    assert re.search(rf"{int(amount):,}".replace(",", "[.,]?"), answer.text)
+    assert "Data Strategy" in answer.text  # names survive the translation
+    service.forget(learner)
+
+
+@pytest.mark.model
+def test_a_credential_that_does_not_exist_is_refused(service):
+    answer = service.ask("l-invented", "How many ECTS is the Quantum Baking Masterclass worth?")
+    assert answer.refused and answer.text.startswith("The catalogue does not say.") and "Quantum" not in answer.text

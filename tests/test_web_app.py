@@ -249,3 +249,16 @@ def test_forget_me_asks_first_then_deletes_everything_and_says_what(client, key,
     assert fresh == box and fresh.startswith("swk-") and fresh != key and held == [] and history == []
     status = client.predict(fresh, api_name="/forget")
     assert status == "Nothing is stored for you: there is nothing to forget."
+
+
+def test_a_refusal_shows_as_an_answer_without_a_sources_line():
+    from assistant.service import Answer, Citation
+    from assistant.web import render_answer
+
+    nearest = [Citation(id="data-strategy", kind="credential", title="Data Strategy")]
+    refusal = Answer(question="q", text="The catalogue does not say. The nearest catalogue entries are: "
+                     "Data Strategy (data-strategy).", intent="search", refused=True, citations=nearest)
+    shown = render_answer(refusal)
+    assert shown.startswith("The catalogue does not say.") and "Sources" not in shown
+    answered = refusal.model_copy(update={"refused": False, "text": "Data Strategy costs EUR 1,150."})
+    assert render_answer(answered).endswith("**Sources:** Data Strategy (data-strategy)")
