@@ -204,6 +204,8 @@ class AssistantService:
             reading.tool = Tool.search
         if rules.none_held:
             reading.none_held = True
+        if rules.language != "en":
+            reading.language = rules.language  # two or more function words of one language outvote the model
         reading.followup = not reading.about and previous is not None
         reading.seconds = round(time.perf_counter() - started, 3)
         return reading, mentions
