@@ -1,7 +1,7 @@
 """Question sets over a CTDL catalogue: import it, ask every conversation, check the exact figures.
 
 A set (``evals/assistant_dev``, ``evals/assistant_heldout``) is a folder with CTDL JSON-LD files under
-``catalogue/`` and ``questions.yaml`` (format: the set's README). The run:
+``catalogue/`` and ``questions.yaml`` (format: ``evals/QUESTION-SETS.md``). The run:
 
 1. imports the CTDL with :func:`knowledge.ctdl.import_ctdl` into ``<home>/evals/sets/<set>/catalogue`` and
    indexes it in its own Chroma directory (the learner's journey: ``stackwise catalogue import-ctdl``);
