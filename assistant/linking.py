@@ -76,33 +76,35 @@ def _acronyms(title: str) -> set[str]:
     return out
 
 
+_ENTRY_CACHE: dict[int, tuple[Catalogue, tuple[_Entry, ...]]] = {}  # id(catalogue) -> (catalogue, its entries)
+
+
+def _names(*names: str, title: str | None = None, acronyms: bool = False) -> tuple[str, ...]:
+    """The normalised names an entry may be called by: the given names, and for a ``title`` its heads (and
+    initials); names under 4 characters only when they are codes."""
+    found = {normalise(n) for n in names}
+    if title is not None:
+        found |= _heads(title) | (_acronyms(title) if acronyms else set())
+    return tuple(sorted(n for n in found if len(n) >= 4 or _is_code(n)))
+
+
 def _entries(catalogue: Catalogue) -> tuple[_Entry, ...]:
-    return _cached_entries(id(catalogue), catalogue)
-
-
-_ENTRY_CACHE: dict[int, tuple[Catalogue, tuple[_Entry, ...]]] = {}
-
-
-def _cached_entries(key: int, catalogue: Catalogue) -> tuple[_Entry, ...]:
-    cached = _ENTRY_CACHE.get(key)
+    """Every credential, pathway and provider with its names, computed once per catalogue object."""
+    cached = _ENTRY_CACHE.get(id(catalogue))
     if cached is not None and cached[0] is catalogue:
         return cached[1]
-    entries: list[_Entry] = []
-    for c in catalogue.credentials.values():
-        names = {normalise(c.title), normalise(c.id), *_heads(c.title), *_acronyms(c.title),
-                 *(normalise(a) for a in c.aliases)}
-        entries.append(_Entry(c.id, "credential", tuple(sorted(n for n in names if len(n) >= 4 or _is_code(n)))))
-    for p in catalogue.pathways.values():
-        names = {normalise(p.title), normalise(p.id), *_heads(p.title), *(normalise(a) for a in p.aliases)}
-        entries.append(_Entry(p.id, "pathway", tuple(sorted(n for n in names if len(n) >= 4 or _is_code(n)))))
-    for v in catalogue.providers.values():
-        names = {normalise(v.name), normalise(v.id)}
-        entries.append(_Entry(v.id, "provider", tuple(sorted(n for n in names if len(n) >= 4))))
-    result = tuple(entries)
+    entries = tuple([
+        *(_Entry(c.id, "credential", _names(c.title, c.id, *c.aliases, title=c.title, acronyms=True))
+          for c in catalogue.credentials.values()),
+        *(_Entry(p.id, "pathway", _names(p.title, p.id, *p.aliases, title=p.title))
+          for p in catalogue.pathways.values()),
+        *(_Entry(v.id, "provider", tuple(n for n in _names(v.name, v.id) if len(n) >= 4))
+          for v in catalogue.providers.values()),
+    ])
     if len(_ENTRY_CACHE) > 16:
         _ENTRY_CACHE.clear()
-    _ENTRY_CACHE[key] = (catalogue, result)
-    return result
+    _ENTRY_CACHE[id(catalogue)] = (catalogue, entries)
+    return entries
 
 
 @lru_cache(maxsize=4096)

@@ -187,17 +187,7 @@ def study_order(catalogue: Catalogue, credential_ids: list[str], holding: set[st
         missing = sorted(p for p in graph.get(cid, ()) if p not in wanted and p not in held)
         if missing:
             raise ImpossibleTarget(f"{cid} requires {', '.join(missing)} first, which is neither held nor planned")
-    sorter = TopologicalSorter({c: {p for p in graph.get(c, ()) if p in wanted} for c in wanted})
-    try:
-        sorter.prepare()
-    except CycleError as exc:
-        raise ImpossibleTarget("prerequisites form a cycle: " + " requires ".join(reversed(exc.args[1]))) from exc
-    order: list[str] = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready())
-        order.extend(ready)
-        sorter.done(*ready)
-    return order
+    return _ordered(graph, wanted)
 
 
 def _closure(graph: dict[str, set[str]], ids: set[str]) -> set[str]:

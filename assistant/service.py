@@ -32,7 +32,7 @@ from assistant import planner
 from assistant.language import LANGUAGE_NAMES
 from assistant.linking import Mention, link_entities, resolve
 from assistant.memory import ConversationMemory, Subject
-from assistant.reading import PLANNER_TOOLS, Facet, ModelReader, Reading, Tool, candidates_for
+from assistant.reading import Facet, ModelReader, Reading, Tool, candidates_for
 from assistant.tools import ToolAnswer, Tools
 from assistant.understanding import read_by_rules
 from knowledge.index import CatalogueIndex, unique_entities
@@ -103,8 +103,7 @@ def _figures(text: str) -> list[str]:
 
 def keeps_figures(original: str, translated: str) -> bool:
     """Every number of ``original`` appears in ``translated`` (thousands separators aside)."""
-    have = _figures(translated)
-    return all(have.count(n) >= 1 for n in set(_figures(original)))
+    return set(_figures(original)) <= set(_figures(translated))
 
 
 class AssistantService:
@@ -121,6 +120,12 @@ class AssistantService:
         self.prompt = load_prompt("assistant_answer")
         self.translate_prompt = load_prompt("assistant_translate")
         self.tools = Tools(catalogue)
+        # every name a translation must keep, longest first ("Title (id)" before "Title")
+        self._names_longest_first = sorted({
+            *(f"{c.title} ({cid})" for cid, c in catalogue.credentials.items()),
+            *(f"{p.title} ({pid})" for pid, p in catalogue.pathways.items()),
+            *(c.title for c in catalogue.credentials.values()), *(p.title for p in catalogue.pathways.values()),
+            *(v.name for v in catalogue.providers.values())}, key=len, reverse=True)
         self.model_reader = ModelReader(lambda: self.model, catalogue)
 
     # ------------------------------------------------------------------ public API
@@ -410,8 +415,6 @@ class AssistantService:
                 return answer or tools.which_pathway()
         except planner.PlannerError as exc:
             return ToolAnswer(text=str(exc), cited=reading.about)
-        if t in PLANNER_TOOLS:
-            return None
         return None
 
     def _to_english(self, text: str) -> str:
@@ -422,13 +425,8 @@ class AssistantService:
     def _protected(self, text: str) -> tuple[str, dict[str, str]]:
         """``text`` with every catalogue name (and its id) replaced by a marker such as [[1]], so a translation
         cannot rename a credential; the markers and what they stand for."""
-        names = sorted({*(f"{c.title} ({cid})" for cid, c in self.catalogue.credentials.items()),
-                        *(f"{p.title} ({pid})" for pid, p in self.catalogue.pathways.items()),
-                        *(c.title for c in self.catalogue.credentials.values()),
-                        *(p.title for p in self.catalogue.pathways.values()),
-                        *(v.name for v in self.catalogue.providers.values())}, key=len, reverse=True)
         markers: dict[str, str] = {}
-        for name in names:
+        for name in self._names_longest_first:
             if name in text:
                 marker = f"[[{len(markers) + 1}]]"
                 markers[marker] = name

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from assistant import planner
+from assistant.linking import resolve
 from assistant.memory import Subject
 from assistant.reading import Facet, Reading, Tool
 from knowledge.schema import Catalogue
@@ -346,11 +347,10 @@ class Tools:
     def credit(self, reading: Reading, held: list[str]) -> ToolAnswer | None:
         """Credit recognised towards larger qualifications, for every pathway or credential the question names;
         a qualification the question names as the goal ("towards the bachelor") narrows the list."""
-        from assistant.linking import resolve
-
-        degree_ids = {cid for cid in reading.about if cid in self.catalogue.credentials
-                      and any(resolve(self.catalogue, r.towards, kinds=("credential",)) == cid
-                              for p in self.catalogue.pathways.values() for r in p.credit_recognition)}
+        # the catalogue credential each recognition counts towards, where it is one (resolved once per name)
+        goal_of = {r.towards: resolve(self.catalogue, r.towards, kinds=("credential",))
+                   for p in self.catalogue.pathways.values() for r in p.credit_recognition}
+        degree_ids = {cid for cid in reading.about if cid in self.catalogue.credentials and cid in goal_of.values()}
         targets: list[str] = []
         for entity_id in reading.about:
             if entity_id in degree_ids:
@@ -377,8 +377,7 @@ class Tools:
                     seen.add(key)
                     recognitions.append(rec)
         if degree_ids:
-            recognitions = [r for r in recognitions
-                            if resolve(self.catalogue, r.towards, kinds=("credential",)) in degree_ids]
+            recognitions = [r for r in recognitions if goal_of.get(r.towards) in degree_ids]
         lines = []
         if not recognitions:
             lines.append("The catalogue lists no credit recognition for "
@@ -392,8 +391,7 @@ class Tools:
             state = "you have earned this" if rec.earned else "not yet earned"
             lines.append(f"- {rec.recognised_by_name} recognises {fmt(rec.ects)} ECTS towards {rec.towards} "
                          f"{scope} ({state}).")
-            degree = resolve(self.catalogue, rec.towards, kinds=("credential",))
-            cited += [c for c in (goal, degree) if c]
+            cited += [c for c in (goal, goal_of.get(rec.towards)) if c]
         by_goal: dict[str, float] = {}
         for rec in recognitions:
             by_goal[rec.towards] = by_goal.get(rec.towards, 0.0) + rec.ects

@@ -105,15 +105,15 @@ def clauses(text: str) -> list[str]:
     return [c for c in (part.strip() for part in _CLAUSE_SPLIT.split(text)) if c]
 
 
-def _held_in_clause(catalogue: Catalogue, clause: str, cue: re.Pattern[str]) -> list[str]:
-    norm = normalise(clause)
-    mentions = [m for m in link_entities(catalogue, clause) if m.kind == "credential"]
+def _held_in_clause(norm: str, mentions: list[Mention], cues: tuple[re.Pattern[str], ...]) -> list[str]:
+    """Credentials named after one of ``cues`` in the clause (normalised, with its credential mentions)."""
     out: list[str] = []
-    for match in cue.finditer(norm):
-        stops = [s.start() for s in _STOP_HOLDING.finditer(norm, match.end())
-                 if not any(m.start <= s.start() < m.end for m in mentions)]  # "SQL for Analytics" is a name
-        end = stops[0] if stops else len(norm)
-        out += [m.entity_id for m in mentions if match.start() <= m.start and m.end <= end + 1]
+    for cue in cues:
+        for match in cue.finditer(norm):
+            stops = [s.start() for s in _STOP_HOLDING.finditer(norm, match.end())
+                     if not any(m.start <= s.start() < m.end for m in mentions)]  # "SQL for Analytics" is a name
+            end = stops[0] if stops else len(norm)
+            out += [m.entity_id for m in mentions if match.start() <= m.start and m.end <= end + 1]
     # "I have <credential>" / "I've got <credential>": "have" is a cue only right before a name
     for m in mentions:
         if _HAVE.search(norm[: m.start]) and m.entity_id not in out:
@@ -128,13 +128,14 @@ def read_holdings(catalogue: Catalogue, text: str) -> Holdings:
     norm_all = normalise(text)
     none_held = bool(_NONE_HELD.search(norm_all))
     for clause in clauses(text):
-        if _NOT_HELD_CUE.search(normalise(clause)):
-            not_held += _held_in_clause(catalogue, clause, _NOT_HELD_CUE)
+        norm = normalise(clause)
+        mentions = [m for m in link_entities(catalogue, clause) if m.kind == "credential"]
+        if _NOT_HELD_CUE.search(norm):
+            not_held += _held_in_clause(norm, mentions, (_NOT_HELD_CUE,))
             continue
-        held += _held_in_clause(catalogue, clause, _HOLD_CUE)
-        held += _held_in_clause(catalogue, clause, _HOLD_CUE_OTHER)
-        if _HOLD_CLAUSE_DE.search(normalise(clause)):  # "Ich habe A und B abgeschlossen"
-            held += [m.entity_id for m in link_entities(catalogue, clause) if m.kind == "credential"]
+        held += _held_in_clause(norm, mentions, (_HOLD_CUE, _HOLD_CUE_OTHER))
+        if _HOLD_CLAUSE_DE.search(norm):  # "Ich habe A und B abgeschlossen"
+            held += [m.entity_id for m in mentions]
     cue = bool(_HOLD_CUE.search(norm_all) or _NOT_HELD_CUE.search(norm_all) or none_held or held)
     return Holdings(list(dict.fromkeys(held)), list(dict.fromkeys(not_held)), none_held, cue)
 

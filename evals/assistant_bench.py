@@ -29,12 +29,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, computed_field, model_validator
 
+from assistant.reading import PLANNER_TOOLS, Tool
+
 DEFAULT_GOLDEN = Path(__file__).resolve().parent / "assistant_golden.yaml"
 Kind = Literal["planner", "facts", "info", "unanswerable"]
 KINDS: tuple[Kind, ...] = ("planner", "facts", "info", "unanswerable")
-PLANNER_ROUTES = {"still_needed", "order", "credit", "shared", "cheapest", "fastest", "prerequisites", "required_by",
-                  "can_enrol", "compare"}
-FACTS_ROUTES = {"facts", "provider"}
+PLANNER_ROUTES = {tool.value for tool in PLANNER_TOOLS}  # the engine's intents answered by the planner
+FACTS_ROUTES = {Tool.facts.value, Tool.provider.value}
 
 
 # ------------------------------------------------------------------ the golden set

@@ -184,7 +184,7 @@ class SetRun(BaseModel):
                                           "for the model reader's prompt of the same questions (seconds)")
 
 
-def _check(expect: Expect, answer: Any, titles: dict[str, str], held_titles: list[str]) -> list[str]:
+def _check(expect: Expect, answer: Any, held_titles: list[str]) -> list[str]:
     failures = []
     text = answer.text
     for f in expect.contains:
@@ -293,7 +293,7 @@ def ask_item(service: Any, item: Item, mode: str, learner: str) -> ItemResult:
             if turn.expect is not None:
                 tr.checked = True
                 tr.holding_checked = turn.expect.holding_after is not None
-                tr.failures = _check(turn.expect, answer, titles, [titles.get(h, h) for h in held])
+                tr.failures = _check(turn.expect, answer, [titles.get(h, h) for h in held])
         except Exception as exc:  # a crash is a failed item, never a stopped run
             tr.error = f"{exc.__class__.__name__}: {exc}"
             tr.checked = turn.expect is not None
