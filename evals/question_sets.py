@@ -255,10 +255,17 @@ def import_set(qs: QuestionSet, out: Path) -> tuple[Path, int]:
     """Import the set's CTDL into ``out`` (fresh each run: the importer is part of what is measured)."""
     import shutil
 
-    from knowledge.ctdl import import_ctdl, write_catalogue
+    from knowledge.ctdl import CtdlImportError, import_ctdl, write_catalogue
 
+    if not qs.catalogue_dir.is_dir():
+        raise SetError(f"{qs.catalogue_dir}: no catalogue folder (CTDL JSON-LD files) beside questions.yaml")
     files = sorted(p for p in qs.catalogue_dir.iterdir() if p.suffix in (".json", ".jsonld"))
-    result = import_ctdl(files)
+    if not files:
+        raise SetError(f"{qs.catalogue_dir}: no .json or .jsonld CTDL files")
+    try:
+        result = import_ctdl(files)
+    except CtdlImportError as exc:
+        raise SetError(f"the set's catalogue does not import: {exc}") from exc
     if out.exists():
         shutil.rmtree(out)
     write_catalogue(result, out)

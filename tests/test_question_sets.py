@@ -41,6 +41,13 @@ def test_unknown_set_is_a_clear_error(tmp_path):
     (bad / "questions.yaml").write_text("set: x\nitems: [{id: a}]\n", encoding="utf-8")
     with pytest.raises(qs.SetError, match="questions.yaml"):
         qs.load_set(bad)
+    (bad / "questions.yaml").write_text("set: x\nitems: []\n", encoding="utf-8")
+    with pytest.raises(qs.SetError, match="no catalogue folder"):
+        qs.import_set(qs.load_set(bad), tmp_path / "out")
+    (bad / "catalogue").mkdir()
+    (bad / "catalogue" / "a.json").write_text("not json", encoding="utf-8")
+    with pytest.raises(qs.SetError, match="does not import"):
+        qs.import_set(qs.load_set(bad), tmp_path / "out")
 
 
 @pytest.mark.parametrize(("answer", "figure", "found"), [
