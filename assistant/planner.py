@@ -376,6 +376,7 @@ class Prerequisites(BaseModel):
     direct: list[CredentialRef]
     all_in_order: list[CredentialRef]
     pathway_specific: list[PathwayPrerequisites]
+    recommended: list[CredentialRef] = []
 
 
 class PathwayRequirer(BaseModel):
@@ -409,6 +410,7 @@ class ProviderFacts(BaseModel):
     provider_id: str
     name: str
     kind: str
+    organization_type: str | None = None
     country_code: str
     country_name: str
     website: str | None
@@ -542,7 +544,8 @@ def prerequisites(catalogue: Catalogue, credential_id: str) -> Prerequisites:
             all_in_order=[_ref(catalogue, c) for c in _ordered(pgraph, pclosure)]))
     return Prerequisites(credential_id=credential_id, title=cred.title,
                          direct=[_ref(catalogue, c) for c in cred.prerequisites],
-                         all_in_order=[_ref(catalogue, c) for c in base], pathway_specific=specific)
+                         all_in_order=[_ref(catalogue, c) for c in base], pathway_specific=specific,
+                         recommended=[_ref(catalogue, c) for c in cred.recommended])
 
 
 def required_by(catalogue: Catalogue, credential_id: str) -> RequiredBy:
@@ -692,7 +695,8 @@ def provider_facts(catalogue: Catalogue, provider_id: str) -> ProviderFacts:
         raise UnknownId(f"unknown provider {provider_id!r}{_suggest(provider_id, list(catalogue.providers))}")
     prov = catalogue.providers[provider_id]
     return ProviderFacts(
-        provider_id=provider_id, name=prov.name, kind=prov.kind.value, country_code=prov.country,
+        provider_id=provider_id, name=prov.name, kind=prov.kind.value, organization_type=prov.organization_type,
+        country_code=prov.country,
         country_name=country_name(prov.country), website=str(prov.website) if prov.website else None,
         credentials=[_ref(catalogue, c) for c in sorted(catalogue.credentials)
                      if catalogue.credentials[c].awarding_body == provider_id],

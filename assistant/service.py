@@ -127,6 +127,7 @@ class AssistantService:
             *(c.title for c in catalogue.credentials.values()), *(p.title for p in catalogue.pathways.values()),
             *(v.name for v in catalogue.providers.values())}, key=len, reverse=True)
         self.model_reader = ModelReader(lambda: self.model, catalogue)
+        self._english: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -182,10 +183,12 @@ class AssistantService:
         if self.reader_mode == "rules" or not self.has_model or (self.reader_mode == "hybrid" and rules.certain):
             rules.seconds = round(time.perf_counter() - started, 3)
             return rules, mentions
+        language = rules.language
         # loosely spelt names too (the model tells a typo from a different credential), and the previous subject
-        extra = [m.entity_id for m in link_entities(self.catalogue, text, fuzzy_threshold=CANDIDATE_FUZZY,
+        named = [m.entity_id for m in link_entities(self.catalogue, text, fuzzy_threshold=CANDIDATE_FUZZY,
                                                     kinds=("credential", "pathway", "provider"))]
-        extra += [h.entity_id for h in search(self.index, text, k=6) if (h.dense_score or 0.0) >= CANDIDATE_DENSE][:3]
+        extra = named + [h.entity_id for h in search(self.index, text, k=6)
+                         if (h.dense_score or 0.0) >= CANDIDATE_DENSE][:3]
         if previous is not None:
             extra = [*extra, *previous.ids[:2]]
         candidates = candidates_for(self.catalogue, mentions, extra)
@@ -207,10 +210,15 @@ class AssistantService:
             reading.tool = Tool.search  # a rare question with its own words: the model alone is not trusted with it
         if reading.tool in _NEEDS_TARGET and not reading.about and previous is None:
             reading.tool = Tool.search
+        # a tool computes on what the learner named (or the previous answer's subject); an entry that only
+        # resembles the question's topic ("anything on dashboards?") is a search, not a tool's target
+        spoken = {*named, *(m.entity_id for m in mentions), *(previous.ids if previous is not None else [])}
+        if reading.tool in _NEEDS_TARGET and reading.about and not spoken & set(reading.about):
+            reading.tool = Tool.search
         if rules.none_held:
             reading.none_held = True
-        if rules.language != "en":
-            reading.language = rules.language  # two or more function words of one language outvote the model
+        if language != "en":
+            reading.language = language  # two or more function words of one language outvote the model
         reading.followup = not reading.about and previous is not None
         reading.seconds = round(time.perf_counter() - started, 3)
         return reading, mentions
@@ -418,9 +426,22 @@ class AssistantService:
         return None
 
     def _to_english(self, text: str) -> str:
+        """``text`` (a learner's question) in English, catalogue names kept as written; remembered per text,
+        since reading and retrieval both need it."""
+        if text in self._english:
+            return self._english[text]
+        protected, markers = self._protected(text)
         messages = [{"role": "system", "content": self.translate_prompt.render("system", language="English")},
-                    {"role": "user", "content": text}]
-        return self.model.chat(messages, max_tokens=80, temperature=0.0).strip()
+                    {"role": "user", "content": protected}]
+        english = self.model.chat(messages, max_tokens=120, temperature=0.0).strip()
+        if not english or any(marker not in english for marker in markers):
+            english = f"{text} {english}".strip()  # a marker lost: keep the original words beside the translation
+        for marker, name in markers.items():
+            english = english.replace(marker, name)
+        if len(self._english) > 256:
+            self._english.clear()
+        self._english[text] = english
+        return english
 
     def _protected(self, text: str) -> tuple[str, dict[str, str]]:
         """``text`` with every catalogue name (and its id) replaced by a marker such as [[1]], so a translation

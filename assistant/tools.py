@@ -137,7 +137,10 @@ class Tools:
         if facet is Facet.eqf:
             return f"is at EQF level {c.eqf_level}"
         if facet is Facet.prerequisites:
-            return "requires " + self.names(c.prerequisites) + " first" if c.prerequisites else "has no prerequisites"
+            said = "requires " + self.names(c.prerequisites) + " first" if c.prerequisites else "has no prerequisites"
+            if c.recommended:
+                said += f" ({self.names(c.recommended)} recommended beforehand, not required)"
+            return said
         if facet in (Facet.provider, Facet.country) and provider is not None:
             where = planner.country_name(provider.country)
             town = f"{provider.locality}, " if provider.locality else ""
@@ -179,13 +182,13 @@ class Tools:
         lines, cited = [], []
         for cid in ids[:2]:
             facts = planner.provider_of(self.catalogue, cid)
-            lines.append(f"{self.named(cid)} is offered by {facts.name}, {_article(facts.kind)} {facts.kind} provider "
+            lines.append(f"{self.named(cid)} is offered by {facts.name}, {_kind_words(facts)} "
                          f"based in {self._place(facts.provider_id, facts)}.")
             cited += [cid, facts.provider_id]
         for pid in provider_ids[:2]:
             facts = planner.provider_facts(self.catalogue, pid)
             offered = ", ".join(self.named(c.credential_id) for c in facts.credentials)
-            lines.append(f"{facts.name} is {_article(facts.kind)} {facts.kind} provider based in "
+            lines.append(f"{facts.name} is {_kind_words(facts)} based in "
                          f"{self._place(pid, facts)}; it awards {offered}.")
             cited.append(pid)
         if not lines:
@@ -213,6 +216,10 @@ class Tools:
             for extra in pre.pathway_specific:
                 more = [r.credential_id for r in extra.direct]
                 lines.append(f"Within the {extra.pathway_title} it also requires {self.names(more)}.")
+            if pre.recommended:
+                advised = [r.credential_id for r in pre.recommended]
+                lines.append(f"Recommended beforehand, but not required: {self.names(advised)}.")
+                cited += advised
         return ToolAnswer(text="\n".join(lines), cited=cited, planner={"tool": "prerequisites"},
                           subject=Subject(kind="credential", tool=Tool.prerequisites.value, ids=ids[:2]))
 
@@ -248,6 +255,9 @@ class Tools:
             text = f"You already hold {self.named(cid)}."
         elif result.eligible:
             text = f"Yes: {basis}, you can enrol in {self.named(cid)}; it has no unmet prerequisites."
+            advised = [c for c in self.catalogue.credentials[cid].recommended if c not in held]
+            if advised:
+                text += f" {self.names(advised)} is recommended first, but not required."
         else:
             unmet = [r.credential_id for r in result.unmet]
             steps = [s.credential_id for s in result.still_to_take]
@@ -287,10 +297,13 @@ class Tools:
         except planner.ImpossibleTarget as exc:
             return ToolAnswer(text=f"The {self.title(target)} cannot be completed: {exc}", cited=[target])
         word = "cheapest" if objective == "price" else "fastest"
-        lead = f"The {word} route to the {self.title(target)}"
+        pathway = self.catalogue.pathways.get(target)
+        earns = pathway.destination if pathway is not None and pathway.destination else None
+        goal = f"the {self.title(target)}" + (f", which earns {self.named(earns)}," if earns else "")
+        lead = f"The {word} route to {goal}"
         tool = Tool.cheapest if objective == "price" else Tool.fastest
         return ToolAnswer(text=self.route_sentence(route, lead),
-                          cited=[target, *[s.credential_id for s in route.steps]],
+                          cited=[target, *([earns] if earns else []), *[s.credential_id for s in route.steps]],
                           planner={"route": route.model_dump(mode="json")},
                           subject=Subject(kind="route", tool=tool.value, ids=[target], objective=objective))
 
@@ -438,6 +451,16 @@ class Tools:
             lines.append(f"{self.title(more.credential_id)} carries {fmt(abs(result.ects_difference))} more ECTS.")
         return ToolAnswer(text="\n".join(lines), cited=ids[:2], planner=result.model_dump(mode="json"),
                           subject=Subject(kind="list", tool=Tool.compare.value, ids=ids[:2]))
+
+
+def _kind_words(facts: planner.ProviderFacts) -> str:
+    """"a university provider"; with the publisher's own type where it says more: "a training provider
+    (an industry provider)"."""
+    kind = f"{_article(facts.kind)} {facts.kind} provider"
+    own = facts.organization_type
+    if not own or own.lower() in (facts.kind, f"{facts.kind} provider"):
+        return kind
+    return f"{_article(own)} {own} ({kind})"
 
 
 def _article(word: str) -> str:

@@ -114,7 +114,8 @@ def _pathway_docs(catalogue: Catalogue, path: Pathway) -> list[CatalogueDocument
 
 def _provider_doc(catalogue: Catalogue, provider: Provider) -> CatalogueDocument:
     offered = [c.title for c in catalogue.credentials.values() if c.awarding_body == provider.id]
-    text = (f"{provider.name} — {provider.kind.value} provider in {provider.country}. {provider.description} "
+    own = f" ({provider.organization_type})" if provider.organization_type else ""
+    text = (f"{provider.name} — {provider.kind.value} provider{own} in {provider.country}. {provider.description} "
             f"Quality assurance: {provider.quality_assurance}. Offers: {', '.join(offered) or 'nothing yet'}.")
     meta = {"kind": "provider", "provider_id": provider.id, "title": provider.name, "section": "overview"}
     return CatalogueDocument(f"provider:{provider.id}#overview", text, meta)

@@ -93,6 +93,8 @@ class Provider(StrictModel):
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
     website: HttpUrl | None = None
     locality: str | None = Field(default=None, description="city or town of the provider's address")
+    organization_type: str | None = Field(
+        default=None, description="the publisher's own words for its type (CTDL agentType), e.g. 'training provider'")
     description: str = ""
     quality_assurance: NonEmpty = Field(description="the provider's quality-assurance framework")
 
@@ -225,6 +227,8 @@ class Credential(StrictModel):
     quality_assurance: NonEmpty
     # Annex I optional elements
     prerequisites: list[Slug] = Field(default_factory=list, description="credential ids required first")
+    recommended: list[Slug] = Field(
+        default_factory=list, description="credential ids recommended (not required) before this one")
     id_verification: IdVerification = IdVerification.none
     grading: str | None = Field(default=None, description="grading scheme, e.g. 'pass/fail' or 'merit'")
     stackability: str | None = Field(default=None, description="how this credential stacks (free text)")

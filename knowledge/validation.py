@@ -25,6 +25,10 @@ def check_references(loaded: LoadedCatalogue) -> list[Problem]:
             if pre not in credentials:
                 problems.append(Problem(where.file, _at(where, "prerequisites", i),
                                         f"credential {cred.id!r}: unknown prerequisite {pre!r}"))
+        for i, pre in enumerate(cred.recommended):
+            if pre not in credentials:
+                problems.append(Problem(where.file, _at(where, "recommended", i),
+                                        f"credential {cred.id!r}: unknown recommended credential {pre!r}"))
 
     for path, where in loaded.pathways.values():
         if path.awarding_body not in providers:

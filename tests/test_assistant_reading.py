@@ -162,3 +162,18 @@ def test_translation_must_keep_every_figure():
 ])
 def test_holdings_stated_in_other_languages(demo, question, held):
     assert sorted(read_holdings(demo, question).held) == held
+
+
+def test_recommended_is_said_apart_from_required(tmp_path):
+    from assistant.reading import Reading
+    from assistant.tools import Tools
+
+    creds = [credential("alpha"), credential("beta"), entry(credential, "gamma", prerequisites=["alpha"],
+                                                             recommended=["beta"])]
+    catalogue = build_catalogue(tmp_path, creds, [pathway("path-g", [{"rule": "all_of", "credentials": ["gamma"]}])])
+    tools = Tools(catalogue)
+    answer = tools.prerequisites(Reading(tool=Tool.prerequisites, about=["gamma"]))
+    assert "requires Credential alpha (alpha) first" in answer.text
+    assert "Recommended beforehand, but not required: Credential beta (beta)" in answer.text
+    enrol = tools.can_enrol(Reading(tool=Tool.can_enrol, about=["gamma"]), ["alpha"])
+    assert enrol.text.startswith("Yes") and "Credential beta (beta) is recommended first, but not required" in enrol.text

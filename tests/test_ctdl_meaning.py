@@ -342,3 +342,43 @@ def test_transfer_value_from_the_certificate_a_pathway_earns(tmp_path):
     (pathway,) = run(tmp_path, doc).pathways
     (recognition,) = pathway.credit_recognition  # completing the pathway earns the certificate, hence the credit
     assert (recognition.ects, recognition.towards, recognition.credentials) == (15, "BSc Data", None)
+
+
+# ---------------------------------------------------------------- conditions stated either way, organisation type
+
+
+def _node(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(n for n in doc["@graph"] if n["@id"] == BASE + key)
+
+
+def _condition(target: str) -> list[dict[str, Any]]:
+    return [{"@type": "ceterms:ConditionProfile", "ceterms:targetCredential": [BASE + target]}]
+
+
+def test_recommends_is_not_a_prerequisite_and_inverse_links_are_read(tmp_path):
+    doc = network()
+    _node(doc, "ts")["ceterms:recommends"] = _condition("sql")  # recommended, not required
+    _node(doc, "rai")["ceterms:isRequiredFor"] = _condition("ts")  # stated on the credential required first
+    result = run(tmp_path, doc)
+    forecasting = credential(result, "Forecasting with Time Series")
+    assert forecasting.prerequisites == ["responsible-ai-auditing"]
+    assert forecasting.recommended == ["sql-for-analytics"]
+    assert not any("recommends" in m and "not mapped" in m for m in messages(result, forecasting.id))
+
+
+def test_required_wins_over_recommended(tmp_path):
+    doc = network()
+    _node(doc, "ts")["ceterms:requires"] = _condition("sql")
+    _node(doc, "sql")["ceterms:isRecommendedFor"] = _condition("ts")
+    forecasting = credential(run(tmp_path, doc), "Forecasting with Time Series")
+    assert forecasting.prerequisites == ["sql-for-analytics"] and forecasting.recommended == []
+
+
+def test_organisation_type_in_the_publishers_words(tmp_path):
+    doc = network()
+    _node(doc, "org-hanse")["ceterms:agentType"] = [
+        {"@type": "ceterms:CredentialAlignmentObject", "ceterms:targetNode": "orgType:TrainingProvider"}]
+    result = run(tmp_path, doc)
+    provider = result.providers[0] if isinstance(result.providers, list) else next(iter(result.providers.values()))
+    assert provider.organization_type == "training provider"
+    assert provider.kind.value == "industry"

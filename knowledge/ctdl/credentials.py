@@ -213,8 +213,10 @@ class _Credentials(_Elements, _Credits):
 
     def requirement_profiles(self, node: _Node, cid: str) -> None:
         """requires/entryCondition ConditionProfiles: targets in the import become prerequisites; credit
-        requirements on a target pathway become min_credits; the rest is reported."""
-        for prop in ("requires", "entryCondition"):
+        requirements on a target pathway become min_credits; ``recommends`` targets become recommended (not
+        required) credentials; ``isRequiredFor``/``isRecommendedFor`` say the same from the other side; the rest
+        is reported."""
+        for prop, relation, inverse in _CONDITION_RELATIONS:
             key = node.key(prop)
             for i, profile in enumerate(_as_list(node.get(prop))):
                 pointer = node.ptr(key, i)
@@ -228,12 +230,12 @@ class _Credentials(_Elements, _Credits):
                     for ref in _refs(_get(profile, target_prop)):
                         target = self.resolve(ref)
                         if target is not None and self.roles.get(target.id) == "unit":
-                            self.pending_prereqs.append((cid, target.id, node, pointer))
+                            self.pending_prereqs.append((cid, target.id, node, pointer, relation, inverse))
                             mapped = True
                         else:
                             self.note(NoteKind.unmapped, f"{key} '{label}': {target_prop} {ref} is not a credential "
                                       "in the import; prerequisite dropped", node, pointer, entity=cid)
-                pathways = _refs(_get(profile, "targetPathway"))
+                pathways = _refs(_get(profile, "targetPathway")) if relation == "prerequisites" and not inverse else []
                 if pathways and _get(profile, "creditValue") is not None:
                     credit = self.credit_ects(_get(profile, "creditValue"), node, cid, f"{key} '{label}' creditValue")
                     ects = credit[0] if credit else None
@@ -258,16 +260,22 @@ class _Credentials(_Elements, _Credits):
                               f"{', '.join(rest)} not mapped", node, pointer, entity=cid)
 
     def finish_credentials(self) -> list[Credential]:
-        for cid, target_id, node, pointer in self.pending_prereqs:
+        for cid, target_id, node, pointer, relation, inverse in self.pending_prereqs:
             target = self.cred_of_node.get(target_id)
-            draft = self.drafts.get(cid)
-            if draft is None or target is None or target not in self.drafts or target == cid:
-                self.note(NoteKind.unmapped, f"prerequisite {target_id} could not be imported as a credential; "
+            owner, before = (target, cid) if inverse else (cid, target)
+            draft = self.drafts.get(owner) if owner else None
+            if draft is None or before is None or before not in self.drafts or target == cid:
+                what = "prerequisite" if relation == "prerequisites" else "recommended credential"
+                self.note(NoteKind.unmapped, f"{what} {target_id} could not be imported as a credential; "
                           "dropped", node, pointer, entity=cid)
                 continue
-            prereqs = draft.data.setdefault("prerequisites", [])
-            if target not in prereqs:
-                prereqs.append(target)
+            listed = draft.data.setdefault(relation, [])
+            if before not in listed:
+                listed.append(before)
+        for draft in self.drafts.values():  # required wins over recommended
+            if draft.data.get("recommended"):
+                required = set(draft.data.get("prerequisites", []))
+                draft.data["recommended"] = [c for c in draft.data["recommended"] if c not in required]
         credentials = []
         for cid, draft in list(self.drafts.items()):
             unstated = unstated_fields([n.message for n in self.notes if n.entity == cid
@@ -286,6 +294,12 @@ class _Credentials(_Elements, _Credits):
                 del self.drafts[cid]
         return credentials
 
+
+# ConditionProfile properties of a credential: (property, Credential field, whether the target is the credential
+# that requires or recommends this one rather than the one this one requires or recommends)
+_CONDITION_RELATIONS = (("requires", "prerequisites", False), ("entryCondition", "prerequisites", False),
+                        ("recommends", "recommended", False), ("isRequiredFor", "prerequisites", True),
+                        ("isRecommendedFor", "recommended", True))
 
 _UNSTATED_MARKS = (("element 'ects'", "ects"), ("element 'eqf_level'", "eqf_level"),
                    ("element 'participation'", "participation"), ("element 'assessment_type'", "assessment_type"),

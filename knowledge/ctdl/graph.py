@@ -63,7 +63,9 @@ class _Graph:
     pathway_ids: dict[str, str] = field(default_factory=dict)
     pathway_credits: dict[str, list[tuple[float, str, _Node]]] = field(default_factory=dict)
     memo: dict[str, _Expr | None] = field(default_factory=dict)
-    pending_prereqs: list[tuple[str, str, _Node, str]] = field(default_factory=list)
+    # (credential id, referenced node id, node, pointer, field, inverse): ``field`` is "prerequisites" or
+    # "recommended"; ``inverse`` when the reference is the credential that requires/recommends this one
+    pending_prereqs: list[tuple[str, str, _Node, str, str, bool]] = field(default_factory=list)
     used_ids: dict[str, set[str]] = field(default_factory=lambda: {"p": set(), "c": set(), "w": set()})
     _seen_notes: set[tuple[str, str, str, str]] = field(default_factory=set)
 

@@ -76,7 +76,7 @@ class _Providers(_Graph):
                       f"accreditedBy/recognizedBy/approvedBy); set to placeholder — {REVIEW}", node, entity=pid)
         data = {"id": pid, "name": name, "kind": kind, "country": country, "quality_assurance": qa,
                 "description": _text(node.get("description")) or "", "website": _url(node.get("subjectWebpage")),
-                "locality": locality}
+                "locality": locality, "organization_type": organization_type(node)}
         if node.get("subjectWebpage") is not None and data["website"] is None:
             self.note(NoteKind.unmapped, "subjectWebpage is not a valid http(s) URL; dropped", node,
                       node.ptr(node.key("subjectWebpage")))
@@ -189,6 +189,16 @@ _PLATFORM = re.compile(r"primarily online|badgr|coursera|edx|udemy|udacity|platf
 _INDUSTRY = re.compile(r"business|vendor|training provider|certification body|credentialing organization|professional"
                        r" association|industry|company|corporation|employer|union|chamber|government|\bgmbh\b|\bag\b"
                        r"|\bltd\b|\binc\b")
+
+
+def organization_type(node: _Node) -> str | None:
+    """The organisation's first ``agentType`` in words (its name, else its code: ``orgType:TrainingProvider``
+    -> ``training provider``), as the publisher states it."""
+    for code, name in _alignments(node.get("agentType")):
+        words = (name or (_words(code) if code else "")).strip()
+        if words:
+            return words[0].lower() + words[1:] if not words[:2].isupper() else words
+    return None
 
 
 def _kind_from(text: str) -> tuple[ProviderKind, str] | None:
