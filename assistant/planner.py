@@ -328,6 +328,18 @@ def recognised_credit(catalogue: Catalogue, pathway_id: str, holding: set[str] |
     return out
 
 
+def standing_credit(catalogue: Catalogue, credential_id: str, holding: set[str] | list[str] = ()) -> list[Recognition]:
+    """Credit that holding the credential itself earns (advanced standing), and whether it is held."""
+    out = []
+    for rec in catalogue.credentials[credential_id].credit_recognition:
+        provider = catalogue.providers.get(rec.recognised_by)
+        out.append(Recognition(recognised_by=rec.recognised_by,
+                               recognised_by_name=provider.name if provider else rec.recognised_by,
+                               towards=rec.towards, ects=rec.ects, earned=credential_id in set(holding),
+                               requires=[credential_id]))
+    return out
+
+
 def shared_credentials(catalogue: Catalogue) -> dict[str, list[str]]:
     """Credential id -> the pathways it counts towards, for credentials in two or more pathways."""
     where: dict[str, list[str]] = defaultdict(list)
@@ -661,6 +673,7 @@ def credit_for(catalogue: Catalogue, target_id: str, holding: set[str] | list[st
     pathway_ids = _target_pathways(catalogue, target_id)
     recognitions = [r for pid in pathway_ids for r in recognised_credit(catalogue, pid, holding)]
     if target_id in catalogue.credentials:
+        recognitions += standing_credit(catalogue, target_id, holding)
         for pathway in sorted(catalogue.pathways.values(), key=lambda p: p.id):
             if pathway.id in pathway_ids:
                 continue

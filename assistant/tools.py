@@ -361,8 +361,9 @@ class Tools:
         """Credit recognised towards larger qualifications, for every pathway or credential the question names;
         a qualification the question names as the goal ("towards the bachelor") narrows the list."""
         # the catalogue credential each recognition counts towards, where it is one (resolved once per name)
+        standing = [c for c in self.catalogue.credentials.values() if c.credit_recognition]
         goal_of = {r.towards: resolve(self.catalogue, r.towards, kinds=("credential",))
-                   for p in self.catalogue.pathways.values() for r in p.credit_recognition}
+                   for entry in [*self.catalogue.pathways.values(), *standing] for r in entry.credit_recognition}
         degree_ids = {cid for cid in reading.about if cid in self.catalogue.credentials and cid in goal_of.values()}
         targets: list[str] = []
         for entity_id in reading.about:
@@ -373,6 +374,7 @@ class Tools:
             targets += [t for t in pathways if t not in targets]
         if not targets and degree_ids:  # "what counts towards the bachelor?": every recognition towards it
             targets = [p.id for p in self.catalogue.pathways.values() if p.credit_recognition]
+            targets += [c.id for c in standing]
         if not targets:
             return None
         seen: set[tuple] = set()

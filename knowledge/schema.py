@@ -211,6 +211,20 @@ class RoutingPolicy(StrictModel):
     near_duplicate_similarity: Annotated[float, Field(gt=0, le=1)] = 0.6
 
 
+class CreditRecognition(StrictModel):
+    """Credit that a (possibly different) provider recognises towards a larger qualification,
+    e.g. "completing this pathway counts 15 ECTS towards the MSc in AI Management"."""
+
+    recognised_by: Slug = Field(description="provider id of the recognising institution")
+    towards: NonEmpty = Field(description="the qualification the credit counts towards")
+    ects: Annotated[float, Field(gt=0)]
+    credentials: list[Slug] | None = Field(
+        default=None, description="credentials that earn the credit; none = completing the whole pathway (or, on a "
+        "credential, holding it)"
+    )
+    conditions: str | None = None
+
+
 class Credential(StrictModel):
     """A micro-credential with the EU Annex I mandatory elements (see module docstring)."""
 
@@ -229,6 +243,9 @@ class Credential(StrictModel):
     prerequisites: list[Slug] = Field(default_factory=list, description="credential ids required first")
     recommended: list[Slug] = Field(
         default_factory=list, description="credential ids recommended (not required) before this one")
+    credit_recognition: list[CreditRecognition] = Field(
+        default_factory=list, description="credit that holding this credential earns towards a larger qualification "
+        "(advanced standing); ``credentials`` is left empty")
     id_verification: IdVerification = IdVerification.none
     grading: str | None = Field(default=None, description="grading scheme, e.g. 'pass/fail' or 'merit'")
     stackability: str | None = Field(default=None, description="how this credential stacks (free text)")
@@ -324,19 +341,6 @@ class Prerequisite(StrictModel):
 
 
 PathwayRule = Annotated[AllOf | AnyOf | NOfM | MinCredits | Prerequisite, Field(discriminator="rule")]
-
-
-class CreditRecognition(StrictModel):
-    """Credit that a (possibly different) provider recognises towards a larger qualification,
-    e.g. "completing this pathway counts 15 ECTS towards the MSc in AI Management"."""
-
-    recognised_by: Slug = Field(description="provider id of the recognising institution")
-    towards: NonEmpty = Field(description="the qualification the credit counts towards")
-    ects: Annotated[float, Field(gt=0)]
-    credentials: list[Slug] | None = Field(
-        default=None, description="credentials that earn the credit; none = completing the whole pathway"
-    )
-    conditions: str | None = None
 
 
 class Pathway(StrictModel):

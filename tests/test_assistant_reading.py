@@ -177,3 +177,14 @@ def test_recommended_is_said_apart_from_required(tmp_path):
     assert "Recommended beforehand, but not required: Credential beta (beta)" in answer.text
     enrol = tools.can_enrol(Reading(tool=Tool.can_enrol, about=["gamma"]), ["alpha"])
     assert enrol.text.startswith("Yes") and "Credential beta (beta) is recommended first, but not required" in enrol.text
+
+
+def test_a_credentials_own_credit_is_answered(tmp_path):
+    from assistant.reading import Reading
+    from assistant.tools import Tools
+
+    creds = [credential("alpha"), entry(credential, "beta", credit_recognition=[
+        {"recognised_by": "uni", "towards": "Bachelor of Things", "ects": 5}])]
+    catalogue = build_catalogue(tmp_path, creds, [pathway("path-a", [{"rule": "all_of", "credentials": ["alpha"]}])])
+    answer = Tools(catalogue).credit(Reading(tool=Tool.credit, about=["beta"]), ["beta"])
+    assert "recognises 5 ECTS towards Bachelor of Things for Credential beta (you have earned this)" in answer.text

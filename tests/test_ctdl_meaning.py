@@ -382,3 +382,17 @@ def test_organisation_type_in_the_publishers_words(tmp_path):
     provider = result.providers[0] if isinstance(result.providers, list) else next(iter(result.providers.values()))
     assert provider.organization_type == "training provider"
     assert provider.kind.value == "industry"
+
+
+def test_advanced_standing_for_becomes_the_credentials_own_credit(tmp_path):
+    doc = network()
+    _node(doc, "sql")["ceterms:isAdvancedStandingFor"] = [{
+        "@type": "ceterms:ConditionProfile", "ceterms:targetCredential": [BASE + "cert"],
+        "ceterms:creditValue": credits(2, "creditUnit:DegreeCredit", unit_text="ECTS")}]
+    _node(doc, "ts")["ceterms:isAdvancedStandingFor"] = _condition("cert")  # no credit value: reported
+    result = run(tmp_path, doc)
+    sql = credential(result, "SQL for Analytics")
+    assert [(r.towards, r.ects, r.recognised_by) for r in sql.credit_recognition] == [
+        ("Certificate in Applied AI", 2, "hanse-data-academy")]
+    assert any("isAdvancedStandingFor" in m and "not mapped" in m
+               for m in messages(result, "forecasting-with-time-series"))

@@ -160,6 +160,8 @@ class _Credentials(_Elements, _Credits):
         self.note(NoteKind.placeholder, "CTDL has no rubric; generated a minimal placeholder rubric (3 criteria "
                   f"from the learning outcomes) — {REVIEW} before assessing", node, entity=cid)
         self.requirement_profiles(node, cid)
+        self.pending_standing += [(cid, node, p) for p in _as_list(node.get("isAdvancedStandingFor"))
+                                  if isinstance(p, dict)]
         self.unmapped_properties(node, _UNIT_HANDLED, f"'{title}'")
         self.drafts[cid] = _Draft(node, data)
 
@@ -259,6 +261,31 @@ class _Credentials(_Elements, _Credits):
                     self.note(NoteKind.unmapped, f"{key} ConditionProfile '{label}': targets mapped; "
                               f"{', '.join(rest)} not mapped", node, pointer, entity=cid)
 
+    def attach_advanced_standing(self) -> None:
+        """``isAdvancedStandingFor`` ConditionProfiles with a credit value: holding the credential earns that
+        credit towards the target, recognised by the profile's ``assertedBy`` or else the target's owner."""
+        for cid, node, profile in self.pending_standing:
+            draft = self.drafts.get(cid)
+            label = _text(_get(profile, "name")) or "isAdvancedStandingFor"
+            credit = self.credit_ects(_get(profile, "creditValue"), node, cid, f"isAdvancedStandingFor '{label}'")
+            targets = [self.resolve(ref) for prop in _TARGET_PROPERTIES for ref in _refs(_get(profile, prop))]
+            named = [t for t in targets if t is not None and t.name]
+            if draft is None or credit is None or not named:
+                self.note(NoteKind.unmapped, f"isAdvancedStandingFor '{label}' without a credit value or a named "
+                          "target in the import; not mapped", node, entity=cid)
+                continue
+            asserted = [self.resolve(ref) for ref in _refs(_get(profile, "assertedBy"))]
+            by = next((self.provider_from_org(a) for a in asserted
+                       if a is not None and self.roles.get(a.id) == "org"), None)
+            entry: dict[str, Any] = {"recognised_by": by or self.provider_for(named[0]),
+                                     "towards": " / ".join(dict.fromkeys(t.name for t in named)), "ects": credit[0]}
+            description = _text(_get(profile, "description"))
+            if description:
+                entry["conditions"] = description
+            draft.data.setdefault("credit_recognition", []).append(entry)
+            self.note(NoteKind.info, f"isAdvancedStandingFor mapped to credit recognition: {credit[0]:g} ECTS "
+                      f"towards '{entry['towards']}'", node, entity=cid)
+
     def finish_credentials(self) -> list[Credential]:
         for cid, target_id, node, pointer, relation, inverse in self.pending_prereqs:
             target = self.cred_of_node.get(target_id)
@@ -272,6 +299,7 @@ class _Credentials(_Elements, _Credits):
             listed = draft.data.setdefault(relation, [])
             if before not in listed:
                 listed.append(before)
+        self.attach_advanced_standing()
         for draft in self.drafts.values():  # required wins over recommended
             if draft.data.get("recommended"):
                 required = set(draft.data.get("prerequisites", []))

@@ -66,6 +66,8 @@ class _Graph:
     # (credential id, referenced node id, node, pointer, field, inverse): ``field`` is "prerequisites" or
     # "recommended"; ``inverse`` when the reference is the credential that requires/recommends this one
     pending_prereqs: list[tuple[str, str, _Node, str, str, bool]] = field(default_factory=list)
+    # (credential id, node, ConditionProfile) of each ``isAdvancedStandingFor``, resolved once every node is read
+    pending_standing: list[tuple[str, _Node, dict]] = field(default_factory=list)
     used_ids: dict[str, set[str]] = field(default_factory=lambda: {"p": set(), "c": set(), "w": set()})
     _seen_notes: set[tuple[str, str, str, str]] = field(default_factory=set)
 

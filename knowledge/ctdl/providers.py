@@ -196,8 +196,8 @@ def organization_type(node: _Node) -> str | None:
     -> ``training provider``), as the publisher states it."""
     for code, name in _alignments(node.get("agentType")):
         words = (name or (_words(code) if code else "")).strip()
-        if words:
-            return words[0].lower() + words[1:] if not words[:2].isupper() else words
+        if words:  # "Training Provider" -> "training provider"; acronyms ("VET") stay
+            return " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in words.split())
     return None
 
 

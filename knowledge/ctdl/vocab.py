@@ -44,7 +44,7 @@ _UNIT_HANDLED = _STRUCTURAL | {
     "creditValue", "creditUnitValue", "creditUnitType",
     "creditHourValue", "creditHourType", "estimatedCost", "estimatedDuration", "deliveryType",
     "learningDeliveryType", "assessmentDeliveryType", "assessmentMethodType", "teaches", "assesses",
-    "requires", "entryCondition", "recommends", "isRequiredFor", "isRecommendedFor",
+    "requires", "entryCondition", "recommends", "isRequiredFor", "isRecommendedFor", "isAdvancedStandingFor",
     "recognizedBy", "accreditedBy", "approvedBy", "regulatedBy", "keyword",
     "subject", "credentialType", "sourceData", "sourceItem", "proxyFor", "hasCondition", "hasChild",
     "isParentOf", "prerequisite", "precedes", "preceeds", "requiredNumber", "codedNotation", "alternateName",
