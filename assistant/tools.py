@@ -450,7 +450,10 @@ class Tools:
             lines.append(result.price_note)
         if result.ects_difference:
             more = a if result.ects_difference > 0 else b
-            lines.append(f"{self.title(more.credential_id)} carries {fmt(abs(result.ects_difference))} more ECTS.")
+            lines.append(f"{self.title(more.credential_id)} carries {fmt(abs(result.ects_difference))} ECTS more.")
+        if a.weeks != b.weeks:
+            longer, shorter = (a, b) if a.weeks > b.weeks else (b, a)
+            lines.append(f"{self.title(longer.credential_id)} takes {longer.weeks - shorter.weeks} weeks longer.")
         return ToolAnswer(text="\n".join(lines), cited=ids[:2], planner=result.model_dump(mode="json"),
                           subject=Subject(kind="list", tool=Tool.compare.value, ids=ids[:2]))
 

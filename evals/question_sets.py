@@ -94,6 +94,8 @@ def load_set(path_or_name: str | Path) -> QuestionSet:
 # ------------------------------------------------------------------ matching
 
 _CURRENCY = {"€": "eur ", "$": "usd ", "£": "gbp "}
+# ISO 4217 codes an amount may come before or after ("1450 PLN" = "PLN 1,450")
+_ISO_CURRENCIES = "eur|usd|gbp|chf|pln|czk|huf|ron|bgn|sek|nok|dkk|isk|cad|aud|nzd|jpy|cny|inr|zar|try|uah|brl|mxn"
 
 
 def normalise_answer(text: str) -> str:
@@ -107,7 +109,8 @@ def normalise_answer(text: str) -> str:
 
 def _amount_first(t: str) -> str:
     """"1150 eur" -> "eur 1150" so both orders match."""
-    return re.sub(r"\b(\d+(?:[.,]\d+)?) ?(eur|usd|gbp|chf)\b", r"\2 \1", t)
+    t = re.sub(r"(?<=\d) ?euros?\b", " eur", t)  # "840 euros" (a translated answer) is EUR 840
+    return re.sub(rf"\b(\d+(?:[.,]\d+)?) ?({_ISO_CURRENCIES})\b", r"\2 \1", t)
 
 
 def contains(answer: str, figure: str) -> bool:

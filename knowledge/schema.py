@@ -234,7 +234,8 @@ class Credential(StrictModel):
     issuer_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
     summary: NonEmpty
     learning_outcomes: Annotated[list[NonEmpty], Field(min_length=1)]
-    ects: Annotated[float, Field(gt=0, le=60, description="notional workload in ECTS credits")]
+    ects: Annotated[float, Field(gt=0, le=480, description="notional workload in ECTS credits (a degree may carry "
+                                                            "up to 480)")]
     eqf_level: Annotated[int, Field(ge=1, le=8)]
     assessment_type: AssessmentType
     participation: Participation

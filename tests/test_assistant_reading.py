@@ -176,7 +176,8 @@ def test_recommended_is_said_apart_from_required(tmp_path):
     assert "requires Credential alpha (alpha) first" in answer.text
     assert "Recommended beforehand, but not required: Credential beta (beta)" in answer.text
     enrol = tools.can_enrol(Reading(tool=Tool.can_enrol, about=["gamma"]), ["alpha"])
-    assert enrol.text.startswith("Yes") and "Credential beta (beta) is recommended first, but not required" in enrol.text
+    assert enrol.text.startswith("Yes")
+    assert "Credential beta (beta) is recommended first, but not required" in enrol.text
 
 
 def test_a_credentials_own_credit_is_answered(tmp_path):

@@ -337,7 +337,7 @@ def test_prerequisite_relations_credits_and_constraints(tmp_path):
     assert {prerequisite.credential, *prerequisite.requires} == {"course-a", "course-b"}
     messages = [n.message for n in result.report]
     assert any("closes a cycle" in m for m in messages)
-    assert any("ComponentCondition with ceterms:hasConstraint not mapped" in m for m in messages)
+    assert any("ComponentCondition constraint not mapped" in m for m in messages)
     assert any("without requiredNumber; all 2 targets taken as required" in m for m in messages)
     assert any("3 creditUnit:SemesterHour converted to 6 ECTS" in m for m in messages)
     write_and_validate(result, tmp_path / "out")
@@ -355,4 +355,20 @@ def test_non_earnable_components_are_reported_not_imported(tmp_path):
     rules = result.pathways[0].requirements
     assert any(isinstance(r, AnyOf) and r.credentials == ["course-a", "course-b"] for r in rules)
     assert any("JobComponent 'Job' is not an earnable learning unit" in n.message for n in result.report)
+    write_and_validate(result, tmp_path / "out")
+
+
+def test_credit_sum_constraint_becomes_minimum_credits(tmp_path):
+    constraint = {"@type": "ceterms:Constraint", "ceterms:leftSource": ["ceterms:creditValue"],
+                  "ceterms:leftAction": "ceterms:sum", "ceterms:comparator": "ceterms:greaterThanOrEqualTo",
+                  "ceterms:rightSource": ["6"]}
+    doc = pathway_doc(
+        component("goal", "ceterms:BasicComponent", **{"ceterms:hasCondition": [
+            cond(None, "course-a", "course-b", "course-c", **{"ceterms:hasConstraint": [constraint]})]}),
+        *(component(f"course-{k}") for k in "abc"),
+    )
+    result = import_ctdl([write_json(tmp_path / "p.json", doc)])
+    (rule,) = [r for r in result.pathways[0].requirements if not isinstance(r, Prerequisite)]
+    assert rule.rule == "min_credits" and rule.ects == 6
+    assert rule.credentials == ["course-a", "course-b", "course-c"]
     write_and_validate(result, tmp_path / "out")

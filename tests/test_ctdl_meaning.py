@@ -396,3 +396,13 @@ def test_advanced_standing_for_becomes_the_credentials_own_credit(tmp_path):
         ("Certificate in Applied AI", 2, "hanse-data-academy")]
     assert any("isAdvancedStandingFor" in m and "not mapped" in m
                for m in messages(result, "forecasting-with-time-series"))
+
+
+def test_uk_cats_credits_are_half_an_ects_and_letters_transliterate(tmp_path):
+    doc = network()
+    _node(doc, "sql")["ceterms:creditValue"] = credits(10, "creditUnit:DegreeCredit", unit_text="CATS credits")
+    _node(doc, "org-hanse")["ceterms:name"] = lang("Wrocław Łódź Academy")
+    result = run(tmp_path, doc)
+    sql = credential(result, "SQL for Analytics")
+    assert sql.ects == 5 and sql.published_credit == "10 UK (CATS) credits"
+    assert sql.awarding_body == "wroclaw-lodz-academy"

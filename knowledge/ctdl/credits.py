@@ -100,8 +100,8 @@ class _Credits(_Graph):
             return None, None
         ects, unit = found
         if ects > MAX_ECTS:
-            self.note(NoteKind.approximation, f"{ects:g} ECTS exceeds the micro-credential maximum of "
-                      f"{MAX_ECTS:g}; capped — {REVIEW}", node, entity=cid)
+            self.note(NoteKind.approximation, f"{ects:g} ECTS exceeds the largest qualification ("
+                      f"{MAX_ECTS:g} ECTS); capped — {REVIEW}", node, entity=cid)
             ects = MAX_ECTS
         return ects, unit
 

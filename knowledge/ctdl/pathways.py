@@ -198,8 +198,9 @@ class _Pathways(_Graph):
         for key in cond:
             local = term(key)
             if local == "hasConstraint":
-                self.note(NoteKind.unmapped, f"ComponentCondition with {key} not mapped (constraints have no "
-                          "catalogue equivalent)", owner, _ptr(pointer, key))
+                minimum = self.credit_constraint(owner, _get(cond, "hasConstraint"), _ptr(pointer, key))
+                if minimum is not None:
+                    credits = minimum
             elif local not in _CONDITION_HANDLED:
                 self.note(NoteKind.unmapped, f"{key} of ComponentCondition not mapped", owner, _ptr(pointer, key))
         if _text(_get(cond, "description")) and _text(_get(cond, "description")) not in label:
@@ -220,6 +221,26 @@ class _Pathways(_Graph):
                       owner, pointer)
             n = len(children)
         return _Group(n, tuple(children), label)
+
+    def credit_constraint(self, owner: _Node, constraints: Any, pointer: str) -> float | None:
+        """A ``ceterms:Constraint`` that the targets' summed ``creditValue`` be at least a number: the minimum
+        credits (in the unit the components were imported in, ECTS); any other constraint is reported."""
+        for constraint in _as_list(constraints):
+            if not isinstance(constraint, dict):
+                continue
+            left = " ".join(term(v if isinstance(v, str) else _id_of(v) or "")
+                            for v in _as_list(_get(constraint, "leftSource")))
+            comparator = term(str(_get(constraint, "comparator") or ""))
+            right = [_number(v) for v in _as_list(_get(constraint, "rightSource"))]
+            if "creditValue" in left and comparator in ("greaterThanOrEqualTo", "greaterThan") and right and \
+                    right[0] is not None and right[0] > 0:
+                if comparator == "greaterThan":
+                    self.note(NoteKind.approximation, f"constraint 'credits > {right[0]:g}' read as at least "
+                              f"{right[0]:g} ECTS — {REVIEW}", owner, pointer)
+                return float(right[0])
+            self.note(NoteKind.unmapped, "ComponentCondition constraint not mapped (only 'sum of creditValue at "
+                      "least N' has a catalogue equivalent)", owner, pointer)
+        return None
 
     def build_pathways(self) -> list[Pathway]:
         pathways: list[Pathway] = []

@@ -36,12 +36,16 @@ US_QUARTER = CreditUnit("us-quarter", "US quarter credit hour", 4 / 3,
                         "1 US quarter credit ≈ 1.33 ECTS: a full-time year is about 45 quarter credits, 60 ECTS")
 CEU = CreditUnit("ceu", "continuing education unit", 10 / HOURS_PER_ECTS,
                  f"1 CEU = 10 contact hours (IACET); {HOURS_PER_ECTS:g} h of workload ≈ 1 ECTS")
+UK_CATS = CreditUnit("uk-cats", "UK (CATS) credit", 0.5,
+                     "1 UK credit = 10 notional hours ≈ 0.5 ECTS: a full-time year is 120 UK credits, 60 ECTS "
+                     "(QAA Higher Education Credit Framework for England)")
 HOURS = CreditUnit("hours", "clock/contact hour", 1 / HOURS_PER_ECTS,
                    f"{HOURS_PER_ECTS:g} h of notional workload ≈ 1 ECTS")
 
 #: (pattern over a lower-cased text, unit); the first pattern that matches decides.
 _PATTERNS: tuple[tuple[re.Pattern[str], CreditUnit], ...] = (
     (re.compile(r"\bects\b|european credit transfer|\becvet\b|leistungspunkt|credits? ects|crédits? ects"), ECTS),
+    (re.compile(r"\bcats\b|\bscqf\b|\buk credits?\b|credit accumulation and transfer scheme"), UK_CATS),
     (re.compile(r"\bquarter\b"), US_QUARTER),
     (re.compile(r"\bsemester\b|\bsemester ?hours?\b|\bcredit ?hours?\b|\bsch\b|\bus credits?\b"), US_SEMESTER),
     (re.compile(r"continuing education|\bceus?\b"), CEU),

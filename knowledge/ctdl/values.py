@@ -16,7 +16,7 @@ PLACEHOLDER_ECTS = 5.0
 PLACEHOLDER_EQF = 5
 DEFAULT_COUNTRY = "US"  # the Credential Engine registry is US-based
 DEFAULT_CURRENCY = "USD"
-MAX_ECTS = 60.0
+MAX_ECTS = 480.0  # the largest degrees (e.g. an integrated master of 8 years) carry 480 ECTS
 REVIEW = "REVIEW"
 _RELAXATION_BUDGET = 200_000
 _PREFERRED_LANGS = ("en-US", "en", "en-GB")
@@ -92,8 +92,13 @@ def _number(value: Any) -> float | None:
     return None
 
 
+# letters that Unicode does not decompose into a base letter plus accents
+_TRANSLITERATION = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae",
+                                  "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "ð": "d", "ı": "i"})
+
+
 def _slugify(text: str, max_len: int = 64) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATION)).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     if len(slug) > max_len:
         cut = slug[:max_len]
