@@ -1,7 +1,7 @@
-"""A langchain-core chat model over any :class:`~stackwise.models.base.TextModel`.
+"""A langchain-core chat model over any :class:`~llm.base.TextModel`.
 
->>> from stackwise.models import load_model
->>> from stackwise.models.langchain_adapter import TextModelChat
+>>> from llm import load_model
+>>> from llm.langchain_adapter import TextModelChat
 >>> chat = TextModelChat(model=load_model(), max_tokens=64)
 >>> chat.invoke("Say hi").content                     # doctest: +SKIP
 
