@@ -78,7 +78,7 @@ from grader.store import (
     new_id,
     utcnow,
 )
-from stackwise.db import engine_for, session_factory
+from storage import engine_for, session_factory
 
 __all__ = [
     "DEFAULT_GRADING_LEASE_SECONDS", "DEFAULT_LEASE_SECONDS",

@@ -59,7 +59,7 @@ from issuance.store import AuditRow, CredentialRow, append_audit, ensure_tables,
 from issuance.trust import TrustedIssuer, TrustList
 from issuance.verify import VerificationReport, verify_credential
 from knowledge.schema import Catalogue, Provider
-from stackwise.db import engine_for, session_factory
+from storage import engine_for, session_factory
 
 __all__ = [
     "AlreadyRevoked", "CredentialNotFound", "IssuanceAuditEntry", "IssuanceConfig", "IssuanceService",
