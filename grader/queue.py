@@ -968,11 +968,7 @@ class GraderQueue:
                 claimed_by=row.claimed_by, lease_expires_at=row.lease_expires_at)
 
 
-def open_queue(settings: Any = None, *, rubrics: Callable[[str], RubricLike | Rescorer | None] | None = None,
+def open_queue(database_url: str, *, rubrics: Callable[[str], RubricLike | Rescorer | None] | None = None,
                ) -> GraderQueue:
-    """The grader queue on the configured database (``STACKWISE_DATABASE_URL`` or ``$STACKWISE_HOME``)."""
-    if settings is None:
-        from stackwise.config import get_settings
-
-        settings = get_settings()
-    return GraderQueue(settings.db_url, rubrics=rubrics)
+    """The grader queue on the database at ``database_url`` (any SQLAlchemy URL; tables created if missing)."""
+    return GraderQueue(database_url, rubrics=rubrics)

@@ -137,7 +137,7 @@ def index_cmd(
 
     cat = _load_or_fail(_catalogue_path(catalogue))
     started = time.perf_counter()
-    index = CatalogueIndex.open(get_settings())
+    index = CatalogueIndex.open(get_settings().chroma_path)
     stats = index.sync(cat, rebuild=rebuild, progress=sys.stderr.isatty())
     typer.echo(f"indexed {stats.total} documents in {time.perf_counter() - started:.1f}s: {stats.added} added, "
                f"{stats.updated} updated, {stats.removed} removed, {stats.unchanged} unchanged "
@@ -158,7 +158,7 @@ def search_cmd(
     if mode not in {"hybrid", "dense", "bm25"}:
         fail(f"unknown mode {mode!r}; use hybrid, dense or bm25")
     try:
-        index = CatalogueIndex.open(get_settings())
+        index = CatalogueIndex.open(get_settings().chroma_path)
         hits = search(index, query, k=k, mode=mode)
     except (IndexNotBuilt, SearchError) as exc:
         fail(str(exc))
@@ -183,7 +183,7 @@ def eval_retrieval_cmd(
     if not path.is_file():
         fail(f"no such query set: {path}")
     try:
-        results = retrieval.run(CatalogueIndex.open(get_settings()), path)
+        results = retrieval.run(CatalogueIndex.open(get_settings().chroma_path), path)
     except IndexNotBuilt as exc:
         fail(str(exc))
     if as_json:

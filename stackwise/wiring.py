@@ -47,7 +47,7 @@ def _assistant(settings_json: str):
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
-    index = CatalogueIndex.open(settings)
+    index = CatalogueIndex.open(settings.chroma_path)
     index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
     memory = ConversationMemory(settings.db_url)
     return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(model_config(settings)))
@@ -109,7 +109,7 @@ def _grader(settings_json: str):
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
-    queue = open_queue(settings, rubrics=rubrics_from_catalogue(catalogue))
+    queue = open_queue(settings.db_url, rubrics=rubrics_from_catalogue(catalogue))
     def feedback():
         from grader.feedback import FeedbackWriter
         from llm import load_model
@@ -178,7 +178,9 @@ def _issuance(settings_json: str):
     grader = _grader(settings_json)
     try:
         key = load_or_create_issuer_key(settings.issuer_key_path)
-        config = IssuanceConfig.from_settings(settings)
+        config = IssuanceConfig.for_public_url(settings.public_url, issuer_id=settings.issuer_id,
+                                               issuer_name=settings.issuer_name, issuer_country=settings.issuer_country,
+                                               include_name=settings.credential_include_name)
         trusted = load_trust_file(settings.trusted_issuers) if settings.trusted_issuers else []
     except (KeyFileError, OSError, ValueError) as exc:  # TrustListInvalid is a ValueError
         raise SetupError(f"issuance is not set up: {exc}") from exc
