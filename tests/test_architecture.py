@@ -13,13 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ("layers", "domains-no-channels", "acyclic")
 PACKAGES = ("stackwise", "evals", "assistant", "issuance", "grader", "knowledge", "llm", "storage", "prompts")
-
-pytest.importorskip("importlinter", reason="import-linter is a dev dependency (pip install -e '.[dev]')")
 
 
 def _lint_imports(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
