@@ -2,7 +2,8 @@
 
 >>> from llm import load_model
 >>> from llm.langchain_adapter import TextModelChat
->>> chat = TextModelChat(model=load_model(), max_tokens=64)
+>>> from stackwise.wiring import model_config          # the composition root's ModelConfig
+>>> chat = TextModelChat(model=load_model(model_config()), max_tokens=64)
 >>> chat.invoke("Say hi").content                     # doctest: +SKIP
 
 ``invoke``/``stream``/``batch`` and chains (``prompt | chat | StrOutputParser()``) work as with
