@@ -98,7 +98,7 @@ class LearnerData:
     def forget(self, learner_id: str) -> ForgetReport:
         """Delete the learner's messages, profile and evidence; unlink their issued credentials.
 
-        On SQLite the deleted pages are zeroed (``secure_delete``, set by :mod:`stackwise.db`) and the write-ahead
+        On SQLite the deleted pages are zeroed (``secure_delete``, set by :mod:`storage`) and the write-ahead
         log is checkpointed and truncated afterwards, so the deleted bytes do not linger in the files."""
         _messages, held = self.memory.stored(learner_id)
         report = ForgetReport(messages=self.memory.forget(learner_id), held=held)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stackwise.db import Base, engine_for, ensure_tables, session_factory
+from storage import Base, engine_for, ensure_tables, session_factory
 
 MAX_MESSAGE_CHARS = 4000
 

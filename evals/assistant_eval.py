@@ -12,7 +12,7 @@ ragas ``SingleTurnSample``:
   ``reference_context_ids``: the expected entities' passages and ids.
 
 Metrics: the LLM-judged faithfulness, answer relevancy, context precision and context recall, judged by
-the bundled model through :class:`~stackwise.models.langchain_adapter.TextModelChat` and ragas'
+the bundled model through :class:`~llm.langchain_adapter.TextModelChat` and ragas'
 ``LangchainLLMWrapper``, with the local MiniLM embeddings; and non-LLM ragas metrics (id-based context
 precision/recall, string-similarity context precision/recall, ROUGE-L and string similarity against the
 reference). Tracking is off (``RAGAS_DO_NOT_TRACK``) and nothing uses tiktoken. Per-item scores are
@@ -194,7 +194,7 @@ class RagasJudge:
             )
             from ragas.run_config import RunConfig
 
-            from stackwise.models.langchain_adapter import TextModelChat
+            from llm.langchain_adapter import TextModelChat
 
             class JudgeChat(TextModelChat):
                 model_name: str = "local"  # ragas' usage events read a string model name from the chat model
@@ -330,7 +330,7 @@ def run(service: Any, golden_path: Path = bench.DEFAULT_GOLDEN, limit: int | Non
     (:func:`judge_sample`; the judge costs minutes per item on CPU), the non-LLM metrics on all. Write
     ``summary.json``, ``items.jsonl``, ``report.html`` and ``report.txt`` into ``out`` when given.
 
-    ``judge_model``: a :class:`~stackwise.models.base.TextModel` (default: the assistant's model);
+    ``judge_model``: a :class:`~llm.base.TextModel` (default: the assistant's model);
     ``embeddings``: a langchain ``Embeddings`` (default: local MiniLM)."""
     from tqdm import tqdm
 

@@ -2,7 +2,7 @@
 
 One process, one loaded model shared by the assistant and the grader, as in ``stackwise serve``. Modes:
 *idle* (no grading: the baseline), then *on* and *off* (the model's
-:class:`~stackwise.models.priority.PriorityLock` with ``prioritise = False``: one first-come-first-served line,
+:class:`~llm.priority.PriorityLock` with ``prioritise = False``: one first-come-first-served line,
 the ordering before chat went first). In the grading modes:
 
 1. ``--submissions`` demo submissions (the evidence set's test split) are submitted for background grading
@@ -135,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
+    from llm import load_model
     from stackwise.config import Settings, enforce_offline, get_settings
-    from stackwise.models import load_model
-    from stackwise.wiring import assistant_service, grader_service
+    from stackwise.wiring import assistant_service, grader_service, model_config
 
     enforce_offline()
     home = Path(tempfile.mkdtemp(prefix="stackwise-liveness-"))
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     assistant = assistant_service(settings)
     grader = grader_service(settings)
-    model = load_model(settings)
+    model = load_model(model_config(settings))
     if not hasattr(model, "lock"):
         parser.error(f"the {model.runtime} runtime has no priority lock to compare")
     assistant.warm_up()

@@ -78,7 +78,7 @@ from grader.store import (
     new_id,
     utcnow,
 )
-from stackwise.db import engine_for, session_factory
+from storage import engine_for, session_factory
 
 __all__ = [
     "DEFAULT_GRADING_LEASE_SECONDS", "DEFAULT_LEASE_SECONDS",
@@ -968,11 +968,7 @@ class GraderQueue:
                 claimed_by=row.claimed_by, lease_expires_at=row.lease_expires_at)
 
 
-def open_queue(settings: Any = None, *, rubrics: Callable[[str], RubricLike | Rescorer | None] | None = None,
+def open_queue(database_url: str, *, rubrics: Callable[[str], RubricLike | Rescorer | None] | None = None,
                ) -> GraderQueue:
-    """The grader queue on the configured database (``STACKWISE_DATABASE_URL`` or ``$STACKWISE_HOME``)."""
-    if settings is None:
-        from stackwise.config import get_settings
-
-        settings = get_settings()
-    return GraderQueue(settings.db_url, rubrics=rubrics)
+    """The grader queue on the database at ``database_url`` (any SQLAlchemy URL; tables created if missing)."""
+    return GraderQueue(database_url, rubrics=rubrics)

@@ -30,7 +30,7 @@ from grader.models import (
 from grader.queue import DEFAULT_GRADING_LEASE_SECONDS, GraderQueue, InvalidTransition, NotLeaseHolder
 from grader.scoring import Scorer
 from knowledge.schema import Catalogue
-from stackwise.models.priority import background_priority
+from llm.priority import background_priority
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class GraderService:
     def grade(self, submission_id: str, *, feedback_now: bool = False) -> SubmissionView:
         """Grade a stored ``received`` (or ``error``) submission under this process's grading lease and record
         the decision (or the reason it could not be graded). Model calls run at background priority, so a
-        learner's chat is answered first (:mod:`stackwise.models.priority`).
+        learner's chat is answered first (:mod:`llm.priority`).
 
         Raises :class:`InvalidTransition` when another worker has it or it is graded, :class:`NotLeaseHolder`
         when this worker's lease expired meanwhile and the submission was taken up again (nothing recorded)."""

@@ -3,7 +3,7 @@
 Portable SQL only (SQLite by default, any SQLAlchemy URL such as Postgres works): every state change is
 a compare-and-set ``UPDATE ... WHERE status = :expected`` whose row count says whether it won, so
 concurrent writers never both succeed; every write transaction starts with its write, so SQLite's busy
-timeout (see ``stackwise.db``) serialises writers instead of failing them. The workflow on top of this
+timeout (see :mod:`storage`) serialises writers instead of failing them. The workflow on top of this
 lives in :mod:`grader.queue` - adapters call that, not this module.
 
 Tables: ``grader_submissions``, ``grader_files``, ``grader_grades``, ``grader_criterion_grades``,
@@ -13,13 +13,12 @@ Tables: ``grader_submissions``, ``grader_files``, ``grader_grades``, ``grader_cr
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    DateTime,
     Engine,
     Float,
     ForeignKey,
@@ -27,15 +26,14 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from grader.models import ISSUABLE_STATUSES, GraderError, Status
-from stackwise import db
-from stackwise.db import Base, make_append_only
+import storage
+from grader.models import ISSUABLE_STATUSES, Status
+from storage import Base, UTCDateTime, make_append_only, utcnow
 
 # Which status may follow which. Claiming/releasing a lease does not change the status. A ``grading`` row
 # carries the grading worker's lease in ``claimed_by``/``lease_expires_at`` (the same columns an assessor's
@@ -56,32 +54,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 MAX_STORED_FILE_BYTES = 25 * 1024 * 1024
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC; values come back aware)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in Status)
@@ -235,16 +209,12 @@ GRADER_TABLES = [
 ]
 
 
-class AuditLogImmutable(GraderError):
-    """Something tried to change or delete an audit entry."""
-
-
-make_append_only(AuditRow, AuditLogImmutable, "the audit log", "grader_audit")
+make_append_only(AuditRow, "the audit log", "grader_audit")  # a change raises storage.AuditLogImmutable
 
 
 def ensure_tables(engine: Engine) -> None:
     """Create the grader tables if missing (the shared engine may have been opened before they were imported)."""
-    db.ensure_tables(engine, GRADER_TABLES)
+    storage.ensure_tables(engine, GRADER_TABLES)
 
 
 def append_audit(session: Session, event_type: str, submission_id: str | None, actor: str,

@@ -3,8 +3,8 @@ status list and the issuer's key, and verify credentials - all against the one d
 
 Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceService`::
 
-    service = IssuanceService(queue, catalogue, key=key, config=IssuanceConfig.from_settings(settings),
-                              database_url=settings.db_url)
+    config = IssuanceConfig.for_public_url("https://credentials.example.org", issuer_name="Example")
+    service = IssuanceService(queue, catalogue, key=key, config=config, database_url=database_url)
     service.subscribe()                      # issue automatically on a pass or an approval (the composition root)
     issued = service.issue(submission_id)    # idempotent: the same stored credential every time
     service.revoke(issued.id, reason="...", actor="root", via="cli")   # actor: an authenticated issuer-admin
@@ -59,7 +59,7 @@ from issuance.store import AuditRow, CredentialRow, append_audit, ensure_tables,
 from issuance.trust import TrustedIssuer, TrustList
 from issuance.verify import VerificationReport, verify_credential
 from knowledge.schema import Catalogue, Provider
-from stackwise.db import engine_for, session_factory
+from storage import engine_for, session_factory
 
 __all__ = [
     "AlreadyRevoked", "CredentialNotFound", "IssuanceAuditEntry", "IssuanceConfig", "IssuanceService",
@@ -140,7 +140,7 @@ def did_web_for_url(url: str) -> str:
 
 
 class IssuanceConfig(BaseModel):
-    """Where the app is published and who the issuers are (from ``stackwise.config.Settings``).
+    """Where the app is published and who the issuers are (the composition root builds it from its settings).
 
     ``issuer_id`` / ``issuer_name`` are the *instance's* DID and name (the platform, ``/issuer``). Credentials
     are issued by one issuer per awarding body: ``<instance did:web>:issuers:<provider id>`` named as the
@@ -157,11 +157,13 @@ class IssuanceConfig(BaseModel):
     include_name: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> IssuanceConfig:
-        public_url = settings.public_url.rstrip("/")
-        return cls(public_url=public_url, issuer_id=settings.issuer_id or did_web_for_url(public_url),
-                   issuer_name=settings.issuer_name, issuer_country=settings.issuer_country,
-                   include_name=bool(getattr(settings, "credential_include_name", False)))
+    def for_public_url(cls, public_url: str, *, issuer_id: str | None = None, issuer_name: str = "Stackwise",
+                       issuer_country: str | None = None, include_name: bool = False) -> IssuanceConfig:
+        """The configuration of an app published at ``public_url``; the instance DID defaults to its did:web
+        (``ValueError`` for a URL that is not http(s))."""
+        public_url = public_url.rstrip("/")
+        return cls(public_url=public_url, issuer_id=issuer_id or did_web_for_url(public_url),
+                   issuer_name=issuer_name, issuer_country=issuer_country, include_name=include_name)
 
     @property
     def issuer(self) -> IssuerConfig:

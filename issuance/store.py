@@ -1,6 +1,6 @@
 """Issuance persistence: issued credentials (with their status-list slot) and an append-only audit log.
 
-Same database as the grader (``stackwise.db``), portable SQL. A credential row is created as a *reservation*
+Same database as the grader (:mod:`storage`), portable SQL. A credential row is created as a *reservation*
 (credential id, status list and index, issue time; no document yet) in a transaction that starts with its
 INSERT, so SQLite's busy timeout serialises concurrent issuers; the unique constraints make the allocation
 safe: one row per submission, one row per (status list, index). The signed document is then stored with a
@@ -12,17 +12,15 @@ Tables: ``issuance_credentials``, ``issuance_audit_log``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Engine,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     inspect,
     text,
@@ -30,32 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from stackwise import db
-from stackwise.db import Base, make_append_only
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC; values come back aware)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+import storage
+from storage import Base, UTCDateTime, make_append_only, utcnow
 
 
 class CredentialRow(Base):
@@ -103,11 +77,7 @@ class AuditRow(Base):
 ISSUANCE_TABLES = [CredentialRow.__table__, AuditRow.__table__]
 
 
-class AuditLogImmutable(Exception):
-    """Something tried to change or delete an issuance audit entry."""
-
-
-make_append_only(AuditRow, AuditLogImmutable, "the issuance audit log", "issuance_audit")
+make_append_only(AuditRow, "the issuance audit log", "issuance_audit")  # a change raises storage.AuditLogImmutable
 
 
 _migrated: set[Engine] = set()
@@ -116,7 +86,7 @@ _migrated: set[Engine] = set()
 def ensure_tables(engine: Engine) -> None:
     """Create the issuance tables if missing (the shared engine may have been opened before they were imported),
     and add the ``issuer`` column to a table made before it existed (portable ``ALTER TABLE ... ADD COLUMN``)."""
-    db.ensure_tables(engine, ISSUANCE_TABLES)
+    storage.ensure_tables(engine, ISSUANCE_TABLES)
     if engine in _migrated:
         return
     columns = {c["name"] for c in inspect(engine).get_columns(CredentialRow.__tablename__)}

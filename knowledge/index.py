@@ -19,7 +19,6 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.documents import CatalogueDocument, catalogue_documents
 from knowledge.schema import Catalogue
-from stackwise.config import Settings, enforce_offline
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -53,7 +52,6 @@ _embeddings_lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _load_embeddings() -> Embeddings:
-    enforce_offline()
     from langchain_huggingface import HuggingFaceEmbeddings
     from transformers.utils import logging as hf_logging
 
@@ -89,12 +87,11 @@ class CatalogueIndex:
         self.location = location
 
     @classmethod
-    def open(cls, settings: Settings, collection: str = COLLECTION) -> CatalogueIndex:
-        enforce_offline()
+    def open(cls, location: Path, collection: str = COLLECTION) -> CatalogueIndex:
+        """The index kept in the directory ``location`` (created if missing; Chroma's telemetry off)."""
         import chromadb
         from langchain_chroma import Chroma
 
-        location = settings.chroma_path
         location.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(
             path=str(location), settings=chromadb.config.Settings(anonymized_telemetry=False)

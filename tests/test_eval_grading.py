@@ -393,12 +393,12 @@ runner = CliRunner()
 
 
 def test_cli_eval_grading(tmp_path, monkeypatch):
-    import stackwise.models
+    import llm
     from stackwise.config import get_settings
 
     monkeypatch.setenv("STACKWISE_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
-    monkeypatch.setattr(stackwise.models, "load_model", lambda settings=None, runtime=None: FakeModel())
+    monkeypatch.setattr(llm, "load_model", lambda settings=None, runtime=None: FakeModel())
     try:
         path = _dataset_file(tmp_path)
         ok = runner.invoke(app, ["eval", "grading", "--dataset", str(path), "--split", "test", "--out",

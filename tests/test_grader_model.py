@@ -107,10 +107,10 @@ def test_feedback_quotes_are_verbatim_and_every_level_below_the_top_gets_a_next_
     item = next(i for i in ALL_ITEMS.values() if i.split == "test" and i.expected_decision == "pass")
     report = grade_evidence(grader.catalogue, item.credential, [item.evidence], grader.scorer)
     credential = grader.catalogue.credentials[item.credential]
-    from stackwise.config import get_settings
-    from stackwise.models import load_model
+    from llm import load_model
+    from stackwise.wiring import model_config
 
-    writer = FeedbackWriter(load_model(get_settings()))
+    writer = FeedbackWriter(load_model(model_config()))
     levels = {c.criterion_id: c.level_id for c in report.score.criteria}
     feedback, seconds = writer.write(credential, report.evidence_for_model, levels)
     assert [f.criterion_id for f in feedback] == [c.id for c in credential.rubric.criteria]

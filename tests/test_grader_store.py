@@ -39,9 +39,9 @@ from grader.models import (
     SubmissionNotFound,
 )
 from grader.queue import GraderQueue
-from grader.store import AuditLogImmutable, AuditRow, FileRow, SubmissionRow
+from grader.store import AuditRow, FileRow, SubmissionRow
 from knowledge.schema import Rubric
-from stackwise.db import engine_for, session_factory
+from storage import AuditLogImmutable, engine_for, session_factory
 from tests.catalogue_factory import rubric as rubric_data
 
 CREDENTIAL = "cred-a"

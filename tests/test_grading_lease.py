@@ -23,7 +23,7 @@ from grader.models import InvalidTransition, NotLeaseHolder, Status, SubmissionI
 from grader.queue import GraderQueue, rubrics_from_catalogue
 from grader.service import GRADING_FAILED, GraderService
 from grader.store import GradeRow
-from stackwise.db import session_factory
+from storage import session_factory
 from tests.test_grader_store import Clock
 
 CREDENTIAL = "data-strategy"

@@ -25,20 +25,18 @@ def demo():
 @pytest.fixture(scope="module")
 def demo_index(tmp_path_factory, demo):
     """One demo index shared by the read-only tests of this module."""
-    from stackwise.config import Settings
-
-    index = CatalogueIndex.open(Settings(chroma_dir=tmp_path_factory.mktemp("demo-index")))
+    index = CatalogueIndex.open(tmp_path_factory.mktemp("demo-index"))
     index.sync(demo)
     return index
 
 
 def test_build_reopen_and_unchanged_sync_is_free(settings, demo):
-    index = CatalogueIndex.open(settings)
+    index = CatalogueIndex.open(settings.chroma_path)
     first = index.sync(demo)
     docs = catalogue_documents(demo)
     assert first.added == first.total == len(docs) == index.count()
 
-    reopened = CatalogueIndex.open(settings)  # a new client on the same directory
+    reopened = CatalogueIndex.open(settings.chroma_path)  # a new client on the same directory
     again = reopened.sync(demo)
     assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, len(docs))
     assert {d.id for d in reopened.documents()} == {d.id for d in docs}
@@ -46,7 +44,7 @@ def test_build_reopen_and_unchanged_sync_is_free(settings, demo):
 
 def test_incremental_sync_embeds_only_changes(settings, tmp_path):
     root = f.small_catalogue(tmp_path / "cat")
-    index = CatalogueIndex.open(settings)
+    index = CatalogueIndex.open(settings.chroma_path)
     index.sync(load_catalogue(root))
 
     data = yaml.safe_load((root / "credentials.yaml").read_text())
@@ -64,7 +62,7 @@ def test_incremental_sync_embeds_only_changes(settings, tmp_path):
 
 
 def test_rebuild_reembeds_everything(settings, demo):
-    index = CatalogueIndex.open(settings)
+    index = CatalogueIndex.open(settings.chroma_path)
     index.sync(demo)
     stats = index.sync(demo, rebuild=True)
     assert stats.added == stats.total == index.count()
@@ -90,7 +88,7 @@ def test_empty_query_and_empty_index(settings, demo_index):
     with pytest.raises(SearchError):
         search(demo_index, "   \n ")
     with pytest.raises(IndexNotBuilt):
-        search(CatalogueIndex.open(settings), "anything")
+        search(CatalogueIndex.open(settings.chroma_path), "anything")
 
 
 def test_huge_query_is_truncated_not_fatal(demo_index):

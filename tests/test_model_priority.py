@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from stackwise.models.priority import (
+from llm.priority import (
     Priority,
     PriorityLock,
     background_priority,
@@ -169,10 +169,10 @@ CHAT = [{"role": "user", "content": "In one sentence: what is a unit test?"}]
 
 @pytest.fixture(scope="module")
 def llm():
-    from stackwise.config import get_settings
-    from stackwise.models import load_model
+    from llm import load_model
+    from stackwise.wiring import model_config
 
-    return load_model(get_settings(), "llama_cpp")
+    return load_model(model_config(), "llama_cpp")
 
 
 def _interrupted(llm, background: Callable[[], object], chat: Callable[[], object]) -> tuple[object, object, list]:

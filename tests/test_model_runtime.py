@@ -11,8 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stackwise.config import get_settings
-from stackwise.models import (
+from llm import (
     TextModel,
     assemble,
     get_spec,
@@ -21,7 +20,8 @@ from stackwise.models import (
     render_model_info,
     unload_model,
 )
-from stackwise.models.base import StopBuffer
+from llm.base import StopBuffer
+from stackwise.wiring import model_config
 
 pytestmark = pytest.mark.model
 
@@ -33,7 +33,7 @@ HAIKU = [{"role": "user", "content": "Write a haiku about compilers."}]
 
 @pytest.fixture(scope="session")
 def model_file():
-    s = get_settings()
+    s = model_config()
     t0 = time.perf_counter()
     path = assemble(get_spec(s.model), s.models_path)
     print(f"\n[model] assemble/reuse {path}: {time.perf_counter() - t0:.1f} s")
@@ -43,14 +43,14 @@ def model_file():
 @pytest.fixture(scope="module")
 def llm(model_file) -> TextModel:
     t0 = time.perf_counter()
-    m = load_model(get_settings(), "llama_cpp")
+    m = load_model(model_config(), "llama_cpp")
     print(f"\n[model] llama.cpp load {time.perf_counter() - t0:.1f} s")
     return m
 
 
 def test_llama_chat_is_nonempty_and_deterministic(llm):
     assert isinstance(llm, TextModel)
-    assert llm.runtime == "llama_cpp" and llm.name == get_settings().model
+    assert llm.runtime == "llama_cpp" and llm.name == model_config().model
     t0 = time.perf_counter()
     a = llm.chat(HAIKU, max_tokens=40)
     dt = time.perf_counter() - t0
@@ -68,7 +68,7 @@ def test_llama_chat_is_nonempty_and_deterministic(llm):
 
 
 def test_llama_load_model_is_cached_per_process(llm):
-    assert load_model(get_settings(), "llama_cpp") is llm
+    assert load_model(model_config(), "llama_cpp") is llm
 
 
 def test_llama_stream_pieces_join_to_chat(llm):
@@ -146,7 +146,7 @@ def test_langchain_adapter_invoke_and_stream(llm):
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
-    from stackwise.models.langchain_adapter import TextModelChat
+    from llm.langchain_adapter import TextModelChat
 
     chat = TextModelChat(model=llm, max_tokens=40)
     msgs = [SystemMessage("You are terse."), HumanMessage("Write a haiku about compilers.")]
@@ -169,7 +169,7 @@ def test_langchain_adapter_invoke_and_stream(llm):
 
 
 def test_model_info_smoke(llm):
-    info = model_info(get_settings(), smoke=True, runtime="llama_cpp")
+    info = model_info(model_config(), smoke=True, runtime="llama_cpp")
     assert info.error is None, info.error
     assert info.present and info.size == info.expected_size and info.sha256_verified
     assert info.parts_ok and len(info.parts) == get_spec(info.model).n_parts
@@ -190,7 +190,7 @@ def test_stop_buffer_holds_back_partial_stop():
 # ---------------------------------------------------------------------------- transformers
 @pytest.fixture(scope="module")
 def hf(model_file) -> Iterator[TextModel]:
-    s = get_settings()
+    s = model_config()
     t0 = time.perf_counter()
     m = load_model(s, "transformers")
     print(f"\n[model] transformers load {time.perf_counter() - t0:.1f} s")

@@ -88,7 +88,7 @@ def catalogue():
 @pytest.fixture
 def grader(settings, catalogue):
     assert settings.catalogue == BUNDLED_CATALOGUE
-    service = GraderService(catalogue, open_queue(settings, rubrics=rubrics_from_catalogue(catalogue)),
+    service = GraderService(catalogue, open_queue(settings.db_url, rubrics=rubrics_from_catalogue(catalogue)),
                             scorer_factory=no_model)
     yield service
     if service._executor is not None:

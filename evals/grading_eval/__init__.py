@@ -44,10 +44,11 @@ def _make_scorer(dataset: GradingDataset, options: EvalOptions, settings: Settin
                  embedder_factory: Callable[[], Any] | None):
     from evals.grading_eval.runner import RubricItemScorer, ShortAnswerItemScorer
     from grader.short_answer import ExamplePool, ShortAnswerScorer, minilm_embedder
-    from stackwise.models import load_model
+    from llm import load_model
+    from stackwise.wiring import model_config
 
     def make(plan: Plan):
-        llm = model if model is not None else load_model(settings)
+        llm = model if model is not None else load_model(model_config(settings))
         if dataset.kind == "rubric":
             from grader.scoring import RubricScorer
             from knowledge import load_catalogue

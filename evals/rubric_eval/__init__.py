@@ -70,9 +70,10 @@ def make_reader(questions: str, settings: Settings, model: Any = None):
 
     if questions == "none":
         return EvidenceReader(minilm_embedder()), {"model": "none", "prompt": "-", "questions": "none"}
-    from stackwise.models import load_model
+    from llm import load_model
+    from stackwise.wiring import model_config
 
-    checks = CheckReader(model if model is not None else load_model(settings), questions)  # type: ignore[arg-type]
+    checks = CheckReader(model if model is not None else load_model(model_config(settings)), questions)  # type: ignore[arg-type]
     return EvidenceReader(minilm_embedder(), checks), checks.config
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackwise.models.registry import ModelSpec
+from llm.registry import ModelSpec
 
 try:  # POSIX only; elsewhere assembly simply runs unlocked.
     import fcntl

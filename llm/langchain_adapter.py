@@ -1,8 +1,9 @@
-"""A langchain-core chat model over any :class:`~stackwise.models.base.TextModel`.
+"""A langchain-core chat model over any :class:`~llm.base.TextModel`.
 
->>> from stackwise.models import load_model
->>> from stackwise.models.langchain_adapter import TextModelChat
->>> chat = TextModelChat(model=load_model(), max_tokens=64)
+>>> from llm import load_model
+>>> from llm.langchain_adapter import TextModelChat
+>>> from stackwise.wiring import model_config          # the composition root's ModelConfig
+>>> chat = TextModelChat(model=load_model(model_config()), max_tokens=64)
 >>> chat.invoke("Say hi").content                     # doctest: +SKIP
 
 ``invoke``/``stream``/``batch`` and chains (``prompt | chat | StrOutputParser()``) work as with

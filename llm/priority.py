@@ -1,7 +1,7 @@
 """Who goes first at the model: a learner waiting for a chat answer, before background grading work.
 
 A model instance has one KV cache and runs one call at a time. Callers mark their calls with a priority
-through a context variable, so no :class:`~stackwise.models.base.TextModel` signature changes and a
+through a context variable, so no :class:`~llm.base.TextModel` signature changes and a
 backend or caller that knows nothing of priorities keeps working (unmarked calls are interactive)::
 
     with background_priority():        # the grader's feedback and checks

@@ -4,7 +4,8 @@
 Q4_K_M weights (transformers' packed-GGUF path does not cover ``qwen2``, so the whole model is
 unpacked: ~3 GB in bfloat16). Loading needs the ``accelerate`` package and takes tens of seconds.
 The tokenizer built from the GGUF (slow: ~20 s) is saved next to the model file on first load
-and reused afterwards.
+and reused afterwards. Every file is local; the composition root sets Hugging Face's offline switches
+(``HF_HUB_OFFLINE`` and friends, ``stackwise.config.enforce_offline``) before a model is loaded.
 
 Prompts are rendered with the GGUF's chat template via ``apply_chat_template`` (the same
 template llama.cpp uses), so both runtimes see the same prompt text.
@@ -26,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stackwise.models.base import (
+from llm.base import (
     Message,
     StopBuffer,
     check_options,
@@ -34,7 +35,7 @@ from stackwise.models.base import (
     normalize_messages,
     softmax_dict,
 )
-from stackwise.models.priority import PriorityLock
+from llm.priority import PriorityLock
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 
@@ -90,7 +91,7 @@ def _crop_to(cache: Any, length: int) -> None:
 
 
 class TransformersModel:
-    """:class:`~stackwise.models.base.TextModel` on transformers + torch (CPU)."""
+    """:class:`~llm.base.TextModel` on transformers + torch (CPU)."""
 
     runtime = "transformers"
 
@@ -110,9 +111,6 @@ class TransformersModel:
         ``tokenizer_cache``: directory to keep the converted tokenizer in (reused while its
         ``SOURCE`` stamp equals ``source_id``, by default the file's name and size).
         """
-        from stackwise.config import enforce_offline
-
-        enforce_offline()  # HF_HUB_OFFLINE=1 etc. before transformers reads them
         if importlib.util.find_spec("accelerate") is None:
             raise RuntimeError(
                 "the transformers runtime loads GGUF files through `accelerate`, which is not installed: "
@@ -140,7 +138,7 @@ class TransformersModel:
         vocab = self.tokenizer.get_vocab()
         self._stop_ids = [vocab[t] for t in STOP_TOKENS if t in vocab]
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self._stop_ids[-1]
-        self._lock = PriorityLock()  # interactive callers first (between calls; see stackwise.models.priority)
+        self._lock = PriorityLock()  # interactive callers first (between calls; see llm.priority)
         self._cache: Any = None  # DynamicCache of self._cache_ids
         self._cache_ids: list[int] = []
 

@@ -24,7 +24,7 @@ class TextModel(Protocol):
         runtime: ``"llama_cpp"`` or ``"transformers"``.
 
     Implementations are not thread-safe: callers that share one instance between threads must
-    serialise calls (``stackwise.models.load_model`` hands out one instance per process).
+    serialise calls (``llm.load_model`` hands out one instance per process).
     """
 
     name: str

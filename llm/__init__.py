@@ -2,12 +2,13 @@
 
 Public API::
 
-    load_model(settings=None, runtime=None) -> TextModel      # one load per process and config
-    model_info(settings=None, smoke=True, runtime=None) -> ModelInfo
+    load_model(config, runtime=None) -> TextModel      # one load per process and ModelConfig
+    model_info(config, smoke=True, runtime=None) -> ModelInfo
     render_model_info(info) -> str
     assemble(spec, cache_dir, ...) -> Path ; verify(path, spec) -> str
     get_spec(name) -> ModelSpec ; SPECS
 
+``config`` is a :class:`ModelConfig` (the composition root builds it from its settings).
 Importing this package is cheap: llama-cpp-python, torch and transformers are imported only
 when a model of that runtime is loaded.
 """
@@ -20,11 +21,11 @@ import importlib
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
-from stackwise.models.assembly import (
+from llm.assembly import (
     CacheNotWritableError,
     ChecksumMismatchError,
     ModelAssemblyError,
@@ -37,17 +38,16 @@ from stackwise.models.assembly import (
     is_verified,
     verify,
 )
-from stackwise.models.base import TextModel
-from stackwise.models.registry import SPECS, ModelSpec, get_spec
-
-if TYPE_CHECKING:
-    from stackwise.config import Settings
+from llm.base import TextModel
+from llm.config import RUNTIMES, ModelConfig, Runtime
+from llm.registry import SPECS, ModelSpec, get_spec
 
 __all__ = [
     "SPECS",
     "CacheNotWritableError",
     "ChecksumMismatchError",
     "ModelAssemblyError",
+    "ModelConfig",
     "ModelInfo",
     "ModelSpec",
     "PartChecksumMismatchError",
@@ -56,6 +56,7 @@ __all__ = [
     "PartMissingError",
     "PartNotInstalledError",
     "PartSizeMismatchError",
+    "Runtime",
     "SmokeResult",
     "TextModel",
     "assemble",
@@ -68,66 +69,55 @@ __all__ = [
     "verify",
 ]
 
-Runtime = Literal["llama_cpp", "transformers"]
-RUNTIMES: tuple[str, ...] = ("llama_cpp", "transformers")
-
 _LOCK = threading.Lock()
 _LOADED: dict[tuple, TextModel] = {}
 _LOAD_SECONDS: dict[tuple, float] = {}
 
 
-def _settings(settings: Settings | None) -> Settings:
-    from stackwise.config import enforce_offline, get_settings
-
-    enforce_offline()
-    return settings if settings is not None else get_settings()
-
-
-def model_path(settings: Settings | None = None) -> Path:
+def model_path(config: ModelConfig) -> Path:
     """Where the configured model's assembled file lives (whether or not it exists yet)."""
-    s = _settings(settings)
-    return s.models_path / get_spec(s.model).filename
+    return config.models_path / get_spec(config.model).filename
 
 
-def _key(s: Settings, runtime: str) -> tuple:
-    return (s.model, runtime, str(s.models_path.resolve()), s.n_ctx, s.n_threads, s.seed)
+def _key(config: ModelConfig, runtime: str) -> tuple:
+    return (config.model, runtime, str(config.models_path.resolve()), config.n_ctx, config.n_threads, config.seed)
 
 
-def load_model(settings: Settings | None = None, runtime: Runtime | None = None) -> TextModel:
+def load_model(config: ModelConfig, runtime: Runtime | None = None) -> TextModel:
     """The configured model on the configured (or given) runtime, loaded once per process.
 
-    Assembles the GGUF into ``settings.models_path`` first if needed (see
-    :func:`stackwise.models.assembly.assemble`). Later calls with the same model, runtime, models
+    Assembles the GGUF into ``config.models_path`` first if needed (see
+    :func:`llm.assembly.assemble`). Later calls with the same model, runtime, models
     path, ``n_ctx``, ``n_threads`` and ``seed`` return the same instance.
 
     Raises :class:`ModelAssemblyError` subclasses when the file cannot be produced, ``ValueError``
     for an unknown runtime.
     """
-    s = _settings(settings)
-    rt = runtime or s.runtime
+    rt = runtime or config.runtime
     if rt not in RUNTIMES:
         raise ValueError(f"unknown runtime {rt!r}; known: {', '.join(RUNTIMES)}")
-    key = _key(s, rt)
+    key = _key(config, rt)
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
-        spec = get_spec(s.model)
-        path = assemble(spec, s.models_path)
+        spec = get_spec(config.model)
+        path = assemble(spec, config.models_path)
         t0 = time.perf_counter()
         model: TextModel
         if rt == "llama_cpp":
-            from stackwise.models.llama_cpp_backend import LlamaCppModel
+            from llm.llama_cpp_backend import LlamaCppModel
 
-            model = LlamaCppModel(path, name=spec.name, n_ctx=s.n_ctx, n_threads=s.n_threads, seed=s.seed)
+            model = LlamaCppModel(path, name=spec.name, n_ctx=config.n_ctx, n_threads=config.n_threads,
+                                  seed=config.seed)
         else:
-            from stackwise.models.transformers_backend import TransformersModel
+            from llm.transformers_backend import TransformersModel
 
             model = TransformersModel(
                 path,
                 name=spec.name,
-                n_threads=s.n_threads,
-                seed=s.seed,
-                tokenizer_cache=s.models_path / f"{spec.filename}.hf-tokenizer",
+                n_threads=config.n_threads,
+                seed=config.seed,
+                tokenizer_cache=config.models_path / f"{spec.filename}.hf-tokenizer",
                 source_id=spec.sha256 or f"{spec.filename}:{spec.size}",
             )
         _LOAD_SECONDS[key] = time.perf_counter() - t0
@@ -225,7 +215,7 @@ def _smoke(model: TextModel, max_tokens: int = 32) -> SmokeResult:
 
 
 def model_info(
-    settings: Settings | None = None,
+    config: ModelConfig,
     smoke: bool = True,
     runtime: Runtime | None = None,
     *,
@@ -238,10 +228,9 @@ def model_info(
     With ``smoke`` the model is loaded (assembling it if needed; ``load_seconds`` is the time of
     this process's load) and a short greedy generation is timed.
     """
-    s = _settings(settings)
-    rt = runtime or s.runtime
-    spec = get_spec(s.model)
-    path = s.models_path / spec.filename
+    rt = runtime or config.runtime
+    spec = get_spec(config.model)
+    path = config.models_path / spec.filename
     parts = _part_infos(spec)
     missing = [p.index for p in parts if not p.installed]
     info = ModelInfo(
@@ -259,8 +248,8 @@ def model_info(
     )
     if smoke:
         try:
-            model = load_model(s, rt)
-            info.load_seconds = _LOAD_SECONDS.get(_key(s, rt))
+            model = load_model(config, rt)
+            info.load_seconds = _LOAD_SECONDS.get(_key(config, rt))
             info.smoke = _smoke(model)
         except Exception as exc:  # reported, not raised: this is a diagnostic
             info.error = f"{type(exc).__name__}: {exc}"
@@ -324,14 +313,13 @@ def render_model_info(info: ModelInfo) -> str:
     return "\n".join(lines)
 
 
-def unload_model(settings: Settings | None = None, runtime: Runtime | None = None) -> bool:
+def unload_model(config: ModelConfig, runtime: Runtime | None = None) -> bool:
     """Forget (and close) the instance :func:`load_model` cached for this configuration.
 
     Returns whether one was loaded. Callers still holding the instance keep a usable object only
     until they drop it; use this to free memory (the transformers runtime holds ~4 GB).
     """
-    s = _settings(settings)
-    key = _key(s, runtime or s.runtime)
+    key = _key(config, runtime or config.runtime)
     with _LOCK:
         model = _LOADED.pop(key, None)
         _LOAD_SECONDS.pop(key, None)

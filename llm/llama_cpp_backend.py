@@ -18,7 +18,7 @@ last) on top of the prompt with logits for every position, and removes them from
 again. It uses two internals of ``Llama`` (``_ctx``, ``_batch``), which is why the version is
 pinned.
 
-Priority (:mod:`stackwise.models.priority`): calls take the model through a :class:`PriorityLock`, so a
+Priority (:mod:`llm.priority`): calls take the model through a :class:`PriorityLock`, so a
 waiting interactive call (a learner's chat) goes before waiting background calls (the grader's feedback and
 checks), and a chat with no answer yet before the rest of another chat's answer. A call also hands the model
 over *during* its work: after each sampled token (a chat: from its second token on), and a background call
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from stackwise.models.base import (
+from llm.base import (
     Message,
     StopBuffer,
     check_options,
@@ -47,7 +47,7 @@ from stackwise.models.base import (
     normalize_messages,
     softmax_dict,
 )
-from stackwise.models.priority import Priority, PriorityLock
+from llm.priority import Priority, PriorityLock
 
 DEFAULT_STOPS = ("<|im_end|>", "<|endoftext|>")
 
@@ -73,7 +73,7 @@ class _Saved:
 
 
 class LlamaCppModel:
-    """:class:`~stackwise.models.base.TextModel` on llama.cpp. See the module docstring."""
+    """:class:`~llm.base.TextModel` on llama.cpp. See the module docstring."""
 
     runtime = "llama_cpp"
 
