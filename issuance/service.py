@@ -50,8 +50,17 @@ from grader.models import (
     SubmissionNotFound,
 )
 from grader.queue import GraderQueue, on_ready_to_issue
-from issuance.credential import EvidenceItem, IssuanceError, IssuerConfig, Learner, issue_credential
+from issuance.credential import EvidenceItem, IssuerConfig, Learner, issue_credential
 from issuance.dataintegrity import format_datetime, sign
+from issuance.errors import (  # noqa: F401  (re-exported)
+    AlreadyRevoked,
+    CredentialNotFound,
+    IssuanceError,
+    IssuerNotFound,
+    NotIssuable,
+    StatusListNotFound,
+    UnknownSubmission,
+)
 from issuance.keys import IssuerKey, IssuerKeys, controller_document
 from issuance.loader import OB_V3P0_3_0_3, VC_V2
 from issuance.status import MIN_BITS, StatusList, status_entry, status_list_credential
@@ -87,40 +96,6 @@ WHY_NOT = {
     Status.resubmission_requested: "was sent back for resubmission by an assessor",
     Status.error: "could not be graded",
 }
-
-
-# ---------------------------------------------------------------- errors
-
-
-class NotIssuable(IssuanceError):
-    """The submission may not (or cannot) be issued; ``status`` is its status, ``None`` when it does not exist."""
-
-    def __init__(self, submission_id: str, status: str | None, reason: str):
-        super().__init__(f"submission {submission_id!r} cannot be issued: {reason}")
-        self.submission_id, self.status, self.reason = submission_id, status, reason
-
-
-class UnknownSubmission(NotIssuable, LookupError):
-    def __init__(self, submission_id: str):
-        super().__init__(submission_id, None, "there is no such submission")
-
-
-class CredentialNotFound(IssuanceError, LookupError):
-    def __init__(self, credential_id: str):
-        super().__init__(f"no issued credential {credential_id!r}")
-        self.credential_id = credential_id
-
-
-class AlreadyRevoked(IssuanceError):
-    """The credential was revoked before (the message says when and why)."""
-
-
-class StatusListNotFound(IssuanceError, LookupError):
-    """No status list with that number has been published."""
-
-
-class IssuerNotFound(IssuanceError, LookupError):
-    """No awarding body with that id in the catalogue (so no issuer of ours)."""
 
 
 # ---------------------------------------------------------------- configuration and views

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from issuance.errors import IssuanceError
 from stackwise import db
 from stackwise.db import Base, make_append_only
 
@@ -103,7 +104,7 @@ class AuditRow(Base):
 ISSUANCE_TABLES = [CredentialRow.__table__, AuditRow.__table__]
 
 
-class AuditLogImmutable(Exception):
+class AuditLogImmutable(IssuanceError):
     """Something tried to change or delete an issuance audit entry."""
 
 
