@@ -1,11 +1,11 @@
 """Issuance's public face: issue a signed credential for a passed or approved submission, revoke it, publish the
 status list and the issuer's key, and verify credentials - all against the one database the grader uses.
 
-Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceService`::
+Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceService` (through :mod:`issuance.api`)::
 
     service = IssuanceService(queue, catalogue, key=key, config=IssuanceConfig.from_settings(settings),
                               database_url=settings.db_url)
-    service.subscribe()                      # issue automatically on a pass or an approval (the composition root)
+    service.subscribe()                      # issue on a pass or an approval of *this* queue (the composition root)
     issued = service.issue(submission_id)    # idempotent: the same stored credential every time
     service.revoke(issued.id, reason="...", actor="root", via="cli")   # actor: an authenticated issuer-admin
     report = service.verify(document)        # one of four verdicts against service.trust_list()
@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from grader.events import Listeners
 from grader.models import (
     ISSUABLE_STATUSES,
     Assessor,
@@ -49,7 +50,7 @@ from grader.models import (
     SubmissionDetail,
     SubmissionNotFound,
 )
-from grader.queue import GraderQueue, on_ready_to_issue
+from grader.queue import GraderQueue
 from issuance.credential import EvidenceItem, IssuerConfig, Learner, issue_credential
 from issuance.dataintegrity import format_datetime, sign
 from issuance.errors import (  # noqa: F401  (re-exported)
@@ -246,9 +247,10 @@ class IssuanceService:
 
     def __init__(self, queue: GraderQueue, catalogue: Catalogue, *, key: IssuerKey, config: IssuanceConfig,
                  database_url: str, clock: Callable[[], datetime] = utcnow, keys: IssuerKeys | None = None,
-                 trusted: Iterable[TrustedIssuer] = ()):
+                 trusted: Iterable[TrustedIssuer] = (), on_issued: Iterable[Callable[[IssuedCredential], None]] = ()):
         """``key``: the instance DID's key; ``keys``: the awarding bodies' keys (default: ``key`` for every body);
-        ``trusted``: issuers the operator trusts besides this instance's own."""
+        ``trusted``: issuers the operator trusts besides this instance's own; ``on_issued``: listeners for newly
+        issued credentials (more with :meth:`on_issued`)."""
         ensure_tables(engine_for(database_url))
         self.queue = queue
         self.catalogue = catalogue
@@ -258,7 +260,7 @@ class IssuanceService:
         self._trusted = list(trusted)
         self._sessions = session_factory(database_url)
         self._clock = clock
-        self._listeners: list[Callable[[IssuedCredential], None]] = []
+        self._issued = Listeners[IssuedCredential]("issued-credential", on_issued)
         self._lock = threading.Lock()
         self._list_cache: dict[tuple[str | None, int], tuple[tuple, dict[str, Any]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
@@ -343,13 +345,14 @@ class IssuanceService:
     # ---- events ------------------------------------------------------------------------------------
 
     def subscribe(self) -> Callable[[], None]:
-        """Issue automatically whenever the grader makes a submission issuable (a pass or an approval).
+        """Issue automatically whenever *this service's* grader queue makes a submission issuable (a pass or an
+        approval): :meth:`on_ready_to_issue` becomes a listener of ``self.queue`` (no other queue is heard).
 
         Idempotent; returns the unsubscribe function (also :meth:`close`).
         """
         with self._lock:
             if self._unsubscribe is None:
-                self._unsubscribe = on_ready_to_issue(self.on_ready_to_issue)
+                self._unsubscribe = self.queue.subscribe(self.on_ready_to_issue)
         return self.close
 
     def close(self) -> None:
@@ -359,12 +362,9 @@ class IssuanceService:
             unsubscribe()
 
     def on_ready_to_issue(self, event: ReadyToIssue) -> None:
-        """The grader's event: issue the submission (events of other databases' queues are ignored)."""
+        """The grader's event (from the queue this service was wired to): issue the submission."""
         try:
             issued = self.issue(event.submission_id, actor=f"auto:{event.source}")
-        except UnknownSubmission:
-            log.debug("ready-to-issue event for %s, which is not in this database", event.submission_id)
-            return
         except IssuanceError as exc:
             log.error("automatic issuance of submission %s failed: %s", event.submission_id, exc)
             return
@@ -375,24 +375,10 @@ class IssuanceService:
 
         Callback exceptions are logged, never propagated.
         """
-        with self._lock:
-            self._listeners.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return unsubscribe
+        return self._issued.subscribe(callback)
 
     def _announce(self, issued: IssuedCredential) -> None:
-        with self._lock:
-            callbacks = list(self._listeners)
-        for callback in callbacks:
-            try:
-                callback(issued)
-            except Exception:
-                log.exception("issued-credential listener %r failed for %s", callback, issued.id)
+        self._issued.emit(issued, issued.id)
 
     # ---- issuing -----------------------------------------------------------------------------------
 
