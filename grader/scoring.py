@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from grader.choice_model import ChoiceModel
 from grader.signals import jaccard, shingles
 from knowledge.schema import Credential, RubricCriterion
 from prompts import Prompt, load_prompt
@@ -31,12 +32,6 @@ class Scorer(Protocol):
     """What the grading pipeline calls: the engine (default) or a legacy strategy."""
 
     def score(self, credential: Credential, evidence: str) -> RubricScore: ...
-
-
-class ChoiceModel(Protocol):
-    name: str
-
-    def choice_distribution(self, messages: list[dict[str, str]], options: list[str]) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True)
