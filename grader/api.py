@@ -97,7 +97,15 @@ from grader.evidence import (
 )
 from grader.feedback import FeedbackWriter
 from grader.grading import GradingReport, grade_evidence, rubric_terms
-from grader.injection import FEATURES, WEIGHTS_FILE, PassageJudge, features, passages, scan_injection
+from grader.injection import (
+    FEATURES,
+    WEIGHTS_FILE,
+    PassageJudge,
+    features,
+    group_passages,
+    passages,
+    scan_injection,
+)
 from grader.injection_judge import ModelJudge
 from grader.models import (
     ISSUABLE_STATUSES,
@@ -236,7 +244,7 @@ __all__ = [
     "GradingReport", "grade_evidence", "rubric_terms", "normalise", "CriterionSpec", "LevelSpec", "GradedExample",
     "Reading", "complete", "credential_specs", "median_level", "text_stats", "exemplar_rows", "pool_examples",
     "FOLDS", "GradedSubmission", "PassRule", "RoutingFit", "choose_routing", "decision", "fit_combiner",
-    "out_of_fold", "predict", "FEATURES", "PassageJudge", "features", "passages", "scan_injection",
+    "out_of_fold", "predict", "FEATURES", "PassageJudge", "features", "passages", "group_passages", "scan_injection",
     "AnswerMatcher", "cross_fitted", "SCALES", "Calibrator", "ExamplePool", "GradedAnswer", "LabelScale",
     "RawScore", "ShortAnswerScorer", "ShortAnswerTask", "fit_temperature", "knn_features", "lexical_features",
     "scale_for",
