@@ -5,7 +5,8 @@ Everything else in ``grader/`` is internal and may move; import from here. Conte
 - **services**: :class:`GraderService` (receive, grade in the background, retry, feedback, refit) over a
   :class:`GraderQueue` (submissions, the review queue, the *ready to issue* event: ``listeners=`` /
   :meth:`GraderQueue.subscribe`, per instance), built by :func:`open_queue` with :func:`rubrics_from_catalogue`;
-  :func:`to_grade_result` turns a grading report into the stored :class:`GradeResult`.
+  :func:`to_grade_result` turns a grading report into the stored :class:`GradeResult`; :class:`Listeners` is
+  the per-instance event list (issuance uses it for its own *issued* event).
 - **scorers** (what the wiring assembles): :class:`EngineScorer` over :class:`EvidenceReader` and
   :class:`CheckReader` (:func:`questions_for` says which questions a fitted combiner reads;
   :func:`load_combiner`, :func:`save_combiner`, :data:`SHIPPED_COMBINER`), :class:`ModelJudge` (the injection
@@ -82,6 +83,7 @@ from grader.errors import (
     Unreadable,
     UnsupportedType,
 )
+from grader.events import Listeners
 from grader.evidence import (
     DEFAULT_LIMITS,
     DOCX,
@@ -217,7 +219,7 @@ _LAZY = {
 __all__ = [
     # services
     "GraderService", "GraderQueue", "open_queue", "rubrics_from_catalogue", "to_grade_result",
-    "DEFAULT_GRADING_LEASE_SECONDS", "DEFAULT_LEASE_SECONDS", "Rescorer", "RubricLike", "rubric_scorer",
+    "DEFAULT_GRADING_LEASE_SECONDS", "DEFAULT_LEASE_SECONDS", "Rescorer", "RubricLike", "rubric_scorer", "Listeners",
     # scorers
     "EngineScorer", "EvidenceReader", "CheckReader", "questions_for", "load_combiner", "save_combiner",
     "SHIPPED_COMBINER", "ModelJudge", "WEIGHTS_FILE", "minilm_embedder", "FeedbackWriter", "RubricScorer",

@@ -40,17 +40,17 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from grader.events import Listeners
-from grader.models import (
+from grader.api import (
     ISSUABLE_STATUSES,
     Assessor,
+    GraderQueue,
     InvalidTransition,
+    Listeners,
     ReadyToIssue,
     Status,
     SubmissionDetail,
     SubmissionNotFound,
 )
-from grader.queue import GraderQueue
 from issuance.credential import EvidenceItem, IssuerConfig, Learner, issue_credential
 from issuance.dataintegrity import format_datetime, sign
 from issuance.errors import (  # noqa: F401  (re-exported)
