@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from grader.choice_model import ChoiceModel
 from grader.signals import jaccard, shingles
@@ -32,6 +32,13 @@ class Scorer(Protocol):
     """What the grading pipeline calls: the engine (default) or a legacy strategy."""
 
     def score(self, credential: Credential, evidence: str) -> RubricScore: ...
+
+
+@runtime_checkable
+class Refittable(Protocol):
+    """A scorer whose fitted combiner a refit replaces (the engine's :class:`grader.engine_scorer.EngineScorer`)."""
+
+    combiner: Any
 
 
 @dataclass(frozen=True)
