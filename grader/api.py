@@ -24,6 +24,8 @@ Everything else in ``grader/`` is internal and may move; import from here. Conte
   :data:`MAX_FILE_BYTES`, :data:`MAX_TOTAL_CHARS`, :data:`MB`, :data:`DEFAULT_LIMITS`.
 - **accounts**: :func:`authenticate`, :func:`authenticate_issuer_admin`, :func:`is_issuer_admin`,
   :func:`load_assessors`, :func:`assessors_file`.
+- **forget me**: :func:`learner_data` (what is held), :func:`erase_learner` (delete it, keep the audit's
+  unlinked skeleton; :class:`GraderErasure`).
 - **errors**: the root :class:`GraderError` and every subclass (:mod:`grader.errors`).
 - **for evals/** (the engine's research surface): grading without storing (:func:`grade_evidence`,
   :func:`rubric_terms`), the engine's parts (criteria specs, readings, the combiner fitting and routing), the
@@ -58,6 +60,7 @@ from grader.engine import (
     median_level,
     questions_for,
 )
+from grader.erasure import GraderErasure, erase_learner, learner_data
 from grader.errors import (
     ERRORS_BY_CODE,
     AssessorsFileInvalid,
@@ -236,6 +239,8 @@ __all__ = [
     "MAX_TOTAL_CHARS", "MB", "DEFAULT_LIMITS",
     # accounts
     "authenticate", "authenticate_issuer_admin", "is_issuer_admin", "load_assessors", "assessors_file",
+    # forget me
+    "learner_data", "erase_learner", "GraderErasure",
     # errors
     "GraderError", "SubmissionNotFound", "InvalidTransition", "IdempotencyConflict", "ClaimConflict",
     "NotLeaseHolder", "LeaseExpired", "InvalidOverride", "RubricRequired", "JustificationRequired",

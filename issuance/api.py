@@ -14,12 +14,15 @@ Everything else in ``issuance/`` is internal and may move; import from here. Con
 - **badges and documents** (what the channels serve): :func:`badge_png`, :func:`badge_svg`,
   :func:`credential_json`, :func:`extract_credential`, :data:`MAX_IMAGE_BYTES`, :func:`context_document`,
   :data:`STACKWISE_EU_MC_V1`, :func:`shape_problem`, :func:`verify_credential`.
+- **forget me**: :func:`credentials_of` (how many a learner holds), :func:`unlink_learner` (the credentials
+  stay valid, the learner's link to them goes).
 - **errors**: the root :class:`IssuanceError` and every subclass (:mod:`issuance.errors`).
 """
 
 from __future__ import annotations
 
 from issuance.baking import MAX_IMAGE_BYTES, badge_png, badge_svg, credential_json, extract_credential
+from issuance.erasure import credentials_of, unlink_learner
 from issuance.errors import (
     AlreadyRevoked,
     BakingError,
@@ -62,6 +65,8 @@ __all__ = [
     # badges and documents
     "badge_png", "badge_svg", "credential_json", "extract_credential", "MAX_IMAGE_BYTES", "context_document",
     "STACKWISE_EU_MC_V1", "shape_problem", "verify_credential",
+    # forget me
+    "credentials_of", "unlink_learner",
     # errors
     "IssuanceError", "NotIssuable", "UnknownSubmission", "CredentialNotFound", "AlreadyRevoked",
     "StatusListNotFound", "IssuerNotFound", "DataIntegrityError", "CanonicalizationError", "UndefinedTermError",
