@@ -14,8 +14,8 @@ Everything else in ``issuance/`` is internal and may move; import from here. Con
 - **badges and documents** (what the channels serve): :func:`badge_png`, :func:`badge_svg`,
   :func:`credential_json`, :func:`extract_credential`, :data:`MAX_IMAGE_BYTES`, :func:`context_document`,
   :data:`STACKWISE_EU_MC_V1`, :func:`shape_problem`, :func:`verify_credential`.
-- **forget me**: :func:`credentials_of` (how many a learner holds), :func:`unlink_learner` (the credentials
-  stay valid, the learner's link to them goes).
+- **forget me**: :func:`credentials_of` (how many a learner holds), :func:`unlink_learner` (re-points
+  their credential records to a random ``erased-…`` id).
 - **errors**: the root :class:`IssuanceError` and every subclass (:mod:`issuance.errors`).
 """
 
