@@ -64,7 +64,6 @@ from grader.erasure import GraderErasure, erase_learner, learner_data
 from grader.errors import (
     ERRORS_BY_CODE,
     AssessorsFileInvalid,
-    AuditLogImmutable,
     ClaimConflict,
     EmptyEvidence,
     EngineError,
@@ -246,7 +245,7 @@ __all__ = [
     "NotLeaseHolder", "LeaseExpired", "InvalidOverride", "RubricRequired", "JustificationRequired",
     "UnknownCredential", "EvidenceError", "UnsupportedType", "TooLarge", "EmptyEvidence", "Unreadable",
     "ScannedImageOnly", "ExtractionTimeout", "ExtractionMemory", "ERRORS_BY_CODE", "EngineError",
-    "AssessorsFileInvalid", "AuditLogImmutable",
+    "AssessorsFileInvalid",
     # for evals/
     "GradingReport", "grade_evidence", "rubric_terms", "normalise", "CriterionSpec", "LevelSpec", "GradedExample",
     "Reading", "complete", "credential_specs", "median_level", "text_stats", "exemplar_rows", "pool_examples",

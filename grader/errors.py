@@ -10,7 +10,8 @@ other end. Some also keep the built-in base they always had (``ValueError``, ``L
 - the catalogue: :class:`UnknownCredential`
 - evidence intake: :class:`EvidenceError` and its coded kinds (:data:`ERRORS_BY_CODE`)
 - the rubric engine: :class:`EngineError`
-- accounts and the audit log: :class:`AssessorsFileInvalid`, :class:`AuditLogImmutable`
+- accounts: :class:`AssessorsFileInvalid`
+- the audit log's ``AuditLogImmutable`` stays beside its table (``grader.store``), where the append-only guard is
 """
 
 from __future__ import annotations
@@ -134,12 +135,8 @@ class EngineError(GraderError, ValueError):
     """The engine cannot grade or fit with what it was given (the message says why)."""
 
 
-# ---- accounts and the audit log
+# ---- accounts
 
 
 class AssessorsFileInvalid(GraderError):
     """The assessors file is missing, unreadable or malformed; the message says where."""
-
-
-class AuditLogImmutable(GraderError):
-    """Something tried to change or delete an audit entry."""

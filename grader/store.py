@@ -33,8 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from grader.errors import AuditLogImmutable
-from grader.models import ISSUABLE_STATUSES, Status
+from grader.models import ISSUABLE_STATUSES, GraderError, Status
 from stackwise import db
 from stackwise.db import Base, make_append_only
 
@@ -234,6 +233,10 @@ GRADER_TABLES = [
     m.__table__ for m in (SubmissionRow, FileRow, GradeRow, CriterionGradeRow, DecisionRow, ReviewRow, AuditRow,
                           EngineRecordRow)
 ]
+
+
+class AuditLogImmutable(GraderError):
+    """Something tried to change or delete an audit entry."""
 
 
 make_append_only(AuditRow, AuditLogImmutable, "the audit log", "grader_audit")

@@ -51,7 +51,6 @@ from issuance.service import (
     credential_uuid,
     did_web_for_url,
 )
-from issuance.store import AuditLogImmutable
 from issuance.trust import TrustedIssuer, TrustList, load_trust_file
 from issuance.verify import Check, Verdict, VerificationReport, shape_problem, verify_credential
 
@@ -71,5 +70,5 @@ __all__ = [
     "IssuanceError", "NotIssuable", "UnknownSubmission", "CredentialNotFound", "AlreadyRevoked",
     "StatusListNotFound", "IssuerNotFound", "DataIntegrityError", "CanonicalizationError", "UndefinedTermError",
     "KeyResolutionError", "KeyFileError", "MultikeyError", "TrustListInvalid", "StatusListError", "BakingError",
-    "UnknownContextError", "AuditLogImmutable",
+    "UnknownContextError",
 ]

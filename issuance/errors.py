@@ -8,7 +8,7 @@ issuance exception derives from. Messages are plain words for the person at the 
 - keys, trust, status lists, badges: :class:`KeyFileError`, :class:`MultikeyError`, :class:`TrustListInvalid`,
   :class:`StatusListError`, :class:`BakingError`
 - also rooted here, defined beside what raises them: ``issuance.loader.UnknownContextError`` (a pyld
-  ``JsonLdError`` too) and ``issuance.store.AuditLogImmutable``
+  ``JsonLdError`` too) and ``issuance.store.AuditLogImmutable`` (beside its table's append-only guard)
 """
 
 from __future__ import annotations
