@@ -10,15 +10,14 @@ Public face::
                                fetch_status_list=lambda url: ...)
     report.ok, report.checks                               # schema, proof, status, validity - in plain words
 
-Adapters (CLI, web, Telegram) import only :mod:`issuance.api` (the domain's face): :class:`IssuanceService` issues
-a passed or approved submission (idempotent), revokes, signs the status list, serves the DID document, verifies
-with the live status list. Built by ``stackwise.wiring.issuance_service``, which connects it to the ready-to-issue
-event of the grader queue it was built on. Typed errors: :mod:`issuance.errors` (root :class:`IssuanceError`).
+Adapters (CLI, web, Telegram) use :class:`issuance.service.IssuanceService`: issue a passed or approved submission
+(idempotent), revoke, the signed status list, the DID document, verify with the live status list. Built by
+``stackwise.wiring.issuance_service``, which subscribes it to the grader's ready-to-issue event.
 
 Modules: :mod:`issuance.dataintegrity` (eddsa-rdfc-2022), :mod:`issuance.loader` (offline JSON-LD contexts),
 :mod:`issuance.keys`, :mod:`issuance.status` (Bitstring Status List), :mod:`issuance.credential`,
 :mod:`issuance.verify` (four verdicts), :mod:`issuance.trust` (whom the verifier trusts),
-:mod:`issuance.multikey`, :mod:`issuance.errors`, :mod:`issuance.service` (with :mod:`issuance.store`, its tables),
+:mod:`issuance.multikey`, :mod:`issuance.service` (with :mod:`issuance.store`, its tables),
 :mod:`issuance.baking` (SVG/PNG badges with the credential inside), :mod:`issuance.web` (routes and tabs).
 ``MAPPING.md`` maps the EU Annex I elements.
 """
