@@ -5,7 +5,7 @@ Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceServi
 
     service = IssuanceService(queue, catalogue, key=key, config=IssuanceConfig.from_settings(settings),
                               database_url=settings.db_url)
-    service.subscribe()                      # issue on a pass or an approval of *this* queue (the composition root)
+    service.subscribe()                      # issue automatically on a pass or an approval (the composition root)
     issued = service.issue(submission_id)    # idempotent: the same stored credential every time
     service.revoke(issued.id, reason="...", actor="root", via="cli")   # actor: an authenticated issuer-admin
     report = service.verify(document)        # one of four verdicts against service.trust_list()
