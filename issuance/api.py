@@ -4,7 +4,7 @@ Everything else in ``issuance/`` is internal and may move; import from here. Con
 
 - **the service**: :class:`IssuanceService` (issue a passed or approved submission, idempotently; revoke;
   status lists; DID documents and issuer profiles; verify against :meth:`IssuanceService.trust_list`). It hears
-  the grader queue it was built on: the wiring connects ``queue.subscribe(service.on_ready_to_issue)``, and
+  the grader queue it was built on once the wiring calls :meth:`IssuanceService.subscribe` (``close`` stops it), and
   :meth:`IssuanceService.on_issued` / ``on_issued=`` are its own listeners. Configured by
   :class:`IssuanceConfig`; :func:`credential_uuid` and :func:`did_web_for_url` parse what users paste.
 - **keys and trust**: :func:`load_or_create_issuer_key`, :class:`IssuerKeys`, :class:`IssuerKey`,

@@ -170,8 +170,7 @@ def _issuance(settings_json: str):
         raise SetupError(f"issuance is not set up: {exc}") from exc
     service = IssuanceService(grader.queue, grader.catalogue, key=key, config=config, database_url=settings.db_url,
                               keys=IssuerKeys(settings.issuer_keys_path), trusted=trusted)
-    # the one connection between the two: this grader queue's passes and approvals issue; nothing else does
-    grader.queue.subscribe(service.on_ready_to_issue)
+    service.subscribe()  # listens to grader.queue, the queue it was built on: its passes and approvals issue
     return service
 
 
