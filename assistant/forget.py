@@ -21,8 +21,8 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from assistant.memory import ConversationMemory
-    from grader.queue import GraderQueue
-    from issuance.service import IssuanceService
+    from grader.api import GraderQueue
+    from issuance.api import IssuanceService
 
 
 log = logging.getLogger(__name__)

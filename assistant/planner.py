@@ -29,11 +29,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from assistant.errors import AssistantError
 from knowledge.documents import describe_rule
 from knowledge.schema import AllOf, AnyOf, Catalogue, Credential, MinCredits, NOfM, Pathway, Prerequisite
 
 
-class PlannerError(ValueError):
+class PlannerError(AssistantError):
     """A planning question that cannot be answered; the message says why, for the learner."""
 
 

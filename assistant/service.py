@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from assistant import planner
+from assistant.errors import AssistantError
 from assistant.language import LANGUAGE_NAMES
 from assistant.linking import Mention, link_entities, resolve
 from assistant.memory import ConversationMemory, Subject
@@ -57,10 +58,6 @@ ReaderMode = Literal["rules", "model", "hybrid"]
 _ROUTE_FACETS = {Facet.duration, Facet.price, Facet.ects}
 _NEEDS_TARGET = {Tool.facts, Tool.prerequisites, Tool.required_by, Tool.can_enrol, Tool.compare, Tool.provider}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-class AssistantError(ValueError):
-    """Bad input from the learner; the message is safe to show."""
 
 
 class Citation(BaseModel):

@@ -38,7 +38,8 @@ import bcrypt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from grader.models import Assessor, GraderError
+from grader.errors import AssessorsFileInvalid
+from grader.models import Assessor
 
 ASSESSORS_FILE_ENV = "STACKWISE_ASSESSORS_FILE"
 BCRYPT_MAX_BYTES = 72
@@ -46,10 +47,6 @@ ASSESSOR = "assessor"
 ISSUER_ADMIN = "issuer-admin"
 Role = Literal["assessor", "issuer-admin"]
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
-
-
-class AssessorsFileInvalid(GraderError):
-    """The assessors file is missing, unreadable or malformed; the message says where."""
 
 
 class AssessorAccount(BaseModel):

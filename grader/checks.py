@@ -18,20 +18,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
+from grader.choice_model import ChoiceModel
 from grader.engine import CriterionSpec
 from prompts import Prompt, load_prompt
 
 LETTERS = "ABCDEF"
 MAX_EVIDENCE_CHARS = 6000
 Questions = Literal["checks", "letters", "both"]
-
-
-class ChoiceModel(Protocol):
-    name: str
-
-    def choice_distribution(self, messages: list[dict[str, str]], options: list[str]) -> dict[str, float]: ...
 
 
 def render_rubric(specs: Sequence[CriterionSpec]) -> str:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.errors import EngineError
 from grader.text_features import STAT_NAMES, passages, text_stats
 from knowledge.schema import Credential, RubricCriterion
 
@@ -60,10 +61,6 @@ def questions_for(groups: Sequence[str]) -> str:
     wanted = {"checks", "letters"} & set(groups)
     return "both" if len(wanted) == 2 else (wanted.pop() if wanted else "none")
 KNN_K = 5
-
-
-class EngineError(ValueError):
-    """The engine cannot grade or fit with what it was given (the message says why)."""
 
 
 # ------------------------------------------------------------------ criteria

@@ -23,6 +23,18 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.errors import (  # noqa: F401  (re-exported: the evidence errors' old home)
+    ERRORS_BY_CODE,
+    EmptyEvidence,
+    EvidenceError,
+    ExtractionMemory,
+    ExtractionTimeout,
+    ScannedImageOnly,
+    TooLarge,
+    Unreadable,
+    UnsupportedType,
+)
+
 MB = 1_048_576
 MAX_FILE_BYTES = 10 * MB
 MAX_TOTAL_CHARS = 60_000
@@ -61,54 +73,6 @@ class IntakeLimits(BaseModel):
 
 
 DEFAULT_LIMITS = IntakeLimits()
-
-
-class EvidenceError(ValueError):
-    """Evidence that cannot be graded; ``code`` names the problem, the message explains it to a learner."""
-
-    code = "invalid"
-
-    def __init__(self, message: str, filename: str | None = None):
-        self.filename = filename
-        self.reason = message
-        super().__init__(f"{filename}: {message}" if filename else message)
-
-
-class UnsupportedType(EvidenceError):
-    code = "unsupported_type"
-
-
-class TooLarge(EvidenceError):
-    code = "too_large"
-
-
-class EmptyEvidence(EvidenceError):
-    code = "empty"
-
-
-class Unreadable(EvidenceError):
-    code = "unreadable"
-
-
-class ScannedImageOnly(EvidenceError):
-    code = "scanned_image_only"
-
-
-class ExtractionTimeout(EvidenceError):
-    """Parsing the file ran past :attr:`IntakeLimits.timeout_s`; the parsing process was killed."""
-
-    code = "timeout"
-
-
-class ExtractionMemory(EvidenceError):
-    """Parsing the file needed more than :attr:`IntakeLimits.memory_bytes`."""
-
-    code = "out_of_memory"
-
-
-ERRORS_BY_CODE: dict[str, type[EvidenceError]] = {cls.code: cls for cls in (
-    EvidenceError, UnsupportedType, TooLarge, EmptyEvidence, Unreadable, ScannedImageOnly, ExtractionTimeout,
-    ExtractionMemory)}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from grader.engine import Combiner, GradedExample, Reading, pass_probability
 from grader.routing import Choice, choose_threshold
-from knowledge.schema import Credential
+from knowledge.schema import Credential, meets_pass_rule
 
 FOLDS = 5
 
@@ -37,8 +37,8 @@ class PassRule:
                    float(rubric.pass_threshold), float(rubric.min_points_each))
 
     def passes(self, chosen: dict[str, int]) -> bool:
-        pts = [self.points[i][chosen[k]] for i, k in enumerate(self.keys)]
-        return sum(pts) >= self.threshold and all(p >= self.min_each for p in pts)
+        return meets_pass_rule((self.points[i][chosen[k]] for i, k in enumerate(self.keys)), self.threshold,
+                               self.min_each)
 
     def probability(self, dists: dict[str, Sequence[float]]) -> float:
         return pass_probability(self.points, [dists[k] for k in self.keys], self.threshold, self.min_each)

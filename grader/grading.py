@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from grader.errors import UnknownCredential
 from grader.evidence import combine
 from grader.injection import InjectionDetector, PassageJudge, RubricTerms
 from grader.policy import Outcome, Signals, decide
@@ -21,11 +22,6 @@ from grader.signals import (
     quote_in_evidence,
 )
 from knowledge.schema import Catalogue, Credential
-
-
-class UnknownCredential(LookupError):
-    def __init__(self, credential_id: str, known: list[str]):
-        super().__init__(f"unknown credential {credential_id!r}; known credentials: {', '.join(known)}")
 
 
 @dataclass(frozen=True)

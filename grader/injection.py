@@ -357,7 +357,7 @@ def _tidy(text: str) -> str:
 
 # ------------------------------------------------------------------ the detector
 
-def _groups(items: list[Passage]) -> list[Passage]:
+def group_passages(items: list[Passage]) -> list[Passage]:
     """Consecutive ordinary sentences of one paragraph joined into passages of up to ~60 words (one model
     question each)."""
     out: list[Passage] = []
@@ -383,6 +383,8 @@ def _groups(items: list[Passage]) -> list[Passage]:
     return out
 
 
+_groups = group_passages  # the name evals/redteam_bench.py imports (grader.api.group_passages is the face's)
+
 class InjectionDetector:
     """Rules, normalisation and (with a ``judge``) the model, combined by the fitted :class:`Weights`."""
 
@@ -401,7 +403,7 @@ class InjectionDetector:
         """Find passages aimed at the grader; ``sanitised`` is the normalised text without them."""
         normal = normalise(text)
         found = passages(normal)
-        units = _groups(found)
+        units = group_passages(found)
         scores = self._judge(units, rubric)
         w = self.weights
         confirmed: list[Passage] = []

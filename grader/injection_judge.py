@@ -14,7 +14,8 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from grader.checks import ChoiceModel, new_marker
+from grader.checks import new_marker
+from grader.choice_model import ChoiceModel
 from prompts import Prompt, load_prompt
 
 EXAMPLE_MARKER = "=====PASSAGE-EXAMPLE====="

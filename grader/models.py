@@ -1,9 +1,9 @@
-"""Boundary models and typed errors of the grader domain.
+"""Boundary models of the grader domain.
 
-Everything that crosses the grader's public face (``grader.queue``) is one of these pydantic models:
+Everything that crosses the grader's public face (:mod:`grader.api`) is one of these pydantic models:
 adapters (CLI, Gradio, Telegram) build :class:`SubmissionIn`, the scorer builds :class:`GradeResult`,
-and every read returns a view model, never an ORM row. Errors are typed per concern so adapters can
-turn each into a clear message.
+and every read returns a view model, never an ORM row. The typed errors live in :mod:`grader.errors`
+(the queue's are re-exported here, their earlier home).
 """
 
 from __future__ import annotations
@@ -13,6 +13,19 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from grader.errors import (  # noqa: F401  (re-exported: the errors' old home; grader.errors is theirs now)
+    ClaimConflict,
+    GraderError,
+    IdempotencyConflict,
+    InvalidOverride,
+    InvalidTransition,
+    JustificationRequired,
+    LeaseExpired,
+    NotLeaseHolder,
+    RubricRequired,
+    SubmissionNotFound,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Vocabulary
@@ -319,54 +332,3 @@ class ReadyToIssue(_Model):
     source: Literal["auto_pass", "assessor"]
     actor: str
     at: datetime
-
-
-# --------------------------------------------------------------------------------------------------
-# Errors
-
-
-class GraderError(Exception):
-    """Base of every grader error; the message is meant for the person at the other end."""
-
-
-class SubmissionNotFound(GraderError, LookupError):
-    def __init__(self, submission_id: str):
-        super().__init__(f"no submission {submission_id!r}")
-        self.submission_id = submission_id
-
-
-class InvalidTransition(GraderError):
-    def __init__(self, submission_id: str, current: str, wanted: str, detail: str = ""):
-        message = f"submission {submission_id!r} is {current!r}; it cannot become {wanted!r}"
-        super().__init__(message + (f" ({detail})" if detail else ""))
-        self.submission_id, self.current, self.wanted = submission_id, current, wanted
-
-
-class IdempotencyConflict(GraderError):
-    """The idempotency key was already used by this learner for a different credential."""
-
-
-class ClaimConflict(GraderError):
-    def __init__(self, submission_id: str, holder: str, expires_at: datetime):
-        super().__init__(f"submission {submission_id!r} is claimed by {holder!r} until {expires_at:%Y-%m-%d %H:%M} UTC")
-        self.submission_id, self.holder, self.expires_at = submission_id, holder, expires_at
-
-
-class NotLeaseHolder(GraderError):
-    """The assessor does not hold the lease on this submission (never claimed, or someone else's)."""
-
-
-class LeaseExpired(NotLeaseHolder):
-    """The assessor's lease ran out; claim again (if nobody else has) before deciding."""
-
-
-class InvalidOverride(GraderError):
-    """An override names an unknown criterion or level, or changes a level without a comment."""
-
-
-class RubricRequired(GraderError):
-    """Totals must be recomputed but no rubric (or re-scoring callable) was given or found."""
-
-
-class JustificationRequired(GraderError):
-    """The decision contradicts the rubric's result; the assessor must say why in the comment."""

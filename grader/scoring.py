@@ -15,8 +15,9 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from grader.choice_model import ChoiceModel
 from grader.signals import jaccard, shingles
 from knowledge.schema import Credential, RubricCriterion
 from prompts import Prompt, load_prompt
@@ -33,10 +34,11 @@ class Scorer(Protocol):
     def score(self, credential: Credential, evidence: str) -> RubricScore: ...
 
 
-class ChoiceModel(Protocol):
-    name: str
+@runtime_checkable
+class Refittable(Protocol):
+    """A scorer whose fitted combiner a refit replaces (the engine's :class:`grader.engine_scorer.EngineScorer`)."""
 
-    def choice_distribution(self, messages: list[dict[str, str]], options: list[str]) -> dict[str, float]: ...
+    combiner: Any
 
 
 @dataclass(frozen=True)

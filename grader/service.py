@@ -28,7 +28,7 @@ from grader.models import (
     SubmissionView,
 )
 from grader.queue import DEFAULT_GRADING_LEASE_SECONDS, GraderQueue, InvalidTransition, NotLeaseHolder
-from grader.scoring import Scorer
+from grader.scoring import Refittable, Scorer
 from knowledge.schema import Catalogue
 from llm.priority import background_priority
 
@@ -312,7 +312,7 @@ class GraderService:
         try:
             combiner = self._refit()
             scorer = self._scorer
-            if combiner is not None and scorer is not None and hasattr(scorer, "combiner"):
+            if combiner is not None and isinstance(scorer, Refittable):
                 scorer.combiner = combiner  # the next grade uses the refitted engine
         except Exception:
             logger.exception("refitting the grading engine failed; the previous fit stays in use")

@@ -33,19 +33,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from grader.choice_model import ChoiceModel
 from prompts import Prompt, load_prompt
 
 PROMPT_NAME = "short_answer"
 FEATURE_GROUPS = ("model", "lexical", "embedding", "knn", "matcher")
 KNN_K = 5
-
-
-class ChoiceModel(Protocol):
-    name: str
-
-    def choice_distribution(self, messages: list[dict[str, str]], options: list[str]) -> dict[str, float]: ...
 
 
 # ------------------------------------------------------------------ label scales

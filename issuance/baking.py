@@ -22,16 +22,13 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+from issuance.errors import BakingError  # noqa: F401  (re-exported)
 from issuance.verify import shape_problem
 
 OB_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
 PNG_KEYWORD = b"openbadgecredential"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-
-
-class BakingError(ValueError):
-    """An image has no (or a malformed) embedded credential; the message says which."""
 
 
 def credential_json(document: Mapping[str, Any]) -> str:

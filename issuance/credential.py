@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from issuance.dataintegrity import format_datetime, is_issuer_id, sign
+from issuance.errors import IssuanceError  # noqa: F401  (re-exported)
 from issuance.keys import IssuerKey
 from issuance.loader import OB_V3P0_3_0_3, STACKWISE_EU_MC_V1, VC_V2
 from issuance.verify import schema_errors
@@ -34,10 +35,6 @@ from knowledge.schema import Credential, Provider, Rubric
 CONTEXTS = [VC_V2, OB_V3P0_3_0_3, STACKWISE_EU_MC_V1]
 CREDENTIAL_TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
-
-
-class IssuanceError(ValueError):
-    """The credential cannot be issued as asked (the message says why)."""
 
 
 class IssuerConfig(BaseModel):

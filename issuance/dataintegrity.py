@@ -34,6 +34,7 @@ from pyld import jsonld
 from pyld.canon import URDNA2015
 from pyld.jsonld import JsonLdError, JsonLdProcessor
 
+from issuance.errors import CanonicalizationError, DataIntegrityError, KeyResolutionError, UndefinedTermError  # noqa: F401  (re-exported)
 from issuance.loader import OfflineDocumentLoader, UnknownContextError, default_loader, find_unknown_context
 from issuance.multikey import (
     MultikeyError,
@@ -61,32 +62,6 @@ _RELATIVE_BASE = "https://relative-iri.invalid/"
 _MADE_UP_BASES = (_RELATIVE_BASE, "http://example.org/base/")
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-
-
-# ---------------------------------------------------------------- errors
-
-
-class DataIntegrityError(Exception):
-    """Base class: the message is a plain-words reason."""
-
-
-class CanonicalizationError(DataIntegrityError):
-    """The document could not be turned into canonical N-Quads."""
-
-
-class UndefinedTermError(CanonicalizationError):
-    """The document has properties or types its ``@context`` does not define (they would not be signed)."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            "not every term is defined by the document's @context, so the signature would not cover it: "
-            + "; ".join(problems)
-        )
-
-
-class KeyResolutionError(DataIntegrityError):
-    """A verification method could not be resolved to an Ed25519 public key."""
 
 
 # ---------------------------------------------------------------- canonicalization

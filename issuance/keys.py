@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from issuance.errors import KeyFileError  # noqa: F401  (re-exported)
 from issuance.loader import DID_V1, MULTIKEY_V1
 from issuance.multikey import (
     MultikeyError,
@@ -33,10 +34,6 @@ from issuance.multikey import (
 )
 
 KEY_FILE_ENV = "STACKWISE_ISSUER_KEY_FILE"
-
-
-class KeyFileError(Exception):
-    """The key file is missing, unsafe or unreadable (the message says which and where)."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from typing import Any
 from pyld.context_resolver import ContextResolver
 from pyld.jsonld import JsonLdError
 
+from issuance.errors import IssuanceError
+
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 VC_EXAMPLES_V2 = "https://www.w3.org/ns/credentials/examples/v2"
 OB_V3P0_3_0_3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -48,7 +50,7 @@ PINNED_CONTEXTS: Mapping[str, str] = {
 }
 
 
-class UnknownContextError(JsonLdError):
+class UnknownContextError(JsonLdError, IssuanceError):
     """A document names a JSON-LD context (or other document) that is not pinned in ``issuance/contexts``."""
 
     def __init__(self, url: str, known: list[str]):

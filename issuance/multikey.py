@@ -13,12 +13,10 @@ import base58
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from issuance.errors import MultikeyError  # noqa: F401  (re-exported)
+
 ED25519_PUB_PREFIX = bytes([0xED, 0x01])  # multicodec ed25519-pub (0xed) as unsigned varint
 ED25519_PRIV_PREFIX = bytes([0x80, 0x26])  # multicodec ed25519-priv (0x1300) as unsigned varint
-
-
-class MultikeyError(ValueError):
-    """A multibase / multikey value that cannot be decoded as an Ed25519 key."""
 
 
 def multibase_base58btc_encode(data: bytes) -> str:

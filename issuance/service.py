@@ -1,7 +1,7 @@
 """Issuance's public face: issue a signed credential for a passed or approved submission, revoke it, publish the
 status list and the issuer's key, and verify credentials - all against the one database the grader uses.
 
-Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceService`::
+Adapters (CLI, Gradio routes and tabs, Telegram) call only :class:`IssuanceService` (through :mod:`issuance.api`)::
 
     config = IssuanceConfig.for_public_url("https://credentials.example.org", issuer_name="Example")
     service = IssuanceService(queue, catalogue, key=key, config=config, database_url=database_url)
@@ -40,18 +40,28 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from grader.models import (
+from grader.api import (
     ISSUABLE_STATUSES,
     Assessor,
+    GraderQueue,
     InvalidTransition,
+    Listeners,
     ReadyToIssue,
     Status,
     SubmissionDetail,
     SubmissionNotFound,
 )
-from grader.queue import GraderQueue, on_ready_to_issue
-from issuance.credential import EvidenceItem, IssuanceError, IssuerConfig, Learner, issue_credential
+from issuance.credential import EvidenceItem, IssuerConfig, Learner, issue_credential
 from issuance.dataintegrity import format_datetime, sign
+from issuance.errors import (  # noqa: F401  (re-exported)
+    AlreadyRevoked,
+    CredentialNotFound,
+    IssuanceError,
+    IssuerNotFound,
+    NotIssuable,
+    StatusListNotFound,
+    UnknownSubmission,
+)
 from issuance.keys import IssuerKey, IssuerKeys, controller_document
 from issuance.loader import OB_V3P0_3_0_3, VC_V2
 from issuance.status import MIN_BITS, StatusList, status_entry, status_list_credential
@@ -87,40 +97,6 @@ WHY_NOT = {
     Status.resubmission_requested: "was sent back for resubmission by an assessor",
     Status.error: "could not be graded",
 }
-
-
-# ---------------------------------------------------------------- errors
-
-
-class NotIssuable(IssuanceError):
-    """The submission may not (or cannot) be issued; ``status`` is its status, ``None`` when it does not exist."""
-
-    def __init__(self, submission_id: str, status: str | None, reason: str):
-        super().__init__(f"submission {submission_id!r} cannot be issued: {reason}")
-        self.submission_id, self.status, self.reason = submission_id, status, reason
-
-
-class UnknownSubmission(NotIssuable, LookupError):
-    def __init__(self, submission_id: str):
-        super().__init__(submission_id, None, "there is no such submission")
-
-
-class CredentialNotFound(IssuanceError, LookupError):
-    def __init__(self, credential_id: str):
-        super().__init__(f"no issued credential {credential_id!r}")
-        self.credential_id = credential_id
-
-
-class AlreadyRevoked(IssuanceError):
-    """The credential was revoked before (the message says when and why)."""
-
-
-class StatusListNotFound(IssuanceError, LookupError):
-    """No status list with that number has been published."""
-
-
-class IssuerNotFound(IssuanceError, LookupError):
-    """No awarding body with that id in the catalogue (so no issuer of ours)."""
 
 
 # ---------------------------------------------------------------- configuration and views
@@ -273,9 +249,10 @@ class IssuanceService:
 
     def __init__(self, queue: GraderQueue, catalogue: Catalogue, *, key: IssuerKey, config: IssuanceConfig,
                  database_url: str, clock: Callable[[], datetime] = utcnow, keys: IssuerKeys | None = None,
-                 trusted: Iterable[TrustedIssuer] = ()):
+                 trusted: Iterable[TrustedIssuer] = (), on_issued: Iterable[Callable[[IssuedCredential], None]] = ()):
         """``key``: the instance DID's key; ``keys``: the awarding bodies' keys (default: ``key`` for every body);
-        ``trusted``: issuers the operator trusts besides this instance's own."""
+        ``trusted``: issuers the operator trusts besides this instance's own; ``on_issued``: listeners for newly
+        issued credentials (more with :meth:`on_issued`)."""
         ensure_tables(engine_for(database_url))
         self.queue = queue
         self.catalogue = catalogue
@@ -285,7 +262,7 @@ class IssuanceService:
         self._trusted = list(trusted)
         self._sessions = session_factory(database_url)
         self._clock = clock
-        self._listeners: list[Callable[[IssuedCredential], None]] = []
+        self._issued = Listeners[IssuedCredential]("issued-credential", on_issued)
         self._lock = threading.Lock()
         self._list_cache: dict[tuple[str | None, int], tuple[tuple, dict[str, Any]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
@@ -370,13 +347,14 @@ class IssuanceService:
     # ---- events ------------------------------------------------------------------------------------
 
     def subscribe(self) -> Callable[[], None]:
-        """Issue automatically whenever the grader makes a submission issuable (a pass or an approval).
+        """Issue automatically whenever *this service's* grader queue makes a submission issuable (a pass or an
+        approval): :meth:`on_ready_to_issue` becomes a listener of ``self.queue`` (no other queue is heard).
 
         Idempotent; returns the unsubscribe function (also :meth:`close`).
         """
         with self._lock:
             if self._unsubscribe is None:
-                self._unsubscribe = on_ready_to_issue(self.on_ready_to_issue)
+                self._unsubscribe = self.queue.subscribe(self.on_ready_to_issue)
         return self.close
 
     def close(self) -> None:
@@ -386,12 +364,9 @@ class IssuanceService:
             unsubscribe()
 
     def on_ready_to_issue(self, event: ReadyToIssue) -> None:
-        """The grader's event: issue the submission (events of other databases' queues are ignored)."""
+        """The grader's event (from the queue this service was wired to): issue the submission."""
         try:
             issued = self.issue(event.submission_id, actor=f"auto:{event.source}")
-        except UnknownSubmission:
-            log.debug("ready-to-issue event for %s, which is not in this database", event.submission_id)
-            return
         except IssuanceError as exc:
             log.error("automatic issuance of submission %s failed: %s", event.submission_id, exc)
             return
@@ -402,24 +377,10 @@ class IssuanceService:
 
         Callback exceptions are logged, never propagated.
         """
-        with self._lock:
-            self._listeners.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return unsubscribe
+        return self._issued.subscribe(callback)
 
     def _announce(self, issued: IssuedCredential) -> None:
-        with self._lock:
-            callbacks = list(self._listeners)
-        for callback in callbacks:
-            try:
-                callback(issued)
-            except Exception:
-                log.exception("issued-credential listener %r failed for %s", callback, issued.id)
+        self._issued.emit(issued, issued.id)
 
     # ---- issuing -----------------------------------------------------------------------------------
 

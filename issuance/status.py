@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from issuance.dataintegrity import format_datetime, sign
+from issuance.errors import StatusListError  # noqa: F401  (re-exported)
 from issuance.loader import VC_V2
 from issuance.multikey import MultikeyError, multibase_base64url_decode, multibase_base64url_encode
 
@@ -30,10 +31,6 @@ SUSPENSION = "suspension"
 ENTRY_TYPE = "BitstringStatusListEntry"
 LIST_TYPE = "BitstringStatusList"
 CREDENTIAL_TYPE = "BitstringStatusListCredential"
-
-
-class StatusListError(ValueError):
-    """A malformed status list, list credential or entry (the message says what is wrong)."""
 
 
 class StatusList:

@@ -38,12 +38,9 @@ from issuance.dataintegrity import (
     is_issuer_id,
     resolve_did_key,
 )
+from issuance.errors import TrustListInvalid  # noqa: F401  (re-exported)
 
 __all__ = ["TrustList", "TrustListInvalid", "TrustedIssuer", "load_trust_file"]
-
-
-class TrustListInvalid(ValueError):
-    """The trusted-issuers file is missing, unreadable or malformed (the message says where)."""
 
 
 class TrustedIssuer(BaseModel):

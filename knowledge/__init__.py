@@ -4,6 +4,8 @@ Public face::
 
     load_catalogue(path) -> Catalogue          # raises CatalogueInvalid listing every problem
     validate_catalogue(path) -> list[Problem]  # [] when valid
+
+The domain's whole face (schema, CTDL import, index, search, errors) is :mod:`knowledge.api`.
 """
 
 from __future__ import annotations

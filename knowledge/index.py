@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 
 from knowledge.documents import CatalogueDocument, catalogue_documents
+from knowledge.errors import KnowledgeError
 from knowledge.schema import Catalogue
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 BATCH = 64
 
 
-class IndexNotBuilt(Exception):
+class IndexNotBuilt(KnowledgeError):
     """The index directory has no catalogue yet."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from knowledge.errors import KnowledgeError
 from knowledge.schema import Catalogue, CatalogueFile, Credential, Pathway, Provider
 
 YAML_SUFFIXES = {".yaml", ".yml"}
@@ -35,7 +36,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class CatalogueInvalid(Exception):
+class CatalogueInvalid(KnowledgeError):
     """The catalogue has problems; ``problems`` lists every one found."""
 
     def __init__(self, problems: list[Problem]):

@@ -27,7 +27,7 @@ Optional elements: ``prerequisites``, ``id_verification``, ``grading``, ``stacka
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -149,6 +149,14 @@ class RubricCriterion(StrictModel):
         return self.levels[-1].points
 
 
+def meets_pass_rule(points: Iterable[float], pass_threshold: float, min_points_each: float) -> bool:
+    """The pass rule, written once for every caller (:meth:`Rubric.passes`, the review queue's re-scoring, the
+    decision policy, the engine's fitting): the total reaches ``pass_threshold`` and every criterion's points
+    reach ``min_points_each``."""
+    earned = list(points)
+    return sum(earned) >= pass_threshold and all(p >= min_points_each for p in earned)
+
+
 class Rubric(StrictModel):
     """A rubric with 3–6 criteria. A submission passes when its total reaches ``pass_threshold``
     and every criterion reaches at least ``min_points_each``."""
@@ -178,8 +186,8 @@ class Rubric(StrictModel):
         return sum(c.max_points for c in self.criteria)
 
     def passes(self, points: Mapping[str, float]) -> bool:
-        """The pass rule: the total reaches ``pass_threshold`` and each criterion ``min_points_each``."""
-        return sum(points.values()) >= self.pass_threshold and all(p >= self.min_points_each for p in points.values())
+        """The pass rule (:func:`meets_pass_rule`) on the points earned per criterion id."""
+        return meets_pass_rule(points.values(), self.pass_threshold, self.min_points_each)
 
 
 class RoutingPolicy(StrictModel):

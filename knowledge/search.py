@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from rank_bm25 import BM25Okapi
 
 from knowledge.documents import CatalogueDocument
+from knowledge.errors import KnowledgeError
 from knowledge.index import CatalogueIndex, entity_id
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -29,7 +30,7 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-class SearchError(ValueError):
+class SearchError(KnowledgeError, ValueError):
     """The query cannot be searched (e.g. it is empty)."""
 
 

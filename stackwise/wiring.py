@@ -186,7 +186,7 @@ def _issuance(settings_json: str):
         raise SetupError(f"issuance is not set up: {exc}") from exc
     service = IssuanceService(grader.queue, grader.catalogue, key=key, config=config, database_url=settings.db_url,
                               keys=IssuerKeys(settings.issuer_keys_path), trusted=trusted)
-    service.subscribe()  # a pass or an assessor's approval issues the credential; nothing else does
+    service.subscribe()  # listens to grader.queue, the queue it was built on: its passes and approvals issue
     return service
 
 

@@ -22,7 +22,7 @@ from grader.models import (
     Status,
     Totals,
 )
-from grader.queue import GraderQueue, on_ready_to_issue, rubric_scorer
+from grader.queue import GraderQueue, rubric_scorer
 from tests.test_grader_store import (
     ALICE,
     BOB,
@@ -266,14 +266,31 @@ def test_agreement_stats_per_criterion(queue: GraderQueue) -> None:
     assert [s.criterion_id for s in queue.agreement_stats(credential_id=CREDENTIAL)] == ["c1", "c2", "c3"]
 
 
+def test_ready_to_issue_is_heard_only_by_the_listeners_of_that_queue(tmp_path, clock: Clock) -> None:
+    """Listeners belong to one queue instance (given to it or subscribed on it): no other queue's passes reach them."""
+    heard_a: list[ReadyToIssue] = []
+    heard_b: list[ReadyToIssue] = []
+    queue_a = GraderQueue(f"sqlite:///{tmp_path / 'a.db'}", clock=clock, rubrics=lambda _cid: make_rubric(),
+                          listeners=[heard_a.append])
+    queue_b = new_queue(f"sqlite:///{tmp_path / 'b.db'}", clock)
+    queue_b.subscribe(heard_b.append)
+    for queue, learner in ((queue_a, "a"), (queue_b, "b")):
+        sid = queue.create_submission(submission_in(learner)).id
+        queue.start_grading(sid)
+        queue.record_grade(sid, grade_result(decision="pass", reasons=[]))
+    assert [e.submission_id for e in heard_a] == queue_a.ready_to_issue()
+    assert [e.submission_id for e in heard_b] == queue_b.ready_to_issue()
+    assert len(heard_a) == len(heard_b) == 1 and heard_a[0].submission_id != heard_b[0].submission_id
+
+
 def test_ready_to_issue_event_fires_for_auto_pass_and_approval_only(queue: GraderQueue) -> None:
     events: list[ReadyToIssue] = []
 
     def broken(_event: ReadyToIssue) -> None:
         raise RuntimeError("issuance is down")
 
-    stop_broken = on_ready_to_issue(broken)
-    stop = on_ready_to_issue(events.append)
+    stop_broken = queue.subscribe(broken)
+    stop = queue.subscribe(events.append)
     try:
         passed = queue.create_submission(submission_in("p")).id
         queue.start_grading(passed)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from knowledge.errors import KnowledgeError
 from knowledge.schema import (
     Credential,
     Pathway,
@@ -16,7 +17,7 @@ from knowledge.schema import (
 # ---------------------------------------------------------------- public models
 
 
-class CtdlImportError(Exception):
+class CtdlImportError(KnowledgeError):
     """The input cannot be imported at all (unreadable, not JSON, not CTDL, nothing importable)."""
 
     def __init__(self, message: str, path: Path | str | None = None):
