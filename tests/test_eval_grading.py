@@ -355,6 +355,24 @@ def test_matcher_off_and_embedding_choices(tmp_path):
     assert emb.system("answer matcher").n == 36
 
 
+def test_report_escapes_markup_from_the_dataset(tmp_path):
+    """Questions and responses are dataset text: the Jinja2 template escapes them, so a <script> stays text."""
+    rows = [json.loads(line) for line in _dataset_file(tmp_path).read_text().splitlines()]
+    for n, row in enumerate(rows):
+        row["question"] = "<script>alert('q')</script> " + row["question"]
+        row["response"] += " <script>alert(1)</script>"
+        if row["split"] == "test" and n % 4 == 0:  # a few human labels the scorer cannot match: disagreements
+            row["label"] = "correct" if row["label"] == "incorrect" else "incorrect"
+    path = _write_jsonl(tmp_path / "hostile.jsonl", rows)
+    evaluate(str(path), EvalOptions(split="test", calibration_limit=20), Settings(home=tmp_path / "home"),
+             tmp_path / "out", model=FakeModel(), progress=False)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&#39;q&#39;)&lt;/script&gt; Question 0" in html  # the per-question table
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;</td></tr>" in html  # a response among the disagreements
+    assert html.count("data:image/png;base64,") == 3 and "<h2>Most confident disagreements</h2>" in html
+
+
 def test_cache_ignores_a_torn_line(tmp_path):
     cache = ResultCache(tmp_path, model="m", prompt_id="p.v1", dataset="d", config={"a": 1})
     cache.put("x", {"v": 1})
