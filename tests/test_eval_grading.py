@@ -78,6 +78,22 @@ def test_metrics_match_sklearn():
         f1_score(["correct", "incorrect"], ["correct", "correct"], average="macro"))
 
 
+def test_metrics_edge_cases_the_reports_rely_on():
+    labels = ["incorrect", "correct"]
+    assert math.isnan(M.auroc([0.2, 0.9], [True, True]))  # one class: undefined, shown as a dash
+    assert M.auroc([0.2, 0.9, 0.9], [False, True, False]) == pytest.approx(0.75)  # a tie counts one half
+    assert math.isnan(M.accuracy([], [])) and math.isnan(M.macro_f1([], [], labels))
+    assert math.isnan(M.cohen_kappa([], [], labels, weights="quadratic"))
+    assert M.confusion([], [], labels) == [[0, 0], [0, 0]]
+    assert M.per_label_f1([], [], labels) == {"incorrect": 0.0, "correct": 0.0}
+    assert M.per_label_f1(["correct"], ["correct"], labels) == {"incorrect": 0.0, "correct": 1.0}
+    assert M.cohen_kappa(["correct"], ["incorrect"], labels) == 0.0
+    with pytest.raises(ValueError, match="not on the scale"):
+        M.confusion(["correct"], ["maybe"], labels)
+    with pytest.raises(ValueError, match="unknown weights"):
+        M.cohen_kappa(["correct"], ["correct"], labels, weights="cubic")
+
+
 def test_calibration_and_risk_coverage_by_hand():
     conf = [0.95, 0.95, 0.85, 0.75, 0.55]
     correct = [True, True, False, True, False]
