@@ -9,7 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
-from evals.grading_eval.runner import GradingEvalResult
+from evals.grading_eval.results import GradingEvalResult
 from evals.reporting import fmt as _fmt
 from evals.reporting import pct as _pct
 from evals.reporting import render
