@@ -17,6 +17,10 @@ the bundled model through :class:`~stackwise.models.langchain_adapter.TextModelC
 precision/recall, string-similarity context precision/recall, ROUGE-L and string similarity against the
 reference). Tracking is off (``RAGAS_DO_NOT_TRACK``) and nothing uses tiktoken. Per-item scores are
 cached under the data home, keyed by judge model and the sample's content, so a run resumes.
+
+One module (about 440 lines) on purpose: the sample building, the ragas judge, the cache and the run
+share the cache key and metric names and change together; the HTML page is a template
+(``evals/templates/assistant_report.html.j2``).
 """
 
 from __future__ import annotations
