@@ -2,9 +2,10 @@
 
 Agreement (accuracy, F1, Cohen's kappa, AUROC, the confusion matrix) comes from :mod:`sklearn.metrics`; the
 wrappers here only fix the label order and keep the edge cases the reports rely on (NaN where a figure is
-undefined, an empty matrix for no items). Calibration (reliability bins, ECE, Brier, log loss over label
-dictionaries) and risk–coverage are written here: scikit-learn has no ECE, no reliability table over the top-label
-confidence and no risk–coverage curve or AURC.
+undefined, an empty matrix for no items). Calibration (reliability bins, ECE) and risk–coverage are written
+here: scikit-learn has no ECE, no reliability table over the top-label confidence and no risk–coverage curve or
+AURC. Brier and log loss over label dictionaries stay here too: scikit-learn's renormalise each row and clip
+differently, which would change the reported figures.
 
 Every function takes gold and predicted labels as sequences of strings plus the ordered label list,
 so a confusion matrix's rows and columns and the weights of quadratic kappa follow the scale's order.
