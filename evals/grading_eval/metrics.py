@@ -4,8 +4,8 @@ Agreement (accuracy, F1, Cohen's kappa, AUROC, the confusion matrix) comes from 
 wrappers here only fix the label order and keep the edge cases the reports rely on (NaN where a figure is
 undefined, an empty matrix for no items). Calibration (reliability bins, ECE) and risk–coverage are written
 here: scikit-learn has no ECE, no reliability table over the top-label confidence and no risk–coverage curve or
-AURC. Brier and log loss over label dictionaries stay here too: scikit-learn's renormalise each row and clip
-differently, which would change the reported figures.
+AURC. Brier and log loss over label dictionaries stay here too: scikit-learn's clip at machine epsilon rather
+than 1e-12 and warn when a row does not sum to one, so a zero probability would change the reported log loss.
 
 Every function takes gold and predicted labels as sequences of strings plus the ordered label list,
 so a confusion matrix's rows and columns and the weights of quadratic kappa follow the scale's order.
