@@ -12,6 +12,9 @@ Reported:
   engine took (planner / facts / language model).
 
 Pure reporting: nothing here asserts on timing. Run with ``stackwise eval assistant-golden``.
+
+One module (about 440 lines) on purpose: the golden set's models, the exact checks, the run and the text
+report are one benchmark that :mod:`evals.assistant_eval` reuses whole; each section is short.
 """
 
 from __future__ import annotations

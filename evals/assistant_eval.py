@@ -17,6 +17,10 @@ the bundled model through :class:`~llm.langchain_adapter.TextModelChat` and raga
 precision/recall, string-similarity context precision/recall, ROUGE-L and string similarity against the
 reference). Tracking is off (``RAGAS_DO_NOT_TRACK``) and nothing uses tiktoken. Per-item scores are
 cached under the data home, keyed by judge model and the sample's content, so a run resumes.
+
+One module (about 440 lines) on purpose: the sample building, the ragas judge, the cache and the run
+share the cache key and metric names and change together; the HTML page is a template
+(``evals/templates/assistant_report.html.j2``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from evals import assistant_bench as bench
+from evals.reporting import fmt
+from evals.reporting import render as render_template
 
 LLM_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
 NON_LLM_METRICS = ("id_context_precision", "id_context_recall", "string_context_precision",
@@ -387,10 +393,6 @@ def run(service: Any, golden_path: Path = bench.DEFAULT_GOLDEN, limit: int | Non
 # ------------------------------------------------------------------ reports
 
 
-def _f(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
 def render(result: AssistantEvalResult) -> str:
     ex = result.exact
     lines = [f"assistant golden set {result.golden}: {result.items} items answered, {result.ragas_items} scored "
@@ -402,7 +404,7 @@ def render(result: AssistantEvalResult) -> str:
                                   u=_rate(ex["unanswerable_refused"]), a=_rate(ex["answerable_not_refused"])),
              f"{'metric':<26} {'kind':<8} {'mean':>6} {'n':>4} {'failed':>6}"]
     for m in result.metrics:
-        lines.append(f"{m.name:<26} {'LLM' if m.llm else 'non-LLM':<8} {_f(m.mean):>6} {m.n:>4} {m.failed:>6}")
+        lines.append(f"{m.name:<26} {'LLM' if m.llm else 'non-LLM':<8} {fmt(m.mean):>6} {m.n:>4} {m.failed:>6}")
     for name, value in result.judge_agreement.items():
         lines.append(f"judge agreement, {name}: {json.dumps(value)}")
     lines.append("caveats:")
@@ -415,42 +417,12 @@ def _rate(rate: dict[str, Any]) -> str:
 
 
 def render_html(result: AssistantEvalResult) -> str:
-    import html
-
-    e = html.escape
-    rows = "".join(f"<tr><td>{e(m.name)}</td><td>{'LLM judge' if m.llm else 'non-LLM'}</td><td>{_f(m.mean)}</td>"
-                   f"<td>{m.n}</td><td>{m.failed}</td></tr>" for m in result.metrics)
-    names = [m.name for m in result.metrics]
-    kind_rows = "".join(f"<tr><td>{e(k)}</td>" + "".join(f"<td>{_f(v.get(n))}</td>" for n in names) + "</tr>"
-                        for k, v in result.by_kind.items())
-    item_rows = "".join(
-        f"<tr><td>{e(r.id)}</td><td>{e(r.route or '')}</td>" + "".join(f"<td>{_f(r.scores.get(n))}</td>" for n in names)
-        + f"<td>{e(' '.join(r.answer.split())[:200])}</td></tr>" for r in result.results)
-    ex = result.exact
-    exact = "".join(f"<tr><td>{e(k)}</td><td>{_rate(ex[k])}</td></tr>" for k in (
+    """The report page (``evals/templates/assistant_report.html.j2``, autoescaped)."""
+    exact = [(k, _rate(result.exact[k])) for k in (
         "citation_hits", "citation_hits_answered", "planner_figures", "other_figures", "unanswerable_refused",
-        "answerable_not_refused"))
-    caveats = "".join(f"<li>{e(c)}</li>" for c in result.caveats)
-    agreement = "".join(f"<li>{e(k)}: {e(json.dumps(v))}</li>" for k, v in result.judge_agreement.items())
-    head = "".join(f"<th title=\"{e(n)}\">{e(SHORT.get(n, n))}</th>" for n in names)
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Assistant evaluation</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}table{{border-collapse:
-collapse;margin:.6em 0 1.4em;font-size:.88em}}td,th{{border:1px solid #ccc;padding:.2em .45em;vertical-align:top}}
-th{{background:#f3f3f3}}</style></head><body>
-<h1>Assistant evaluation: golden set</h1>
-<p>{e(result.golden)}: {result.items} items answered, {result.ragas_items} scored with ragas, {result.judged_items} of
-them by the LLM judge. Judge
-<code>{e(result.judge)}</code>, embeddings {e(result.embeddings)}. {result.seconds:.0f} s.
-Started {e(result.started)}.</p>
-<h2>Exact checks</h2><table>{exact}</table>
-<h2>ragas metrics</h2><table><tr><th>metric</th><th>kind</th><th>mean</th><th>n</th><th>failed</th></tr>{rows}</table>
-<h2>Caveats: a 1.5B judge</h2><ul>{caveats}</ul><h3>Judge against exact counterparts</h3><ul>{agreement or
-"<li>not enough items</li>"}</ul>
-<h2>By kind</h2><p>Column names are shortened; see the metrics table.</p>
-<table><tr><th>kind</th>{head}</tr>{kind_rows}</table>
-<h2>Items</h2><table><tr><th>id</th><th>route</th>{head}<th>answer</th></tr>{item_rows}</table>
-</body></html>
-"""
+        "answerable_not_refused")]
+    agreement = {k: json.dumps(v) for k, v in result.judge_agreement.items()}
+    return render_template("assistant_report.html.j2", result=result, exact=exact, agreement=agreement, short=SHORT)
 
 
 def write(result: AssistantEvalResult, out: Path, answers: bench.BenchResult | None = None) -> list[Path]:

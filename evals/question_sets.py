@@ -13,6 +13,9 @@ A set (``evals/assistant_dev``, ``evals/assistant_heldout``) is a folder with CT
 
 Results are cached per (set, mode, item, engine version) in ``<home>/evals/sets/<set>/results.jsonl`` so an
 interrupted run resumes. The held-out set is never used for tuning: report it separately.
+
+One module (about 420 lines) on purpose: the set's format, the answer matching, the run and its report
+are read together when a set fails; each part is short and the matching is tested on its own.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ split (the split is by attack style; the test split is never used for tuning):
 The model's answers are cached by passage (``<home>/evals/redteam-cache``), so a rerun is quick and an
 interrupted run resumes. :func:`passage_rows` gives the per-passage data the injection weights are fitted
 on (``stackwise eval redteam --fit``, train split only).
+
+One module (about 420 lines) on purpose: building the attacked documents, the cached judge, the run and
+the weight fit share the item models and are changed together when an attack style is added.
 """
 
 from __future__ import annotations

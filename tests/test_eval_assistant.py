@@ -108,6 +108,24 @@ def test_run_on_planner_items_without_the_llm_judge(assistant, tmp_path):
     assert again.cached == 2
 
 
+def test_report_escapes_markup_in_answers():
+    """An answer is model output: the Jinja2 template escapes it, so a <script> in it stays text."""
+    item = _item(answer="EUR 1,150 <script>alert('x')</script>")
+    item.scores = {"id_context_precision": 1.0}
+    metrics, by_kind, agreement = summarise([item], ["id_context_precision"])
+    exact = {k: {"hits": 1, "n": 1, "rate": 1.0} for k in ("citation_hits", "citation_hits_answered",
+                                                        "planner_figures", "other_figures", "unanswerable_refused",
+                                                        "answerable_not_refused")}
+    result = assistant_eval.AssistantEvalResult(
+        golden="golden.yaml", started="now", judge="none", embeddings="hash", items=1, ragas_items=1, exact=exact,
+        metrics=metrics, by_kind=by_kind, judge_agreement=agreement, caveats=["a <b>caveat</b>"], seconds=1.0,
+        cached=0, results=[item])
+    html = assistant_eval.render_html(result)
+    assert "<script" not in html and "<b>" not in html
+    assert "EUR 1,150 &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</td></tr>" in html
+    assert "<li>a &lt;b&gt;caveat&lt;/b&gt;</li>" in html and "<td>1.000</td>" in html and "1/1 (100%)" in html
+
+
 def test_cli_rejects_a_missing_golden_set(tmp_path):
     from stackwise.cli import app
 

@@ -78,6 +78,22 @@ def test_metrics_match_sklearn():
         f1_score(["correct", "incorrect"], ["correct", "correct"], average="macro"))
 
 
+def test_metrics_edge_cases_the_reports_rely_on():
+    labels = ["incorrect", "correct"]
+    assert math.isnan(M.auroc([0.2, 0.9], [True, True]))  # one class: undefined, shown as a dash
+    assert M.auroc([0.2, 0.9, 0.9], [False, True, False]) == pytest.approx(0.75)  # a tie counts one half
+    assert math.isnan(M.accuracy([], [])) and math.isnan(M.macro_f1([], [], labels))
+    assert math.isnan(M.cohen_kappa([], [], labels, weights="quadratic"))
+    assert M.confusion([], [], labels) == [[0, 0], [0, 0]]
+    assert M.per_label_f1([], [], labels) == {"incorrect": 0.0, "correct": 0.0}
+    assert M.per_label_f1(["correct"], ["correct"], labels) == {"incorrect": 0.0, "correct": 1.0}
+    assert M.cohen_kappa(["correct"], ["incorrect"], labels) == 0.0
+    with pytest.raises(ValueError, match="not on the scale"):
+        M.confusion(["correct"], ["maybe"], labels)
+    with pytest.raises(ValueError, match="unknown weights"):
+        M.cohen_kappa(["correct"], ["correct"], labels, weights="cubic")
+
+
 def test_calibration_and_risk_coverage_by_hand():
     conf = [0.95, 0.95, 0.85, 0.75, 0.55]
     correct = [True, True, False, True, False]
@@ -353,6 +369,24 @@ def test_matcher_off_and_embedding_choices(tmp_path):
                       tmp_path / "emb", model=FakeModel(), progress=False, embedder_factory=_fake_embedder)
     assert emb.calibrator["features"] == ["model", "matcher"] and emb.from_cache == 56  # the matcher is not cached
     assert emb.system("answer matcher").n == 36
+
+
+def test_report_escapes_markup_from_the_dataset(tmp_path):
+    """Questions and responses are dataset text: the Jinja2 template escapes them, so a <script> stays text."""
+    rows = [json.loads(line) for line in _dataset_file(tmp_path).read_text().splitlines()]
+    for n, row in enumerate(rows):
+        row["question"] = "<script>alert('q')</script> " + row["question"]
+        row["response"] += " <script>alert(1)</script>"
+        if row["split"] == "test" and n % 4 == 0:  # a few human labels the scorer cannot match: disagreements
+            row["label"] = "correct" if row["label"] == "incorrect" else "incorrect"
+    path = _write_jsonl(tmp_path / "hostile.jsonl", rows)
+    evaluate(str(path), EvalOptions(split="test", calibration_limit=20), Settings(home=tmp_path / "home"),
+             tmp_path / "out", model=FakeModel(), progress=False)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&#39;q&#39;)&lt;/script&gt; Question 0" in html  # the per-question table
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;</td></tr>" in html  # a response among the disagreements
+    assert html.count("data:image/png;base64,") == 3 and "<h2>Most confident disagreements</h2>" in html
 
 
 def test_cache_ignores_a_torn_line(tmp_path):

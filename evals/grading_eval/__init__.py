@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evals.grading_eval.datasets import BUILTIN, DatasetError, GradingDataset, GradingItem, load_dataset
-from evals.grading_eval.runner import EvalOptions, GradingEvalResult, Plan
+from evals.grading_eval.results import EvalOptions, GradingEvalResult
+from evals.grading_eval.runner import Plan
 
 if TYPE_CHECKING:
     from stackwise.config import Settings
@@ -42,7 +43,7 @@ def default_out_dir(settings: Settings, dataset: str, split: str | None) -> Path
 
 def _make_scorer(dataset: GradingDataset, options: EvalOptions, settings: Settings, model: Any,
                  embedder_factory: Callable[[], Any] | None):
-    from evals.grading_eval.runner import RubricItemScorer, ShortAnswerItemScorer
+    from evals.grading_eval.scorers import RubricItemScorer, ShortAnswerItemScorer
     from grader.short_answer import ExamplePool, ShortAnswerScorer, minilm_embedder
     from llm import load_model
     from stackwise.wiring import model_config

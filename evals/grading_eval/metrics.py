@@ -1,4 +1,11 @@
-"""Agreement, calibration and routing metrics for graded labels (pure functions, numpy only).
+"""Agreement, calibration and routing metrics for graded labels (pure functions).
+
+Agreement (accuracy, F1, Cohen's kappa, AUROC, the confusion matrix) comes from :mod:`sklearn.metrics`; the
+wrappers here only fix the label order and keep the edge cases the reports rely on (NaN where a figure is
+undefined, an empty matrix for no items). Calibration (reliability bins, ECE) and risk–coverage are written
+here: scikit-learn has no ECE, no reliability table over the top-label confidence and no risk–coverage curve or
+AURC. Brier and log loss over label dictionaries stay here too: scikit-learn's clip at machine epsilon rather
+than 1e-12 and warn when a row does not sum to one, so a zero probability would change the reported log loss.
 
 Every function takes gold and predicted labels as sequences of strings plus the ordered label list,
 so a confusion matrix's rows and columns and the weights of quadratic kappa follow the scale's order.
@@ -7,94 +14,84 @@ so a confusion matrix's rows and columns and the weights of quadratic kappa foll
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel
+from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
+
+
+def _check(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> None:
+    """The labels must all be on the scale (sklearn would silently drop the others)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold labels but {len(pred)} predictions")
+    unknown = (set(gold) | set(pred)) - set(labels)
+    if unknown:
+        raise ValueError(f"labels not on the scale {list(labels)}: {sorted(unknown)}")
 
 
 def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[list[int]]:
     """``m[i][j]``: items whose gold label is ``labels[i]`` and predicted label ``labels[j]``."""
-    index = {label: i for i, label in enumerate(labels)}
-    m = np.zeros((len(labels), len(labels)), dtype=int)
-    for g, p in zip(gold, pred, strict=True):
-        m[index[g], index[p]] += 1
-    return m.tolist()
+    _check(gold, pred, labels)
+    if not gold:
+        return [[0] * len(labels) for _ in labels]
+    return skm.confusion_matrix(list(gold), list(pred), labels=list(labels)).tolist()
 
 
 def accuracy(gold: Sequence[str], pred: Sequence[str]) -> float:
+    """Share of items whose predicted label is the gold one; NaN without items."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold labels but {len(pred)} predictions")
     if not gold:
         return math.nan
-    return sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold)
+    return float(skm.accuracy_score(list(gold), list(pred)))
 
 
 def per_label_f1(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-    """F1 of each label (0 when the label is neither in gold nor predicted, as sklearn's zero_division=0)."""
-    m = np.asarray(confusion(gold, pred, labels))
-    out = {}
-    for i, label in enumerate(labels):
-        tp = m[i, i]
-        denom = m[i, :].sum() + m[:, i].sum()
-        out[label] = float(2 * tp / denom) if denom else 0.0
-    return out
+    """F1 of each label (0 when the label is neither in gold nor predicted: sklearn's ``zero_division=0``)."""
+    _check(gold, pred, labels)
+    if not gold:
+        return {label: 0.0 for label in labels}
+    scores = skm.f1_score(list(gold), list(pred), labels=list(labels), average=None, zero_division=0)
+    return {label: float(v) for label, v in zip(labels, scores, strict=True)}
 
 
 def macro_f1(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> float:
-    """Unweighted mean F1 over the labels present in gold or predictions (sklearn's ``average='macro'``)."""
+    """Unweighted mean F1 over the labels present in gold or predictions (sklearn's ``average='macro'`` without
+    ``labels``); NaN without items."""
+    _check(gold, pred, labels)
     present = [label for label in labels if label in set(gold) | set(pred)]
     if not present:
         return math.nan
-    f1 = per_label_f1(gold, pred, labels)
-    return float(np.mean([f1[label] for label in present]))
+    return float(skm.f1_score(list(gold), list(pred), labels=present, average="macro", zero_division=0))
 
 
 def cohen_kappa(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str], weights: str | None = None) -> float:
-    """Cohen's kappa; ``weights='quadratic'`` gives quadratic weighted kappa over the labels' order.
+    """Cohen's kappa; ``weights='quadratic'`` (or ``'linear'``) weighs disagreements by the labels' order.
 
     NaN when it is undefined (no items, or both raters use one and the same label throughout).
     """
+    if weights not in (None, "linear", "quadratic"):
+        raise ValueError(f"unknown weights {weights!r}")
+    _check(gold, pred, labels)
     if not gold:
         return math.nan
-    m = np.asarray(confusion(gold, pred, labels), dtype=float)
-    k = len(labels)
-    n = m.sum()
-    expected = np.outer(m.sum(axis=1), m.sum(axis=0)) / n
-    if weights is None:
-        w = 1.0 - np.eye(k)
-    elif weights == "quadratic":
-        idx = np.arange(k)
-        w = (idx[:, None] - idx[None, :]) ** 2 / max((k - 1) ** 2, 1)
-    elif weights == "linear":
-        idx = np.arange(k)
-        w = np.abs(idx[:, None] - idx[None, :]) / max(k - 1, 1)
-    else:
-        raise ValueError(f"unknown weights {weights!r}")
-    denom = (w * expected).sum()
-    if denom == 0:
-        return math.nan
-    return float(1.0 - (w * m).sum() / denom)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # undefined -> NaN, as documented above
+        value = skm.cohen_kappa_score(list(gold), list(pred), labels=list(labels), weights=weights,
+                                      replace_undefined_by=math.nan)
+    return float(value)
 
 
 def auroc(scores: Sequence[float], positive: Sequence[bool]) -> float:
     """Area under the ROC curve (ties count one half); NaN without both classes."""
-    pos = [s for s, y in zip(scores, positive, strict=True) if y]
-    neg = [s for s, y in zip(scores, positive, strict=True) if not y]
-    if not pos or not neg:
+    if len(scores) != len(positive):
+        raise ValueError(f"{len(scores)} scores but {len(positive)} labels")
+    if len(set(map(bool, positive))) < 2:
         return math.nan
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    values = np.concatenate([pos, neg])[order]
-    ranks = np.empty(len(values))
-    i = 0
-    while i < len(values):  # average ranks over ties
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[i]:
-            j += 1
-        ranks[i:j + 1] = (i + j) / 2 + 1
-        i = j + 1
-    rank_of = np.empty(len(values))
-    rank_of[order] = ranks
-    rank_sum = rank_of[: len(pos)].sum()
-    return float((rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    return float(skm.roc_auc_score([bool(y) for y in positive], list(scores)))
 
 
 # ------------------------------------------------------------------ calibration
@@ -124,7 +121,10 @@ def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int 
 
 
 def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
-    """ECE: the count-weighted mean |accuracy - confidence| over equal-width bins of the top-label confidence."""
+    """ECE: the count-weighted mean |accuracy - confidence| over equal-width bins of the top-label confidence.
+
+    Hand-written on purpose: scikit-learn has no ECE (``calibration_curve`` gives bins without counts and drops
+    the empty ones)."""
     total = len(confidence)
     if not total:
         return math.nan
@@ -159,7 +159,9 @@ class CoveragePoint(BaseModel):
 
 
 def risk_coverage(confidence: Sequence[float], correct: Sequence[bool]) -> list[CoveragePoint]:
-    """One point per distinct confidence value, from the highest threshold (least coverage) down."""
+    """One point per distinct confidence value, from the highest threshold (least coverage) down.
+
+    Hand-written on purpose, with the helpers below: scikit-learn has no risk–coverage curve or AURC."""
     n = len(confidence)
     if not n:
         return []

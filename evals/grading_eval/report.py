@@ -4,26 +4,17 @@ embedded as base64 PNG, no external assets), and the dataset's licence beside an
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
-import math
 import shutil
 from pathlib import Path
 
-from evals.grading_eval.runner import GradingEvalResult
+from evals.grading_eval.results import GradingEvalResult
+from evals.reporting import fmt as _fmt
+from evals.reporting import pct as _pct
+from evals.reporting import render
 
 FILES = ("summary.json", "items.jsonl", "report.html")
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
 
 
 def _png(fig) -> str:
@@ -95,78 +86,10 @@ def figures(result: GradingEvalResult) -> dict[str, str]:
     return out
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.note{color:#555;font-size:.9em}.figs img{max-width:100%}
-.figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}code{background:#f3f3f3;padding:0 .2em}
-.primary{font-weight:600}"""
-
-
 def render_html(result: GradingEvalResult) -> str:
-    e = html.escape
-    figs = figures(result)
-    r = result.routing
-    sys_rows = []
-    for s in result.systems:
-        cls = ' class="primary"' if s.name == result.primary else ""
-        sys_rows.append([f"<span{cls}>{e(s.name)}</span>", s.kind, _fmt(s.accuracy), _fmt(s.macro_f1), _fmt(s.kappa),
-                         _fmt(s.qwk), _fmt(s.auroc), _fmt(s.ece), _fmt(s.brier), e(s.description)])
-    routing_rows = [
-        ["calibration items", str(r.calibration.auto), _pct(r.calibration.coverage), _fmt(r.calibration.accuracy)],
-        ["evaluated items", str(r.test.auto), _pct(r.test.coverage), _fmt(r.test.accuracy)],
-    ]
-    q_rows = [[e(q.question_id), e(q.question), str(q.n), e(", ".join(f"{k} {v}" for k, v in sorted(q.gold.items()))),
-               _fmt(q.accuracy), _fmt(q.macro_f1), _fmt(q.mean_confidence), _pct(q.auto_share), _fmt(q.auto_accuracy)]
-              for q in result.per_question]
+    """The self-contained report (``evals/templates/grading_report.html.j2``, autoescaped)."""
     errors = sorted((x for x in result.records if x.predicted != x.gold), key=lambda x: -x.confidence)[:12]
-    err_rows = [[e(x.id), e(x.gold), e(x.predicted), _fmt(x.confidence), "yes" if x.auto else "no",
-                 e(" ".join(x.response.split())[:300])] for x in errors]
-    config = ", ".join(f"{k}={v}" for k, v in result.scorer_config.items())
-    gold = ", ".join(f"{k} {v}" for k, v in sorted(result.gold_distribution.items()))
-    caveats = "".join(f"<li>{e(c)}</li>" for c in result.caveats)
-    threshold = "none reached the target" if r.threshold is None else f"{r.threshold:.4f}"
-    temperature = (f"; temperature fitted to the raw model: {result.fitted_temperature:.2f}"
-                   if result.fitted_temperature else "")
-    headers = ["system", "kind", "accuracy", "macro-F1", "Cohen's κ", "QWK", "AUROC", "ECE", "Brier", "what it is"]
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Grading evaluation: {e(result.dataset)} {e(result.split or '')}</title><style>{CSS}</style></head><body>
-<h1>Grading evaluation: {e(result.dataset)} / {e(result.split or 'all items')}</h1>
-<p>{e(result.description)}<br><span class="note">source {e(result.source)}; {e(result.licence_note)}</span></p>
-<p>{result.items} items (human labels: {e(gold)}); model <code>{e(result.model)}</code>, prompt
-<code>{e(result.prompt_id)}</code>; {result.scored} scored now, {result.from_cache} from the cache;
-{result.seconds:.0f} s{f", {result.seconds_per_item:.2f} s per newly scored item" if result.seconds_per_item else ""}.
-<br><span class="note">scorer: {e(config)}</span></p>
-<p>Calibration items: {e(result.calibration_mode)}. Evaluated questions: {e(result.regime)}; example pool
-{result.pool_items} graded answers{temperature}.</p>
-<h2>Agreement with the human labels</h2>
-{_table(headers, sys_rows)}
-<p class="note">QWK only for ordinal scales; AUROC only for two labels (probability of the higher label). The primary
-system (bold) is the one the routing and the figures below use.</p>
-<h2>Routing: risk–coverage</h2>
-<p>Items whose confidence reaches the threshold are decided automatically; the rest go to an assessor. Threshold
-chosen on {e(r.chosen_on)} for accuracy ≥ {r.target_accuracy:.2f}: <b>{threshold}</b>.</p>
-{_table(["", "decided automatically", "coverage", "accuracy of automatic decisions"], routing_rows)}
-<p class="note">On the evaluated items: accuracy of the 60 % most confident {_fmt(r.accuracy_at_60_coverage)};
-coverage an oracle threshold would reach at the target {_pct(r.coverage_at_target_oracle)}; area under the
-risk–coverage curve {_fmt(r.aurc)} (lower is better).</p>
-<div class="figs"><img alt="risk-coverage" src="data:image/png;base64,{figs['risk_coverage']}">
-<img alt="reliability" src="data:image/png;base64,{figs['reliability']}">
-<img alt="confusion matrix" src="data:image/png;base64,{figs['confusion']}"></div>
-<h2>Caveats</h2><ul>{caveats or "<li>none recorded</li>"}</ul>
-<h2>Per question / criterion</h2><p class="note">Worst first.</p>
-{_table(["id", "question", "n", "human labels", "accuracy", "macro-F1", "mean confidence", "auto share",
-         "auto accuracy"], q_rows)}
-<h2>Most confident disagreements</h2>
-{_table(["item", "human", "predicted", "confidence", "auto", "response"], err_rows)}
-<p class="note">Started {e(result.started)}. Per-item results: items.jsonl; metrics: summary.json.</p>
-</body></html>
-"""
+    return render("grading_report.html.j2", result=result, figs=figures(result), errors=errors)
 
 
 def write(result: GradingEvalResult, out: Path, licence: Path | None = None) -> list[Path]:

@@ -12,6 +12,8 @@ Steps of :func:`run`:
 3. Fit the calibrators and baselines on the calibration set; predict the evaluated items.
 4. Metrics per system, the routing threshold chosen on the calibration set for ``target_accuracy``
    and reported on the evaluated items, per-question breakdown, reliability.
+
+The result models are in :mod:`evals.grading_eval.results`, the item scorers in :mod:`evals.grading_eval.scorers`.
 """
 
 from __future__ import annotations
@@ -25,244 +27,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Literal
 
 from evals.grading_eval import metrics as M
 from evals.grading_eval.cache import ResultCache
-from evals.grading_eval.datasets import GradingDataset, GradingItem, level_label, sample
+from evals.grading_eval.datasets import GradingDataset, GradingItem, sample
+from evals.grading_eval.results import (
+    EvalOptions,
+    GradingEvalResult,
+    ItemRecord,
+    QuestionRow,
+    Routing,
+    SystemMetrics,
+)
+from evals.grading_eval.scorers import ItemScorer
 from grader.answer_matcher import AnswerMatcher, cross_fitted
 from grader.short_answer import (
     Calibrator,
     ExamplePool,
     RawScore,
-    ShortAnswerScorer,
     fit_temperature,
     knn_features,
 )
 
 PRIMARY = "ensemble"
 CROSS_FOLDS = 5
-
-
-class EvalOptions(BaseModel):
-    split: str | None = None
-    limit: int | None = Field(default=None, ge=1)
-    calibration_split: str | None = None
-    calibration_limit: int = Field(default=300, ge=2)
-    shots_per_label: int = Field(default=0, ge=0)  # graded examples in the prompt: no gain measured, 3x the time
-    similarity: Literal["lexical", "embedding"] = "lexical"  # MiniLM measured no better on SciEntsBank UA, ~10x slower
-    matcher: Literal["lexical", "embedding", "off"] = "lexical"  # grader.answer_matcher, fitted on the pool
-    target_accuracy: float = Field(default=0.95, gt=0, le=1)
-    seed: int = 0
-    use_cache: bool = True
-
-
-# ------------------------------------------------------------------ results
-
-
-class SystemMetrics(BaseModel):
-    name: str
-    kind: Literal["model", "baseline"]
-    description: str
-    n: int
-    accuracy: float
-    macro_f1: float
-    kappa: float | None
-    qwk: float | None  # ordinal scales only
-    auroc: float | None  # two-label scales only: P(higher label) against gold
-    ece: float
-    brier: float
-    log_loss: float
-    per_label_f1: dict[str, float]
-    confusion: list[list[int]]  # rows gold, columns predicted, in the scale's order
-    predicted_share: dict[str, float]
-
-
-class Routing(BaseModel):
-    system: str
-    target_accuracy: float
-    threshold: float | None  # None: no threshold reached the target on the calibration items
-    chosen_on: str
-    calibration: M.CoveragePoint
-    test: M.CoveragePoint
-    accuracy_at_60_coverage: float | None  # on the evaluated items, ranking by confidence (no threshold)
-    coverage_at_target_oracle: float  # the most coverage an oracle threshold on the evaluated items gets
-    aurc: float
-    curve_test: list[M.CoveragePoint]
-    curve_calibration: list[M.CoveragePoint]
-
-
-class QuestionRow(BaseModel):
-    question_id: str
-    question: str
-    n: int
-    gold: dict[str, int]
-    accuracy: float
-    macro_f1: float
-    mean_confidence: float
-    auto_share: float  # share above the routing threshold
-    auto_accuracy: float | None
-
-
-class ItemRecord(BaseModel):
-    id: str
-    question_id: str
-    gold: str
-    predicted: str
-    confidence: float
-    auto: bool
-    probabilities: dict[str, float]
-    model: dict[str, float]
-    response: str
-    seconds: float
-
-
-class GradingEvalResult(BaseModel):
-    dataset: str
-    description: str
-    source: str
-    split: str | None
-    items: int
-    labels: list[str]
-    ordinal: bool
-    gold_distribution: dict[str, int]
-    model: str
-    prompt_id: str
-    scorer_config: dict[str, Any]
-    options: EvalOptions
-    calibration_mode: str
-    regime: str
-    calibration_items: int
-    pool_items: int
-    fitted_temperature: float | None
-    primary: str
-    systems: list[SystemMetrics]
-    routing: Routing
-    reliability: list[M.ReliabilityBin]
-    reliability_raw: list[M.ReliabilityBin]
-    per_question: list[QuestionRow]
-    scored: int
-    from_cache: int
-    seconds: float
-    seconds_per_item: float | None  # mean model time per newly scored item
-    cache_file: str | None
-    started: str
-    caveats: list[str]
-    licence_note: str
-    calibrator: dict[str, Any] | None = None  # the primary system's fitted calibrator (Calibrator.from_dict)
-    records: list[ItemRecord] = Field(default_factory=list, exclude=True)
-
-    def system(self, name: str) -> SystemMetrics:
-        return next(s for s in self.systems if s.name == name)
-
-
-# ------------------------------------------------------------------ scoring with the cache
-
-
-Progress = Callable[[int], None]
-
-
-class ItemScorer:
-    """What the runner needs of a scorer: a name, a prompt id, a cache config, and raw scores for items."""
-
-    model_name: str
-    prompt_id: str
-
-    def config(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def score_items(self, items: list[GradingItem], use_pool: dict[str, bool], cache: ResultCache,
-                    advance: Progress) -> dict[str, RawScore]:
-        raise NotImplementedError
-
-    def cached(self, items: list[GradingItem], use_pool: dict[str, bool], cache: ResultCache) -> int:
-        """How many of ``items`` the cache already holds."""
-        return sum(i.id in cache for i in items)
-
-
-class ShortAnswerItemScorer(ItemScorer):
-    """The short-answer scorer with the cache. Cached results do not depend on the example pool unless
-    examples are shown to the model; the nearest graded answers' vote is recomputed from the current pool, so
-    the same cached item serves runs whose calibration split (and so pool) differs."""
-
-    def __init__(self, scorer: ShortAnswerScorer):
-        self.scorer = scorer
-        self.model_name = scorer.model.name
-        self.prompt_id = scorer.prompt_id
-
-    def config(self) -> dict[str, Any]:
-        pool = self.scorer.pool
-        shown = self.scorer.shots_per_label > 0 and pool is not None
-        return {**self.scorer.config(), "pool": pool.fingerprint() if shown else None}
-
-    def key(self, item: GradingItem, use_pool: bool) -> str:
-        return item.id if use_pool or not self.scorer.shots_per_label else f"{item.id}#no-examples"
-
-    def score_items(self, items, use_pool, cache, advance):
-        out = {}
-        pool = self.scorer.pool
-        for item in items:
-            with_pool = use_pool.get(item.id, True)
-            key = self.key(item, with_pool)
-            cached = cache.get(key)
-            if cached is None:
-                raw = self.scorer.score(item.task(), use_pool=with_pool)
-                cache.put(key, raw.to_dict())
-            else:
-                raw = RawScore.from_dict(cached)
-                ranked = pool.ranked(item.question_id, item.response, {item.id}) if pool and with_pool else []
-                raw.knn = ExamplePool.knn_vote(ranked, self.scorer.options) if ranked else None
-            out[item.id] = raw
-            advance(1 if cached is None else 0)
-        return out
-
-    def cached(self, items: list[GradingItem], use_pool: dict[str, bool], cache: ResultCache) -> int:
-        return sum(self.key(i, use_pool.get(i.id, True)) in cache for i in items)
-
-
-class RubricItemScorer(ItemScorer):
-    """The production rubric scorer (:class:`grader.scoring.RubricScorer`) on the demo evidence, run through
-    the same pipeline as a submission (:func:`grader.grading.grade_evidence`), one evidence piece at a time."""
-
-    def __init__(self, scorer: Any, catalogue: Any):
-        self.scorer = scorer
-        self.catalogue = catalogue
-        self.model_name = scorer.model.name
-        self.prompt_id = scorer.prompt.id
-
-    def config(self) -> dict[str, Any]:
-        return {"strategy": self.scorer.strategy, "temperature": self.scorer.temperature, "model": self.model_name,
-                "prompt": self.prompt_id}
-
-    def score_items(self, items, use_pool, cache, advance):
-        from evals.grading_evidence import load_evidence_dir
-        from grader.grading import grade_evidence
-        from grader.short_answer import lexical_features
-
-        evidence = {e.id: e for e in load_evidence_dir()}
-        out: dict[str, RawScore] = {}
-        fresh: set[str] = set()  # scored in this run (one evidence piece scores all its criteria at once)
-        for item in items:
-            cached = cache.get(item.id)
-            if cached is None:
-                ev = evidence[item.meta["evidence_id"]]
-                started = time.perf_counter()
-                report = grade_evidence(self.catalogue, ev.credential, [ev.evidence], self.scorer,
-                                        reflection=ev.reflection)
-                seconds = (time.perf_counter() - started) / max(len(report.score.criteria), 1)
-                rubric = self.catalogue.credentials[ev.credential].rubric
-                for crit_score in report.score.criteria:
-                    crit = next(c for c in rubric.criteria if c.id == crit_score.criterion_id)
-                    dist = {level_label(i): float(crit_score.distribution[lv.id]) for i, lv in enumerate(crit.levels)}
-                    raw = RawScore(model=dist, lexical=lexical_features(ev.text, [], ""), seconds=round(seconds, 4))
-                    cache.put(f"{ev.id}/{crit.id}", raw.to_dict())
-                    fresh.add(f"{ev.id}/{crit.id}")
-                cached = cache.get(item.id)
-            advance(1 if item.id in fresh else 0)
-            out[item.id] = RawScore.from_dict(cached)
-        return out
 
 
 # ------------------------------------------------------------------ systems
