@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 
-from grader.models import Status
+from grader.models import WITHDRAWN, Status
 from grader.store import (
     CriterionGradeRow,
     DecisionRow,
@@ -36,7 +36,6 @@ from grader.store import (
 if TYPE_CHECKING:
     from grader.queue import GraderQueue
 
-WITHDRAWN = "withdrawn: the learner asked for their data to be deleted"
 _OPEN = (Status.received.value, Status.grading.value, Status.review.value)
 
 

@@ -31,6 +31,10 @@ from grader.errors import (  # noqa: F401  (re-exported: the errors' old home; g
 # Vocabulary
 
 
+#: the error message of a submission withdrawn by *forget me* (``grader.erasure``); its row stays as a skeleton
+WITHDRAWN = "withdrawn: the learner asked for their data to be deleted"
+
+
 class Status(StrEnum):
     """Submission lifecycle states.
 

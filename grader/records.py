@@ -17,7 +17,6 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from grader import store
-from grader.erasure import WITHDRAWN
 from grader.errors import (
     GraderError,
     InvalidTransition,
@@ -26,6 +25,7 @@ from grader.errors import (
 from grader.events import Listeners
 from grader.models import (
     FINAL_STATUSES,
+    WITHDRAWN,
     Assessor,
     AuditEntry,
     CriterionFeedback,

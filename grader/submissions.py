@@ -23,7 +23,6 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from grader import store
-from grader.erasure import WITHDRAWN
 from grader.errors import (
     ClaimConflict,
     GraderError,
@@ -33,6 +32,7 @@ from grader.errors import (
     SubmissionNotFound,
 )
 from grader.models import (
+    WITHDRAWN,
     ExtractedFile,
     GradeResult,
     GradingJob,

@@ -15,17 +15,15 @@ Usage::
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from pyld.context_resolver import ContextResolver
 from pyld.jsonld import JsonLdError
 
 from issuance.errors import IssuanceError
+from knowledge.jsonld_loader import OfflineDocumentLoader as BaseLoader
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 VC_EXAMPLES_V2 = "https://www.w3.org/ns/credentials/examples/v2"
@@ -78,70 +76,18 @@ def _context_text(url: str) -> str:
     return resources.files("issuance.contexts").joinpath(filename).read_text(encoding="utf-8")
 
 
-class OfflineDocumentLoader:
-    """A pyld ``documentLoader``: ``loader(url, options) -> RemoteDocument`` for pinned URLs only.
-
-    ``extra`` adds documents (URL -> parsed JSON), e.g. in tests; it cannot replace a pinned URL.
-    """
+class OfflineDocumentLoader(BaseLoader):
+    """A pyld ``documentLoader`` for the pinned contexts (and ``extra`` documents, e.g. in tests; they cannot
+    replace a pinned URL); any other URL raises :class:`UnknownContextError`."""
 
     def __init__(self, extra: Mapping[str, dict[str, Any]] | None = None):
         overlap = set(extra or {}) & set(PINNED_CONTEXTS)
         if overlap:
             raise ValueError(f"cannot override pinned contexts: {sorted(overlap)}")
-        self._extra = {url: json.dumps(doc) for url, doc in (extra or {}).items()}
-        # Our own resolved-context cache: never shared with other pyld users in the process (whose loaders
-        # might fetch), so a context resolved here always came from this loader.
-        self._cache = _BoundedCache(maxsize=256)
-
-    @property
-    def urls(self) -> list[str]:
-        return sorted([*PINNED_CONTEXTS, *self._extra])
-
-    def __call__(self, url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        if url in self._extra:
-            document = json.loads(self._extra[url])
-        elif url in PINNED_CONTEXTS:
-            document = context_document(url)
-        else:
-            raise UnknownContextError(url, self.urls)
-        # tag "static": the documents never change, so pyld may keep the resolved context in our cache.
-        return {
-            "contentType": "application/ld+json",
-            "contextUrl": None,
-            "documentUrl": url,
-            "document": document,
-            "tag": "static",
-        }
-
-    def context_resolver(self) -> ContextResolver:
-        """A fresh pyld ContextResolver bound to this loader and its private cache (one per operation)."""
-        return ContextResolver(self._cache, self)
-
-    def options(self) -> dict[str, Any]:
-        """pyld options selecting this loader (pass to ``jsonld.expand`` / ``normalize`` / ``to_rdf``)."""
-        return {"documentLoader": self, "contextResolver": self.context_resolver()}
-
-
-class _BoundedCache:
-    """The part of a mapping pyld's ContextResolver uses; thread-safe, oldest entry evicted first.
-
-    Inline contexts of documents being verified are cached too (keyed by their JSON), hence the bound.
-    """
-
-    def __init__(self, maxsize: int):
-        self._data: OrderedDict[str, Any] = OrderedDict()
-        self._maxsize = maxsize
-        self._lock = threading.Lock()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        with self._lock:
-            return self._data.get(key, default)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self._maxsize:
-                self._data.popitem(last=False)
+        texts = {url: json.dumps(doc) for url, doc in (extra or {}).items()}
+        documents: dict[str, Any] = {url: (lambda u=url: context_document(u)) for url in PINNED_CONTEXTS}
+        documents.update({url: (lambda t=text: json.loads(t)) for url, text in texts.items()})
+        super().__init__(documents, UnknownContextError)
 
 
 @cache

@@ -8,8 +8,8 @@ context) and compacting it against ``contexts/ctdl-pinned-v1.jsonld`` gives one 
 importer reads those compact keys through :func:`get` and :func:`term` — by namespace, never by cutting
 an arbitrary prefix off a key.
 
-Nothing is fetched: the loader is :class:`issuance.loader.OfflineDocumentLoader` with the pinned CTDL
-context as its only extra document; any other context URL in a source is left out and reported.
+Nothing is fetched: the loader is :class:`knowledge.jsonld_loader.OfflineDocumentLoader` with the pinned CTDL
+context as its only document; any other context URL in a source is left out and reported.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any
 
 from pyld.jsonld import JsonLdError, JsonLdProcessor
 
-from issuance.loader import OfflineDocumentLoader
+from knowledge.errors import KnowledgeError
+from knowledge.jsonld_loader import OfflineDocumentLoader
 
 #: The URL the pinned context is served under (the Credential Engine CTDL context).
 CTDL_CONTEXT_URL = "https://credreg.net/ctdl/schema/context/json"
@@ -65,7 +66,16 @@ def pinned_context() -> dict[str, Any]:
 
 @cache
 def _loader() -> OfflineDocumentLoader:
-    return OfflineDocumentLoader(extra={url: pinned_context() for url in CTDL_CONTEXT_URLS})
+    return OfflineDocumentLoader({url: pinned_context for url in CTDL_CONTEXT_URLS}, _unknown_context)
+
+
+class UnknownCtdlContext(JsonLdError, KnowledgeError):
+    """A CTDL source names a JSON-LD context other than the pinned CTDL context; nothing is fetched."""
+
+
+def _unknown_context(url: str, known: list[str]) -> Exception:
+    return UnknownCtdlContext(f"JSON-LD document {url!r} is not available offline (only the pinned CTDL context "
+                              "is served)", "jsonld.LoadDocumentError", {"url": url}, code="loading document failed")
 
 
 def is_ctdl_context_url(value: Any) -> bool:
