@@ -23,7 +23,7 @@ from issuance.multikey import did_key_verification_method
 from issuance.service import IssuanceConfig, IssuanceService, did_web_for_url
 from issuance.trust import TrustedIssuer, TrustListInvalid, load_trust_file
 from issuance.verify import Verdict
-from issuance.web import render_report
+from stackwise.web.issuance_tabs import render_report
 from tests.test_issuance_service import (
     ADMIN_PASSWORDS,
     ASSESSOR,

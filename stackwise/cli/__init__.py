@@ -273,7 +273,7 @@ def serve_cmd(
     if telegram:
         telegram_cmd()
         return
-    from assistant.web import launch
+    from stackwise.web.shell import launch
 
     service, grader, issuance = _service(), _grader(), _issuance()
     typer.echo(f"Stackwise web app on http://{host}:{port} (Ctrl+C stops it)")
@@ -283,8 +283,8 @@ def serve_cmd(
 @app.command("telegram")
 def telegram_cmd() -> None:
     """Run the Telegram bot (token from STACKWISE_TELEGRAM_TOKEN; needs access to api.telegram.org)."""
-    from assistant.telegram_bot import run_bot
     from stackwise.models import ModelAssemblyError
+    from stackwise.telegram.bot import run_bot
     from stackwise.wiring import SetupError
 
     try:

@@ -38,7 +38,7 @@ PENDING = frozenset({Status.received, Status.grading})
 
 
 def problem(exc: Exception) -> str:
-    log.exception("grader web action failed")
+    log.exception("grader tab action failed")
     return f"Something went wrong ({type(exc).__name__}); please try again. The details are in the server log."
 
 

@@ -151,7 +151,7 @@ def render_credentials(items: list[IssuedCredential], now: datetime) -> str:
 
 
 def _problem(exc: Exception) -> str:
-    log.exception("issuance web action failed")
+    log.exception("issuance tab action failed")
     return f"Something went wrong ({type(exc).__name__}); please try again. The details are in the server log."
 
 

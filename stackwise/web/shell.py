@@ -78,11 +78,11 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
     # ------------------------------------------------------------------ handlers (thin: call the service)
 
     web = ChatWeb(service, data)  # the chat's, the plan's and "Forget me"'s
-    grader_web: Any = None  # the grader tabs' handlers, once built (below)
+    grader_handlers: Any = None  # the grader tabs' handlers, once built (below)
 
     def _listing(key: str) -> tuple[Any, ...]:
         """The grader tab's "My submissions" outputs for ``key`` (none without a grader)."""
-        return tuple(grader_web.my_submissions(key)) if grader_web is not None else ()
+        return tuple(grader_handlers.my_submissions(key)) if grader_handlers is not None else ()
 
     def learner_start(stored: str | None) -> tuple[Any, ...]:
         """On page load: this browser's key (or a new one) and that learner's chat and submissions.
@@ -149,9 +149,9 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         if grader is not None:
             from stackwise.web.grader_tabs import add_grader_tabs
 
-            grader_web = add_grader_tabs(demo, grader, key)
-            assessor_session = getattr(grader_web, "assessor_session", None)
-        listing = list(grader_web.listing) if grader_web is not None else []
+            grader_handlers = add_grader_tabs(demo, grader, key)
+            assessor_session = getattr(grader_handlers, "assessor_session", None)
+        listing = list(grader_handlers.listing) if grader_handlers is not None else []
         if issuance is not None:
             from stackwise.web.issuance_tabs import add_issuance_tabs
 
@@ -160,8 +160,8 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         # ------------------------------------------------------------------ events
         def then_listing(event: Any) -> None:
             """After the key may have changed: refresh the grader tab's "My submissions"."""
-            if grader_web is not None:
-                event.then(grader_web.my_submissions, inputs=[key], outputs=grader_web.listing,
+            if grader_handlers is not None:
+                event.then(grader_handlers.my_submissions, inputs=[key], outputs=grader_handlers.listing,
                            api_visibility="private")
 
         chat_io = dict(fn=web.chat, inputs=[message, chatbot, holding, key], outputs=[chatbot, message, holding],
