@@ -409,7 +409,8 @@ def test_cli_revoke_needs_an_authenticated_issuer_admin_and_audits_them(cli_env,
 
 
 def test_cli_verify_exit_code_per_verdict(cli_env, queue):
-    from stackwise.cli import VERIFY_EXIT, app
+    from stackwise.cli import app
+    from stackwise.cli.issuance import VERIFY_EXIT
     from stackwise.wiring import issuance_service
 
     service = issuance_service()
