@@ -6,6 +6,8 @@ its localStorage (``gr.BrowserState`` with :data:`KEY_STORAGE`), so it survives 
 pasting it in another browser moves the learner there. The database stores only :func:`learner_id_for_key`,
 a hash of the key, so a key cannot be read back from it. A typed name is never an identity.
 
+**Telegram learners** are their Telegram account (:func:`telegram_learner_id`), never a name.
+
 **Assessors** log in with ``grader.accounts.authenticate``; the logged-in assessor is an
 :class:`AssessorSession` (kept server-side) that expires after :data:`SESSION_SECONDS`. Failed log-ins are
 throttled per (client, username), per client and per username (:class:`ThrottlePolicy`, :class:`LoginThrottle`).
@@ -32,6 +34,7 @@ KEY_STORAGE = "stackwise-learner-key"  # the localStorage entry
 # obfuscation, not secrecy. It is fixed so the stored key survives a server restart.
 KEY_STORAGE_OBFUSCATION = "stackwise-learner-key-v1"
 WEB_LEARNER_PREFIX = "webkey-"
+TELEGRAM_LEARNER_PREFIX = "telegram:"
 _KEY = re.compile(r"^swk-[A-Za-z0-9_-]{24}$")
 
 
@@ -49,6 +52,17 @@ def parse_learner_key(text: str | None) -> str | None:
 def learner_id_for_key(key: str) -> str:
     """The learner id stored for a key: a hash of the key, so the database never holds the key."""
     return WEB_LEARNER_PREFIX + hashlib.sha256(key.encode("ascii")).hexdigest()[:40]
+
+
+def telegram_learner_id(user_id: int) -> str:
+    """A Telegram learner is their account (which Telegram authenticates; a private chat has the same id)."""
+    return f"{TELEGRAM_LEARNER_PREFIX}{user_id}"
+
+
+def telegram_user(learner_id: str) -> int | None:
+    """The Telegram user id of a Telegram learner's id, else ``None``."""
+    prefix, _, user = learner_id.partition(":")
+    return int(user) if prefix + ":" == TELEGRAM_LEARNER_PREFIX and user.lstrip("-").isdigit() else None
 
 
 SESSION_SECONDS = 8 * 60 * 60  # an assessor logs in again after this

@@ -8,6 +8,8 @@ import logging
 from telegram import User
 from telegram.constants import MessageLimit
 
+from stackwise.identity import telegram_learner_id
+
 
 def _utf16_len(text: str) -> int:
     """Telegram counts message length in UTF-16 code units (an emoji outside the BMP counts twice)."""
@@ -53,7 +55,7 @@ def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[
 
 def learner_id(user: User) -> str:
     """A Telegram learner is their account (which Telegram authenticates), never a name."""
-    return f"telegram:{user.id}"
+    return telegram_learner_id(user.id)
 
 
 class _Redactor(logging.Filter):

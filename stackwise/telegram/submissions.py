@@ -38,6 +38,7 @@ from telegram.ext import ContextTypes, filters
 from grader.evidence import MAX_TOTAL_CHARS, EvidenceError, extract_file
 from grader.grading import UnknownCredential
 from grader.models import ISSUABLE_STATUSES, GraderError, Status, SubmissionView
+from stackwise.identity import telegram_user
 from stackwise.telegram.common import split_message
 from stackwise.telegram.drafts import (
     MAX_DOCUMENT_BYTES,
@@ -476,13 +477,13 @@ class Submissions:
         loop = asyncio.get_running_loop()
 
         def on_issued(issued: IssuedCredential) -> None:
-            prefix, _, user = issued.learner_id.partition(":")
-            if prefix != "telegram" or not user.lstrip("-").isdigit():
+            user = telegram_user(issued.learner_id)
+            if user is None:
                 return
             if issued.submission_id in self._awaiting_result:
                 return  # the result message is on its way and brings the credential
             try:
-                scheduled = asyncio.run_coroutine_threadsafe(self._deliver(bot, int(user), issued), loop)
+                scheduled = asyncio.run_coroutine_threadsafe(self._deliver(bot, user, issued), loop)
             except RuntimeError:
                 logger.info("bot stopped; credential %s not sent (the web app has it)", issued.id)
                 return

@@ -80,7 +80,6 @@ def _messages(turns: list[Any]) -> list[dict[str, Any]]:
     return [{"role": t.role, "content": t.content} for t in turns if t.role in ("user", "assistant")]
 
 
-
 class ChatWeb:
     """The chat's handlers; each returns the outputs it is wired to (see :func:`stackwise.web.shell.build_app`)."""
 

@@ -58,8 +58,6 @@ def _credential_choices(catalogue: Any) -> list[tuple[str, str]]:
             for cid, c in sorted(catalogue.credentials.items(), key=lambda item: item[1].title.lower())]
 
 
-
-
 def learner_key_state() -> gr.BrowserState:
     """The browser-held learner key (localStorage, kept across reloads and browser restarts)."""
     return gr.BrowserState("", storage_key=KEY_STORAGE, secret=KEY_STORAGE_OBFUSCATION)
