@@ -4,7 +4,7 @@ Every command turns domain errors into a one-line message and a non-zero exit co
 Heavy libraries (torch, chromadb, llama.cpp) are imported inside commands so ``--help`` is instant.
 One module per domain registers its commands on :data:`app` (:mod:`stackwise.cli.common`):
 :mod:`~stackwise.cli.catalogue`, :mod:`~stackwise.cli.assistant`, :mod:`~stackwise.cli.grader`,
-:mod:`~stackwise.cli.review`, :mod:`~stackwise.cli.issuance`, :mod:`~stackwise.cli.eval`,
+:mod:`~stackwise.cli.review`, :mod:`~stackwise.cli.issuance`, :mod:`~stackwise.cli.evaluation`,
 :mod:`~stackwise.cli.serve` (web and Telegram) and :mod:`~stackwise.cli.model` (model and ``setup``).
 """
 
@@ -19,7 +19,7 @@ from stackwise.config import enforce_offline
 enforce_offline()
 
 # the command modules register in this order, which is the order `stackwise --help` lists
-from stackwise.cli import catalogue, assistant, serve, grader, review, eval, issuance, model  # noqa: E402,F401  # isort: skip
+from stackwise.cli import catalogue, assistant, serve, grader, review, evaluation, issuance, model  # noqa: E402,F401  # isort: skip
 from stackwise.cli.common import app  # noqa: E402
 
 __all__ = ["app", "main"]
