@@ -8,11 +8,15 @@ and every read returns a view model, never an ORM row. The typed errors live in 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from grader.evidence import MAX_TOTAL_CHARS
 
 from grader.errors import (  # noqa: F401  (re-exported: the errors' old home; grader.errors is theirs now)
     ClaimConflict,
@@ -79,6 +83,11 @@ class _Model(BaseModel):
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 
+MAX_LINKS = 20
+MAX_LINK_CHARS = 2_000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://\S+$")
+
 # --------------------------------------------------------------------------------------------------
 # Inputs
 
@@ -108,6 +117,33 @@ class SubmissionIn(_Model):
             if len(name) > 255 or len(media_type) > 200:
                 raise ValueError(f"filename or media type too long: {name[:60]!r}")
         return files
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, links: list[str]) -> list[str]:
+        """Links are recorded, never opened: each an http(s) URL of at most MAX_LINK_CHARS, at most MAX_LINKS."""
+        bad = [t for t in links if not _URL.match(t) or len(t) > MAX_LINK_CHARS]
+        if bad:
+            raise PydanticCustomError("link", "links must start with http:// or https:// (not {link})",
+                                      {"link": bad[0][:80]})
+        if len(links) > MAX_LINKS:
+            raise PydanticCustomError("links", "please give at most {n} links", {"n": MAX_LINKS})
+        return links
+
+    @field_validator("reflection")
+    @classmethod
+    def _reflection(cls, reflection: str) -> str:
+        if len(reflection) > MAX_TOTAL_CHARS:  # the whole evidence's text budget; the reflection alone is one part
+            raise PydanticCustomError("reflection", f"the reflective statement has {len(reflection):,} characters; "
+                                      f"the limit is {MAX_TOTAL_CHARS:,}")
+        return reflection
+
+    @field_validator("learner_email")
+    @classmethod
+    def _email(cls, email: str | None) -> str | None:
+        if email is not None and (len(email) > 200 or not _EMAIL.match(email)):
+            raise PydanticCustomError("email", "that email address does not look right (leave it empty if you like)")
+        return email
 
 
 class CriterionGrade(_Model):

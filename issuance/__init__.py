@@ -18,7 +18,8 @@ Modules: :mod:`issuance.dataintegrity` (eddsa-rdfc-2022), :mod:`issuance.loader`
 :mod:`issuance.keys`, :mod:`issuance.status` (Bitstring Status List), :mod:`issuance.credential`,
 :mod:`issuance.verify` (four verdicts), :mod:`issuance.trust` (whom the verifier trusts),
 :mod:`issuance.multikey`, :mod:`issuance.service` (with :mod:`issuance.store`, its tables),
-:mod:`issuance.baking` (SVG/PNG badges with the credential inside), :mod:`issuance.web` (routes and tabs).
+:mod:`issuance.baking` (SVG/PNG badges with the credential inside); the web routes and tabs are channels
+(:mod:`stackwise.web.routes`, :mod:`stackwise.web.issuance_tabs`).
 ``MAPPING.md`` maps the EU Annex I elements.
 """
 

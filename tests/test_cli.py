@@ -72,7 +72,7 @@ def test_eval_grading_rubric_dataset_errors_are_one_line(tmp_path):
 
 
 def test_setup_reports_the_shipped_grading_engine_and_its_bounds(settings, tmp_path, monkeypatch, capsys):
-    from stackwise.cli import _grader_status
+    from stackwise.cli.grader import _grader_status
     from stackwise.config import Settings
 
     _grader_status(Settings(home=tmp_path / "fresh-home"))

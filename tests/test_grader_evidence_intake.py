@@ -256,7 +256,8 @@ def test_the_service_reads_windows_1252_and_utf16_files(service):
 
 
 def test_the_web_form_refuses_a_bomb_before_storing_it_and_says_why(service, tmp_path):
-    from grader.web import GraderWeb, learner_id_for_key, new_learner_key
+    from stackwise.identity import learner_id_for_key, new_learner_key
+    from stackwise.web.grader_handlers import GraderWeb
 
     path = tmp_path / "bomb.docx"
     path.write_bytes(zip_bomb_docx(60))

@@ -305,7 +305,7 @@ def test_retry_from_the_cli_grades_again_and_audits_the_assessor(settings, monke
 
 def test_retry_from_the_assessor_tab_grades_again_and_audits_the_assessor(db_url, catalogue, scorer,
                                                                          accounts_file):
-    from grader.web import GraderWeb
+    from stackwise.web.grader_handlers import GraderWeb
 
     service = service_on(db_url, catalogue, scorer)
     sid = _errored(service.queue, "learner-1")

@@ -14,11 +14,11 @@ from types import SimpleNamespace
 import pytest
 import pytest_asyncio
 
-from assistant.telegram_bot import build_application
 from grader.models import CriterionGrade, GradeResult, SubmissionIn
 from grader.queue import GraderQueue, rubrics_from_catalogue
 from grader.service import GraderService
 from issuance.keys import load_or_create_issuer_key
+from stackwise.telegram.bot import build_application
 from tests.test_issuance_service import catalogue, decide, make_service, seed
 from tests.test_telegram_bot import BOT_USER, TOKEN, user_id
 from tests.test_telegram_submit import FakeBotAPIWithFiles, no_model

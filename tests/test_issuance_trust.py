@@ -23,7 +23,7 @@ from issuance.multikey import did_key_verification_method
 from issuance.service import IssuanceConfig, IssuanceService, did_web_for_url
 from issuance.trust import TrustedIssuer, TrustListInvalid, load_trust_file
 from issuance.verify import Verdict
-from issuance.web import render_report
+from stackwise.web.issuance_tabs import render_report
 from tests.test_issuance_service import (
     ADMIN_PASSWORDS,
     ASSESSOR,
@@ -409,7 +409,8 @@ def test_cli_revoke_needs_an_authenticated_issuer_admin_and_audits_them(cli_env,
 
 
 def test_cli_verify_exit_code_per_verdict(cli_env, queue):
-    from stackwise.cli import VERIFY_EXIT, app
+    from stackwise.cli import app
+    from stackwise.cli.issuance import VERIFY_EXIT
     from stackwise.wiring import issuance_service
 
     service = issuance_service()

@@ -1,4 +1,4 @@
-"""Issuance on the web, served for real on 127.0.0.1 by ``assistant.web.launch`` (as ``stackwise serve`` does):
+"""Issuance on the web, served for real on 127.0.0.1 by ``stackwise.web.shell.launch`` (as ``stackwise serve`` does):
 the DID document, issuer profile, status list and credential routes (httpx), the public "Verify" tab and the
 learner's "My credentials" tab (``gradio_client``), and issuance by an assessor's approval in the Assessor tab.
 
@@ -20,11 +20,11 @@ import pytest
 from grader.accounts import ASSESSORS_FILE_ENV, hash_password
 from grader.queue import GraderQueue, rubrics_from_catalogue
 from grader.service import GraderService
-from grader.web import learner_id_for_key
 from issuance.baking import unbake_png, unbake_svg
 from issuance.dataintegrity import ControllerDocumentResolver, verify_proof
 from issuance.keys import load_or_create_issuer_key
 from issuance.service import IssuanceService
+from stackwise.identity import learner_id_for_key
 from tests.test_issuance_service import catalogue, make_service, official_schema_errors, seed
 from tests.test_web_grader import PASSWORDS, Desk, Learner, free_port, no_model, text, write_accounts
 
@@ -42,9 +42,9 @@ class App(SimpleNamespace):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Iterator[App]:
     from assistant.memory import ConversationMemory
-    from assistant.web import launch
+    from stackwise.web.shell import launch
 
-    root = tmp_path_factory.mktemp("issuance-web")
+    root = tmp_path_factory.mktemp("issuance-tabs")
     database = f"sqlite:///{root / 'stackwise.db'}"
     queue = GraderQueue(database, rubrics=rubrics_from_catalogue(catalogue()))
     grader = GraderService(catalogue(), queue, scorer_factory=no_model)

@@ -20,7 +20,9 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from assistant.service import Answer, Citation
-from assistant.telegram_bot import EVIDENCE_LATER, SOMETHING_WRONG, build_application, run_bot, split_message
+from stackwise.telegram.bot import build_application, run_bot
+from stackwise.telegram.chat import EVIDENCE_LATER, SOMETHING_WRONG
+from stackwise.telegram.common import split_message
 from stackwise.wiring import SetupError
 
 TOKEN = "123456789:TEST-token-not-real_abcdefghijklmnopq"
@@ -345,7 +347,7 @@ async def test_handler_errors_are_reported_without_the_token(bot, svc, monkeypat
         raise RuntimeError(f"database exploded while calling https://api.telegram.org/bot{TOKEN}/x")
 
     monkeypatch.setattr(svc, "ask", broken_ask)
-    with caplog.at_level(logging.ERROR, logger="assistant.telegram_bot"):
+    with caplog.at_level(logging.ERROR, logger="stackwise.telegram.chat"):
         replies = await send(bot, user_id(), "What does Data Strategy cost?")
     assert replies == [SOMETHING_WRONG]
     assert "database exploded" in caplog.text and "RuntimeError" in caplog.text

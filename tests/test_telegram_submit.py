@@ -15,13 +15,14 @@ import pytest
 import pytest_asyncio
 from telegram import Update
 
-from assistant.telegram_bot import build_application
-from assistant.telegram_submit import NOT_IMAGES, PRIVATE_ONLY, UNSUPPORTED_MESSAGE, Submissions
 from grader.models import Assessor, Status, SubmissionIn
 from grader.queue import open_queue, rubrics_from_catalogue
 from grader.service import GraderService
 from knowledge import load_catalogue
 from stackwise.config import BUNDLED_CATALOGUE
+from stackwise.telegram.bot import build_application
+from stackwise.telegram.drafts import NOT_IMAGES
+from stackwise.telegram.submissions import PRIVATE_ONLY, UNSUPPORTED_MESSAGE, Submissions
 from tests.test_telegram_bot import TOKEN, FakeBotAPI, user_id
 from tests.test_telegram_bot import update as make_update
 

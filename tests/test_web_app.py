@@ -27,7 +27,7 @@ def free_port() -> int:
 @contextmanager
 def served(service) -> Iterator[str]:
     """The web app for ``service`` listening on a free local port; yields its URL."""
-    from assistant.web import launch
+    from stackwise.web.shell import launch
 
     demo = launch(service, host="127.0.0.1", port=free_port(), warm=False, prevent_thread_lock=True, quiet=True)
     try:
@@ -111,7 +111,7 @@ def test_planner_question_streams_the_planners_figures_and_sources(client, key, 
 
 
 def test_holding_is_saved_kept_across_a_reload_and_a_follow_up_uses_it(client, key, svc):
-    from stackwise.learner_keys import learner_id_for_key
+    from stackwise.identity import learner_id_for_key
 
     learner = learner_id_for_key(key)
     assert client.predict(["data-strategy", "ai-change-leadership"], key,
@@ -164,8 +164,8 @@ def test_plan_tab_renders_the_plan_answer(client, svc):
 
 def test_a_failing_service_still_answers_in_the_chat(svc):
     """An unexpected error inside the service becomes an assistant message, never a broken page."""
-    from assistant.web import build_app
-    from stackwise.learner_keys import new_learner_key
+    from stackwise.identity import new_learner_key
+    from stackwise.web.shell import build_app
 
     class Broken:
         catalogue = svc.catalogue
@@ -225,7 +225,7 @@ def test_a_typed_name_is_no_identity(client, url, svc):
 
 
 def test_forget_me_asks_first_then_deletes_everything_and_says_what(client, key, svc):
-    from stackwise.learner_keys import learner_id_for_key
+    from stackwise.identity import learner_id_for_key
 
     learner = learner_id_for_key(key)
     client.predict(["data-strategy", "ml-fundamentals"], key, api_name="/save_holding")
@@ -253,7 +253,7 @@ def test_forget_me_asks_first_then_deletes_everything_and_says_what(client, key,
 
 def test_a_refusal_shows_as_an_answer_without_a_sources_line():
     from assistant.service import Answer, Citation
-    from assistant.web import render_answer
+    from stackwise.web.chat import render_answer
 
     nearest = [Citation(id="data-strategy", kind="credential", title="Data Strategy")]
     refusal = Answer(question="q", text="The catalogue does not say. The nearest catalogue entries are: "

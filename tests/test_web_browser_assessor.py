@@ -25,7 +25,7 @@ SCREENSHOT = Path("/tmp/stackwise-assessor.png")
 def test_assessor_claims_overrides_and_approves_in_the_browser(browser, settings, tmp_path, monkeypatch):  # noqa: F811
     from playwright.sync_api import expect
 
-    from grader.web import build_grader_app
+    from stackwise.web.grader_tabs import build_grader_app
 
     monkeypatch.setenv(ASSESSORS_FILE_ENV, str(write_accounts(tmp_path / "assessors.toml")))
     service = make_service(settings)

@@ -1,4 +1,5 @@
-"""The grader's web tabs (``grader.web``), served for real on 127.0.0.1 and driven through ``gradio_client``.
+"""The grader's web tabs (``stackwise.web.grader_tabs``), served for real on 127.0.0.1 and driven through
+``gradio_client``.
 
 Behind them: the real :class:`GraderService` and :class:`GraderQueue` on a per-test SQLite database, the
 demo catalogue's rubrics, and assessor accounts in a real bcrypt-hashed file. Nothing here grades: the
@@ -39,7 +40,7 @@ CREDENTIAL = "data-strategy"
 EVIDENCE = ("For the retailer I assessed data maturity across five dimensions, ranked twelve use cases by value "
             "and feasibility, and proposed a hub-and-spoke operating model with a costed roadmap.")
 PASSWORDS = {"alice": "alice-secret-1", "bob": "bob-secret-2"}
-SLOTS = 6  # grader.web.MAX_CRITERIA
+SLOTS = 6  # stackwise.web.grader_render.MAX_CRITERIA
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -53,7 +54,7 @@ def free_port() -> int:
 
 @contextmanager
 def served_blocks(demo) -> Iterator[str]:
-    """``demo`` listening on a free loopback port (as ``assistant.web.launch`` serves it); yields its URL."""
+    """``demo`` listening on a free loopback port (as ``stackwise.web.shell.launch`` serves it); yields its URL."""
     demo.queue(default_concurrency_limit=1)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), share=False, prevent_thread_lock=True, quiet=True,
                 show_error=False, ssr_mode=False, mcp_server=False, enable_monitoring=False)
@@ -171,7 +172,7 @@ class Learner:
         from gradio_client import Client
 
         self.client = Client(url, verbose=False)
-        # the full app (assistant.web) adds the chat's holding, history and status after these
+        # the full app (stackwise.web.shell) adds the chat's holding, history and status after these
         self.key, _box, self.listing, _timer, *_chat = self.client.predict(key, api_name="/learner_start")
 
     def submit(self, files: list[Path] = (), links: str = "", reflection: str = "",
@@ -204,7 +205,7 @@ def grader(settings) -> GraderService:
 
 @pytest.fixture
 def url(grader, accounts_file) -> Iterator[str]:
-    from grader.web import build_grader_app
+    from stackwise.web.grader_tabs import build_grader_app
 
     with served_blocks(build_grader_app(grader)) as address:
         yield address
@@ -270,7 +271,7 @@ def test_claim_conflict_between_two_assessors(url, grader):
 
 
 def test_override_and_approve_is_recorded_and_the_learner_sees_it(url, grader):
-    from grader.web import learner_id_for_key, new_learner_key
+    from stackwise.identity import learner_id_for_key, new_learner_key
 
     key = new_learner_key()
     sid = seed_review(grader, learner_id_for_key(key))
@@ -343,7 +344,8 @@ def test_logout_gives_the_lease_back_and_ends_the_session(url, grader):
 
 
 def test_assessor_tab_explains_setup_when_no_accounts_file(settings, monkeypatch):
-    from grader.web import GraderWeb, build_grader_app
+    from stackwise.web.grader_handlers import GraderWeb
+    from stackwise.web.grader_tabs import build_grader_app
 
     monkeypatch.delenv(ASSESSORS_FILE_ENV, raising=False)
     service = make_service(settings)
@@ -355,7 +357,8 @@ def test_assessor_tab_explains_setup_when_no_accounts_file(settings, monkeypatch
 
 
 def test_sessions_expire_and_removed_accounts_are_logged_out(grader, accounts_file):
-    from grader.web import SESSION_SECONDS, AssessorSession, GraderWeb
+    from stackwise.identity import SESSION_SECONDS, AssessorSession
+    from stackwise.web.grader_handlers import GraderWeb
 
     now = [1_000_000.0]
     web = GraderWeb(grader, clock=lambda: now[0])
@@ -376,7 +379,8 @@ def test_sessions_expire_and_removed_accounts_are_logged_out(grader, accounts_fi
 
 
 def test_repeated_wrong_passwords_lock_the_username_for_a_while(grader, accounts_file):
-    from grader.web import LOGIN_FAILURES_ALLOWED, GraderWeb
+    from stackwise.identity import LOGIN_FAILURES_ALLOWED
+    from stackwise.web.grader_handlers import GraderWeb
 
     web = GraderWeb(grader)
     for _ in range(LOGIN_FAILURES_ALLOWED):
@@ -387,7 +391,7 @@ def test_repeated_wrong_passwords_lock_the_username_for_a_while(grader, accounts
 
 
 def test_untrusted_text_is_not_rendered_as_markup(grader, accounts_file):
-    from grader.web import GraderWeb
+    from stackwise.web.grader_handlers import GraderWeb
 
     sid = seed_review(grader, rationale="See ![x](https://tracker.example/p.png) <img src=x onerror=alert(1)>")
     web = GraderWeb(grader)
@@ -401,7 +405,7 @@ def test_untrusted_text_is_not_rendered_as_markup(grader, accounts_file):
 
 
 def test_learner_key_is_random_kept_and_can_be_pasted(url):
-    from grader.web import KEY_PREFIX, learner_id_for_key
+    from stackwise.identity import KEY_PREFIX, learner_id_for_key
 
     first, second = Learner(url), Learner(url)
     assert first.key.startswith(KEY_PREFIX) and len(first.key) == len(KEY_PREFIX) + 24
@@ -417,7 +421,7 @@ def test_learner_key_is_random_kept_and_can_be_pasted(url):
 
 
 def test_learner_sees_only_their_own_submissions(url, grader):
-    from grader.web import learner_id_for_key
+    from stackwise.identity import learner_id_for_key
 
     ada, bea = Learner(url), Learner(url)
     mine = seed_review(grader, learner_id_for_key(ada.key))
@@ -435,7 +439,7 @@ def test_learner_sees_only_their_own_submissions(url, grader):
 
 
 def test_empty_file_is_stored_with_a_clear_error_without_the_model(url, grader, tmp_path):
-    from grader.web import learner_id_for_key
+    from stackwise.identity import learner_id_for_key
 
     empty = tmp_path / "essay.txt"
     empty.write_bytes(b"")
@@ -454,7 +458,7 @@ def test_empty_file_is_stored_with_a_clear_error_without_the_model(url, grader, 
 
 
 def test_wrong_file_types_are_refused_with_the_graders_message(url, grader, tmp_path):
-    from grader.web import learner_id_for_key
+    from stackwise.identity import learner_id_for_key
 
     program, fake_pdf, good = tmp_path / "notes.exe", tmp_path / "report.pdf", tmp_path / "report.md"
     program.write_bytes(b"MZ\x90\x00 not evidence")
@@ -471,7 +475,8 @@ def test_wrong_file_types_are_refused_with_the_graders_message(url, grader, tmp_
 
 
 def test_bad_form_input_gets_a_message_and_nothing_is_stored(grader):
-    from grader.web import GraderWeb, learner_id_for_key, new_learner_key
+    from stackwise.identity import learner_id_for_key, new_learner_key
+    from stackwise.web.grader_handlers import GraderWeb
 
     web, key = GraderWeb(grader), new_learner_key()
     assert web.submit(None, [], "", "text", "", "", key, "t1")[0].startswith("Please choose the credential")
@@ -491,7 +496,8 @@ def test_a_submission_is_received_at_once_and_graded_in_the_background(grader):
     The model is unavailable here (the scorer factory raises), so grading ends in a recorded error: the
     submission is kept and the learner sees why. A double click (same idempotency token) stores nothing new.
     """
-    from grader.web import GraderWeb, learner_id_for_key, new_learner_key
+    from stackwise.identity import learner_id_for_key, new_learner_key
+    from stackwise.web.grader_handlers import GraderWeb
 
     web, key = GraderWeb(grader), new_learner_key()
     message, listing, timer, files, links, reflection, token = web.submit(
@@ -517,11 +523,11 @@ def test_a_submission_is_received_at_once_and_graded_in_the_background(grader):
 
 
 def test_web_app_composes_chat_and_grader_tabs_and_resumes_pending(settings, grader, accounts_file):
-    """``assistant.web.launch`` with a grader: all four tabs, and submissions a stopped run left are graded."""
+    """``stackwise.web.shell.launch`` with a grader: all four tabs, and submissions a stopped run left are graded."""
     from gradio_client import Client
 
     from assistant.memory import ConversationMemory
-    from assistant.web import launch
+    from stackwise.web.shell import launch
 
     class Assistant:  # the chat's own tests use the real one; here only the layout and memory are touched
         catalogue = grader.catalogue

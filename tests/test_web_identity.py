@@ -1,6 +1,6 @@
 """Learner identity, "Forget me", uploads and log-in throttling on the served app (issue 12).
 
-The whole app as ``stackwise serve`` composes it (``assistant.web.launch``: chat, grader tabs, issuance tabs
+The whole app as ``stackwise serve`` composes it (``stackwise.web.shell.launch``: chat, grader tabs, issuance tabs
 and routes) on 127.0.0.1, driven through ``gradio_client`` and plain HTTP: the real assistant service (demo
 catalogue, index, SQLite memory), the real grader queue and issuance service on a scratch SQLite database, a
 bcrypt assessors file. No model: chat questions are planner/facts questions, and grading fails fast.
@@ -24,7 +24,7 @@ from grader.models import Status
 from grader.queue import GraderQueue, rubrics_from_catalogue
 from grader.service import GraderService
 from issuance.keys import load_or_create_issuer_key
-from stackwise.learner_keys import learner_id_for_key
+from stackwise.identity import learner_id_for_key
 from tests.test_issuance_service import catalogue, seed
 from tests.test_issuance_service import make_service as make_issuance
 from tests.test_web_grader import PASSWORDS, free_port, no_model, write_accounts
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, assistant) -> Iterator[SimpleNamespace]:
-    from assistant.web import launch
+    from stackwise.web.shell import launch
 
     root = tmp_path_factory.mktemp("identity-web")
     database = f"sqlite:///{root / 'stackwise.db'}"
@@ -73,7 +73,7 @@ def settled(queue: GraderQueue, learner: str, timeout: float = 60.0) -> None:
 
 
 def uploads_named(name: str) -> list[Path]:
-    from grader.web import upload_folder
+    from stackwise.web.grader_learner import upload_folder
 
     return [p for p in upload_folder().rglob(name) if p.is_file()]
 
@@ -167,7 +167,7 @@ def test_forget_me_deletes_messages_profile_evidence_and_files_and_says_what(app
 
 
 def test_uploads_that_are_never_submitted_are_cleaned_and_limited(app):
-    from assistant.web import DELETE_CACHE, MAX_UPLOAD
+    from stackwise.web.shell import DELETE_CACHE, MAX_UPLOAD
 
     name = f"anonymous-{secrets.token_hex(6)}.txt"
     response = httpx.post(f"{app.url}/gradio_api/upload", files={"files": (name, b"left behind")}, timeout=30)
@@ -185,7 +185,7 @@ def test_credential_downloads_do_not_pile_up_in_the_temporary_folder(app):
     import os
     import tempfile
 
-    from issuance.web import DOWNLOAD_FOLDER_SECONDS, DOWNLOAD_PREFIX
+    from stackwise.web.issuance_tabs import DOWNLOAD_FOLDER_SECONDS, DOWNLOAD_PREFIX
 
     stale = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX))
     (stale / "credential.json").write_text("{}")
@@ -252,7 +252,8 @@ def login_from(app_url: str, address: str, username: str, password: str) -> str:
 @pytest.fixture
 def desk(app):
     """The app's assessor log-in with small limits (the default policy's shape, smaller numbers)."""
-    from grader.web import GraderWeb, LoginThrottle, ThrottlePolicy
+    from stackwise.identity import LoginThrottle, ThrottlePolicy
+    from stackwise.web.grader_handlers import GraderWeb
 
     web = next(fn.fn.__self__ for fn in app.demo.fns.values() if fn.name == "login")
     assert isinstance(web, GraderWeb)
@@ -288,7 +289,7 @@ def test_guessing_one_username_does_not_lock_out_its_assessor(app, desk):
 
 
 def test_throttle_records_are_pruned_and_bounded():
-    from grader.web import LoginThrottle, ThrottlePolicy
+    from stackwise.identity import LoginThrottle, ThrottlePolicy
 
     now = [0.0]
     throttle = LoginThrottle(ThrottlePolicy(max_records=60), clock=lambda: now[0])

@@ -1,19 +1,10 @@
-"""Telegram adapter for the assistant: a thin layer over :class:`assistant.service.AssistantService`.
+"""The Telegram chat's handlers (:class:`ChatBot`): a thin layer over :class:`assistant.service.AssistantService`.
 
 Same engine and the same conversation memory as the CLI and the web chat; a learner is
-``telegram:<user id>`` (the Telegram account, which Telegram authenticates; the private chat's id is the same
-number), never a name. Commands: /start, /help, /plan, /hold, /reset, /forget (everything, after
-``/forget yes``); any other text is a question.
-Given a :class:`grader.service.GraderService`, the bot also takes evidence for assessment: /submit,
-/reflection, /done, /cancel, /status (handlers in :mod:`assistant.telegram_submit`); while a submission
-is open, the learner's text messages are evidence rather than questions.
-Blocking service calls run in a worker thread (:func:`asyncio.to_thread`) so the event loop stays free,
-and a "typing…" indicator is repeated while an answer is generated. Replies longer than Telegram's
-4096-character limit are split on paragraph, then line, then word boundaries (:func:`split_message`).
-
-Run with :func:`run_bot` (token from ``STACKWISE_TELEGRAM_TOKEN``). The token is never logged: it is
-redacted from this module's log records and, under :func:`run_bot`, from every record the root logger's
-handlers write (httpx, which logs request URLs containing the token, is limited to warnings).
+``telegram:<user id>`` (:func:`stackwise.telegram.common.learner_id`), never a name. Commands: /start, /help,
+/plan, /hold, /reset, /forget (everything, after ``/forget yes``); any other text is a question. Blocking
+service calls run in a worker thread (:func:`asyncio.to_thread`) so the event loop stays free, and a "typing…"
+indicator is repeated while an answer is generated. The token is redacted from this module's log records.
 """
 
 from __future__ import annotations
@@ -26,22 +17,20 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from telegram import BotCommand, Chat, Message, Update, User
-from telegram.constants import ChatAction, MessageLimit
+from telegram import Chat, Message, Update
+from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
-from telegram.request import BaseRequest
+from telegram.ext import ContextTypes
 
 from assistant.planner import PlannerError
 from assistant.service import AssistantError
+from stackwise.telegram.common import learner_id, redactor, split_message
 
 if TYPE_CHECKING:
     from assistant.service import Answer, AssistantService
-    from grader.service import GraderService
-    from issuance.service import IssuanceService
-    from stackwise.config import Settings
 
 logger = logging.getLogger(__name__)
+logger.addFilter(redactor)
 
 TYPING_INTERVAL = 4.0  # Telegram shows "typing…" for about 5 s per chat action
 PLAN_USAGE = "Usage: /plan PATHWAY_ID [HOLDING_IDS], e.g. /plan ai-leadership-certificate data-strategy"
@@ -51,62 +40,12 @@ EVIDENCE_LATER = ("Thanks for the file. Submitting evidence for assessment arriv
                   "feature; for now I answer questions typed as text. Try /help.")
 TEXT_ONLY = "I can only read text messages. Type a question, or see /help."
 SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
-COMMANDS = [
-    ("start", "welcome and example questions"),
-    ("help", "how to use the assistant"),
-    ("plan", "PATHWAY_ID [HOLDING_IDS]: what you still need"),
-    ("hold", "ID,ID: the credentials you already hold"),
-    ("reset", "delete our conversation and your holdings"),
-    ("forget", "delete everything stored about you (asks first)"),
-]
 FORGET_CONFIRM_SECONDS = 10 * 60  # "/forget yes" must follow "/forget" within this
 
 T = TypeVar("T")
 
 
 # ------------------------------------------------------------------ pure helpers
-
-
-def _utf16_len(text: str) -> int:
-    """Telegram counts message length in UTF-16 code units (an emoji outside the BMP counts twice)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _fitting_prefix(text: str, limit: int) -> int:
-    """Length (in characters) of the longest prefix of ``text`` within ``limit`` UTF-16 units."""
-    used = 0
-    for i, ch in enumerate(text):
-        used += 2 if ord(ch) > 0xFFFF else 1
-        if used > limit:
-            return i
-    return len(text)
-
-
-def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split ``text`` into non-empty parts of at most ``limit`` (UTF-16 units), cutting at the last
-    paragraph break, else line break, else space that keeps a part at least half full; a single
-    unbroken run longer than ``limit`` is cut hard. Whitespace at each cut (and around the text) is
-    dropped; nothing else is changed, so the parts are consecutive pieces of the original text.
-    """
-    if limit < 2:
-        raise ValueError("limit must be at least 2 (one emoji takes two UTF-16 units)")
-    parts: list[str] = []
-    rest = text.strip()
-    while rest:
-        if _utf16_len(rest) <= limit:
-            parts.append(rest)
-            break
-        fit = _fitting_prefix(rest, limit)
-        cut = fit  # hard cut unless a boundary is found
-        for separator, min_fill in (("\n\n", fit // 2), ("\n", fit // 2), (" ", 1), ("\t", 1)):
-            # the separator may start right after the fitting prefix: it is dropped at the cut
-            at = rest.rfind(separator, 0, fit + len(separator))
-            if at >= max(min_fill, 1):
-                cut = at
-                break
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    return parts
 
 
 def format_answer(answer: Answer) -> str:
@@ -118,44 +57,7 @@ def format_answer(answer: Answer) -> str:
     return text
 
 
-def learner_id(user: User) -> str:
-    return f"telegram:{user.id}"
-
-
-class _Redactor(logging.Filter):
-    """Replaces bot tokens in log records (message and traceback) with ``[telegram token]``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[telegram token]")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = self.redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        return True
-
-
-_redactor = _Redactor()
-logger.addFilter(_redactor)
-
-
-# ------------------------------------------------------------------ handlers
-
-
-class _Bot:
+class ChatBot:
     """The handlers; every answer comes from the service, this class only talks Telegram."""
 
     def __init__(self, service: AssistantService, typing_interval: float, extra_help: str = ""):
@@ -310,7 +212,7 @@ class _Bot:
 
     async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/forget``: what is stored about the learner, and how to confirm; ``/forget yes``: delete it all."""
-        from assistant.forget import LearnerData
+        from stackwise.forget import LearnerData
 
         if (who := self._who(update)) is None:
             return
@@ -376,120 +278,3 @@ class _Bot:
         if isinstance(update, Update) and update.effective_message is not None:
             with contextlib.suppress(TelegramError):
                 await update.effective_message.reply_text(SOMETHING_WRONG)
-
-
-# ------------------------------------------------------------------ wiring
-
-
-def build_application(service: AssistantService, token: str, *, request: BaseRequest | None = None,
-                      base_url: str | None = None, get_updates_request: BaseRequest | None = None,
-                      typing_interval: float = TYPING_INTERVAL, grader: GraderService | None = None,
-                      issuance: IssuanceService | None = None) -> Application:
-    """The bot's :class:`telegram.ext.Application` with every handler registered.
-
-    ``request`` replaces the HTTP layer (tests pass an offline fake; it is also used for getUpdates
-    unless ``get_updates_request`` is given); ``base_url`` points the bot at another Bot API server,
-    e.g. a self-hosted one. With a ``grader`` the evidence-submission commands are added; the
-    :class:`assistant.telegram_submit.Submissions` handling them is ``application.bot_data["submissions"]``.
-    With ``issuance`` (and a grader) learners receive their credential file when it is issued.
-    """
-    _redactor.secrets.add(token)
-    commands = list(COMMANDS)
-    submissions = None
-    if grader is not None:
-        from assistant.telegram_submit import SUBMIT_COMMANDS, SUBMIT_HELP, Submissions
-
-        commands += SUBMIT_COMMANDS
-        bot = _Bot(service, typing_interval, extra_help=SUBMIT_HELP)
-        submissions = Submissions(grader, learner_id, bot._lock, issuance=issuance)
-    else:
-        bot = _Bot(service, typing_interval)
-    bot.grader, bot.issuance, bot.submissions = grader, issuance, submissions
-
-    async def post_init(application: Application) -> None:
-        await application.bot.set_my_commands([BotCommand(name, text) for name, text in commands])
-        if submissions is not None and issuance is not None:
-            application.bot_data["stop_credentials"] = submissions.attach_issuance(application.bot)
-
-    async def post_shutdown(application: Application) -> None:
-        stop = application.bot_data.pop("stop_credentials", None)
-        if stop is not None:
-            stop()
-
-    builder = (ApplicationBuilder().token(token).concurrent_updates(True).post_init(post_init)
-               .post_shutdown(post_shutdown))
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
-    elif get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
-    if base_url:
-        builder = builder.base_url(base_url)
-    application = builder.build()
-
-    new = filters.UpdateType.MESSAGE  # edited messages and channel posts are not questions
-    handlers: list[tuple[str, Callable]] = [("start", bot.start), ("help", bot.help), ("plan", bot.plan),
-                                            ("hold", bot.hold), ("reset", bot.reset), ("forget", bot.forget)]
-    if submissions is not None:
-        handlers += [("submit", submissions.submit), ("reflection", submissions.reflection),
-                     ("done", submissions.done), ("cancel", submissions.cancel), ("status", submissions.status)]
-    for name, callback in handlers:
-        application.add_handler(CommandHandler(name, callback, filters=new))
-    application.add_handler(MessageHandler(new & filters.COMMAND, bot.unknown_command))
-    if submissions is not None:
-        application.bot_data["submissions"] = submissions
-        # while a submission is open in this chat, text is evidence (or the reflective statement)
-        application.add_handler(MessageHandler(new & filters.TEXT & submissions.drafting, submissions.text))
-        application.add_handler(MessageHandler(new & filters.TEXT, bot.question))
-        application.add_handler(MessageHandler(new & filters.Document.ALL, submissions.document))
-        application.add_handler(MessageHandler(new & filters.PHOTO, submissions.photo))
-        application.add_handler(MessageHandler(new & submissions.drafting, submissions.unsupported))
-    else:
-        application.add_handler(MessageHandler(new & filters.TEXT, bot.question))
-        application.add_handler(MessageHandler(new & (filters.Document.ALL | filters.PHOTO), bot.evidence))
-    application.add_handler(MessageHandler(new, bot.other))
-    application.add_error_handler(bot.error)
-    return application
-
-
-def _protect_logs(token: str) -> None:
-    """Keep the token out of every log line this process writes."""
-    _redactor.secrets.add(token)
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in root.handlers:
-        if _redactor not in handler.filters:
-            handler.addFilter(_redactor)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # httpx logs each request URL, token included
-
-
-def run_bot(settings: Settings | None = None, *, base_url: str | None = None, warm_up: bool = True) -> None:
-    """Run the bot with long polling until interrupted (Ctrl-C).
-
-    Raises :class:`stackwise.wiring.SetupError` when ``STACKWISE_TELEGRAM_TOKEN`` is not set.
-    """
-    from stackwise.config import get_settings
-    from stackwise.wiring import SetupError, assistant_service, grader_service, issuance_service
-
-    settings = settings or get_settings()
-    token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
-    if not token:
-        raise SetupError("no Telegram bot token: set STACKWISE_TELEGRAM_TOKEN to the token @BotFather gave you")
-    _protect_logs(token)
-    service = assistant_service(settings)
-    if warm_up:
-        logger.info("loading the model before accepting messages")
-        service.warm_up()
-    grader = grader_service(settings)
-    resumed = grader.resume_pending()
-    if resumed:
-        logger.info("grading %d submission(s) left ungraded by the last run (learners see them with /status)",
-                    len(resumed))
-    issuance = issuance_service(settings)
-    application = build_application(service, token, base_url=base_url, grader=grader, issuance=issuance)
-    logger.info("Telegram bot polling for messages (Ctrl-C stops it)")
-    application.run_polling(allowed_updates=[Update.MESSAGE])
-
-
-if __name__ == "__main__":
-    run_bot()

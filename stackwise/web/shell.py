@@ -1,33 +1,30 @@
-"""Gradio web chat: a thin adapter over :class:`assistant.service.AssistantService`.
-
-Every answer, figure and citation comes from the service; this module only turns its events into
-chat messages (streamed), renders the citations as a "Sources:" line and keeps bad input and errors
-inside the conversation instead of raising.
+"""The Gradio web app's shell: one ``gr.Blocks`` with the chat (:mod:`stackwise.web.chat`) and the tabs of
+the grader and issuance, served on loopback.
 
 - :func:`build_app` builds the :class:`gradio.Blocks` (a "Chat" tab and a "Plan" tab, plus the grader's
-  "Submit evidence" and "Assessor" tabs from :mod:`grader.web` when a grader service is given, and
-  "My credentials" and "Verify" from :mod:`issuance.web` when an issuance service is given);
+  "Submit evidence" and "Assessor" tabs from :mod:`stackwise.web.grader_tabs` when a grader service is given,
+  and "My credentials", "Verify" and "Revoke" from :mod:`stackwise.web.issuance_tabs` when an issuance service
+  is given);
 - :func:`launch` serves it on ``127.0.0.1`` (never a public share link);
 - :func:`run_server` builds the configured services and serves them until interrupted (for the CLI).
 
-**Identity**: the learner is the browser's learner key (:mod:`stackwise.learner_keys`: random, kept in
+**Identity**: the learner is the browser's learner key (:mod:`stackwise.identity`: random, kept in
 localStorage across reloads and browser restarts, pastable into another browser), one key for the chat, the
 submissions and the credentials; the database keeps only its hash. Nothing is looked up by a typed name.
-"Forget me" shows what is stored and deletes it after a confirmation (:mod:`assistant.forget`).
+"Forget me" shows what is stored and deletes it after a confirmation (:mod:`stackwise.forget`).
 
 API endpoints (for ``gradio_client``; ``key`` is what the browser keeps): ``/learner_start`` (key),
 ``/use_key`` (pasted, key), ``/chat`` (message, history, holding, key), ``/save_holding`` (holding, key),
 ``/forget`` (key; says what would be deleted), ``/forget_confirm`` (key; deletes), ``/forget_cancel``,
-``/plan`` (pathway, holding); with a grader, those listed in :mod:`grader.web` (except ``/learner_start`` and
-``/use_key``, which are these); with issuance, those (and the HTTP routes) in :mod:`issuance.web`.
+``/plan`` (pathway, holding); with a grader, those listed in :mod:`stackwise.web.grader_tabs` (except
+``/learner_start`` and ``/use_key``, which are these); with issuance, those in
+:mod:`stackwise.web.issuance_tabs` and the HTTP routes of :mod:`stackwise.web.routes`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from stackwise.config import enforce_offline
@@ -35,18 +32,18 @@ from stackwise.config import enforce_offline
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
 
-from assistant.forget import LearnerData  # noqa: E402
-from assistant.service import Answer, AssistantError, AssistantService  # noqa: E402
+from assistant.service import AssistantService  # noqa: E402
 from grader.evidence import MAX_FILE_BYTES  # noqa: E402
 from issuance.baking import MAX_IMAGE_BYTES  # noqa: E402
-from stackwise.learner_keys import (  # noqa: E402
+from stackwise.forget import LearnerData  # noqa: E402
+from stackwise.identity import (  # noqa: E402
     KEY_PREFIX,
     KEY_STORAGE,
     KEY_STORAGE_OBFUSCATION,
-    learner_id_for_key,
     new_learner_key,
     parse_learner_key,
 )
+from stackwise.web.chat import EXAMPLES, NOT_A_KEY, ChatWeb  # noqa: E402
 
 if TYPE_CHECKING:
     from grader.service import GraderService
@@ -54,14 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = [
-    "What do I still need for the AI Leadership Certificate?",
-    "Which credentials count towards more than one pathway?",
-    "How much does Data Strategy cost?",
-    "Which credentials cover AI ethics?",
-]
-SHOWN_QUESTION_CHARS = 500  # a very long message is shown shortened in the chat (the service still sees all of it)
-HISTORY_SHOWN = 20  # turns loaded back into the chat when the page opens
 MAX_UPLOAD = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)  # Gradio refuses bigger uploads (413) before they reach the disk
 # Gradio's upload folder and output cache: every 5 min, files older than 30 min go (submitted evidence is in the
 # database and its upload is deleted at once; this removes uploads never submitted); everything goes at shutdown
@@ -69,60 +58,17 @@ DELETE_CACHE = (5 * 60, 30 * 60)
 # learner ids of the chat before learner keys ("web:" + a typed name, "web-" + a page session's random id):
 # nobody can reach them any more, so launch deletes them
 UNREACHABLE_LEARNERS = ("web:", "web-")
-NO_KEY = "This browser has no learner key yet; reload the page."
-NOT_A_KEY = (f"That is not a learner key: a key looks like `{KEY_PREFIX}` followed by 24 letters, digits, `-` "
-             "or `_`.")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s")
-
-
-def as_markdown(text: str) -> str:
-    """Answer text as markdown: a blank line between a list and the sentences around it.
-
-    Without it a sentence after a list would render as part of the list's last item.
-    """
-    lines: list[str] = []
-    previous: bool | None = None  # was the previous line a list item (None: blank or first line)
-    for line in text.split("\n"):
-        current = bool(_LIST_ITEM.match(line)) if line.strip() else None
-        if previous is not None and current is not None and current != previous:
-            lines.append("")
-        lines.append(line)
-        previous = current
-    return "\n".join(lines)
-
-
-def render_answer(answer: Answer) -> str:
-    """Answer text as markdown, with its citations as a "Sources:" line underneath (labels ``Title (id)``)."""
-    text = as_markdown(answer.text)
-    if not answer.citations or answer.refused:  # a refusal's text already names the nearest entries
-        return text
-    return f"{text}\n\n**Sources:** " + "; ".join(c.label for c in answer.citations)
-
-
-def _shown_question(message: str) -> str:
-    text = (message or "").strip()
-    if len(text) > SHOWN_QUESTION_CHARS:
-        return f"{text[:SHOWN_QUESTION_CHARS]}… ({len(text):,} characters)"
-    return text
-
-
-def _problem(exc: Exception) -> str:
-    log.exception("assistant failed")
-    return f"Sorry, I could not answer that: {exc}. Please try again or rephrase the question."
-
-
-def _messages(turns: list[Any]) -> list[dict[str, Any]]:
-    return [{"role": t.role, "content": t.content} for t in turns if t.role in ("user", "assistant")]
 
 
 def build_app(service: AssistantService, grader: GraderService | None = None,
               issuance: IssuanceService | None = None) -> gr.Blocks:
     """The web chat for ``service``: learner chat with streamed answers and citations, and a planner tab;
-    with ``grader``, also the evidence submission and assessor tabs (:func:`grader.web.add_grader_tabs`);
+    with ``grader``, also the evidence submission and assessor tabs
+    (:func:`stackwise.web.grader_tabs.add_grader_tabs`);
     with ``issuance``, the learner's "My credentials" tab (with a grader) and the public "Verify" tab
-    (:func:`issuance.web.add_issuance_tabs`; its HTTP routes are served by :func:`launch`).
+    (:func:`stackwise.web.issuance_tabs.add_issuance_tabs`; its HTTP routes are served by :func:`launch`).
 
-    The learner is the browser's learner key (:mod:`stackwise.learner_keys`), one for every tab."""
+    The learner is the browser's learner key (:mod:`stackwise.identity`), one for every tab."""
     catalogue = service.catalogue
     credential_choices = [(f"{c.title} ({cid})", cid) for cid, c in sorted(
         catalogue.credentials.items(), key=lambda item: item[1].title.lower())]
@@ -131,68 +77,18 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
 
     # ------------------------------------------------------------------ handlers (thin: call the service)
 
-    def chat(message: str, history: list[dict[str, Any]] | None, holding: list[str] | None,
-             stored: str | None) -> Iterator[tuple[Any, Any, Any]]:
-        shown = list(history or [])
-        if (message or "").strip():
-            shown.append({"role": "user", "content": _shown_question(message)})
-        key = parse_learner_key(stored)
-        if key is None:
-            yield [*shown, {"role": "assistant", "content": NO_KEY}], gr.skip(), gr.skip()
-            return
-        learner = learner_id_for_key(key)
-        yield shown, "", gr.skip()
-        text = ""
-        try:
-            answer = None
-            for event in service.stream(learner, message or "", list(holding or []) or None):
-                if event.type == "token":
-                    text += event.text
-                    yield [*shown, {"role": "assistant", "content": as_markdown(text)}], gr.skip(), gr.skip()
-                else:
-                    answer = event.answer
-            reply = render_answer(answer) if answer is not None else as_markdown(text)
-            held: Any = service.memory.holding(learner)  # the question may have said what the learner holds
-        except AssistantError as exc:
-            reply, held = str(exc), gr.skip()
-        except Exception as exc:  # never let a failure escape into the page
-            reply = f"{text}\n\n{_problem(exc)}" if text else _problem(exc)
-            held = gr.skip()
-        yield [*shown, {"role": "assistant", "content": reply}], gr.skip(), held
-
-    def save_holding(holding: list[str] | None, stored: str | None) -> str:
-        key = parse_learner_key(stored)
-        if key is None:
-            return NO_KEY
-        try:
-            ids = service.parse_holding(list(holding or []))
-            service.memory.set_holding(learner_id_for_key(key), ids)
-        except AssistantError as exc:
-            return str(exc)
-        except Exception as exc:
-            return _problem(exc)
-        return f"Saved: you hold {len(ids)} credential(s)." if ids else "Saved: no credentials held."
-
-    def _shown_for(key: str) -> tuple[Any, Any, str]:
-        """(holding, chat history, status) of the learner with ``key``."""
-        learner = learner_id_for_key(key)
-        try:
-            return (service.memory.holding(learner),
-                    _messages(service.memory.history(learner, limit=HISTORY_SHOWN)), "")
-        except Exception as exc:
-            return gr.skip(), gr.skip(), _problem(exc)
-
-    grader_web: Any = None  # the grader tabs' handlers, once built (below)
+    web = ChatWeb(service, data)  # the chat's, the plan's and "Forget me"'s
+    grader_handlers: Any = None  # the grader tabs' handlers, once built (below)
 
     def _listing(key: str) -> tuple[Any, ...]:
         """The grader tab's "My submissions" outputs for ``key`` (none without a grader)."""
-        return tuple(grader_web.my_submissions(key)) if grader_web is not None else ()
+        return tuple(grader_handlers.my_submissions(key)) if grader_handlers is not None else ()
 
     def learner_start(stored: str | None) -> tuple[Any, ...]:
         """On page load: this browser's key (or a new one) and that learner's chat and submissions.
         Outputs: key state, key box, [submissions, timer with a grader], holding, chat, status."""
         key = parse_learner_key(stored) or new_learner_key()
-        return key, key, *_listing(key), *_shown_for(key)
+        return key, key, *_listing(key), *web.shown_for(key)
 
     def use_key(pasted: str | None, current: str | None) -> tuple[Any, ...]:
         """Switch this browser to a pasted key. Outputs: key state, key box, paste box, key message,
@@ -205,54 +101,7 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         note = (f" The previous key of this browser was `{previous}`; keep it if you need what it holds."
                 if previous and previous != key else "")
         return (key, key, "", f"This browser now uses the pasted learner key.{note}", *_listing(key),
-                *_shown_for(key))
-
-    def forget(stored: str | None) -> tuple[Any, str, Any]:
-        """Step 1: say what would be deleted and ask for confirmation. Outputs: pending state, status, confirm row."""
-        key = parse_learner_key(stored)
-        if key is None:
-            return None, NO_KEY, gr.update(visible=False)
-        learner = learner_id_for_key(key)
-        try:
-            report = data.preview(learner)
-        except Exception as exc:
-            return None, _problem(exc), gr.update(visible=False)
-        if report.empty:
-            return None, "Nothing is stored for you: there is nothing to forget.", gr.update(visible=False)
-        kept = f" {report.kept()}" if report.credentials else ""
-        return learner, (f"**This deletes {'; '.join(report.items()) or 'nothing else'}.**{kept} It cannot be "
-                         "undone. Press *Yes, delete everything* to confirm."), gr.update(visible=True)
-
-    def forget_confirm(stored: str | None, pending: str | None) -> tuple[Any, ...]:
-        """Step 2: delete, say what went, and give this browser a fresh key.
-        Outputs: pending state, key state, key box, holding, chat, status, confirm row."""
-        keep = (gr.skip(),) * 4
-        key = parse_learner_key(stored)
-        if key is None or pending != learner_id_for_key(key):
-            return (None, *keep, "Press *Forget me* first: it shows what will be deleted.", gr.update(visible=False))
-        try:
-            report = data.forget(pending)
-        except Exception as exc:
-            return (None, *keep, _problem(exc), gr.update(visible=False))
-        log.info("a web learner was forgotten: %s", report.model_dump())
-        fresh = new_learner_key()
-        deleted = "; ".join(report.items()) or "nothing (it was already gone)"
-        kept = f" {report.kept()}" if report.credentials else ""
-        return (None, fresh, fresh, [], [], f"Forgotten: deleted {deleted}.{kept} This browser has a new learner "
-                f"key.", gr.update(visible=False))
-
-    def forget_cancel() -> tuple[Any, str, Any]:
-        return None, "Nothing was deleted.", gr.update(visible=False)
-
-    def plan(pathway: str | None, holding: list[str] | None) -> str:
-        if not pathway:
-            return "Please choose a pathway."
-        try:
-            return render_answer(service.plan_answer(list(holding or []), pathway))
-        except AssistantError as exc:
-            return str(exc)
-        except Exception as exc:
-            return _problem(exc)
+                *web.shown_for(key))
 
     # ------------------------------------------------------------------ layout
 
@@ -298,42 +147,42 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
             plan_output = gr.Markdown(label="Plan")
         assessor_session = None
         if grader is not None:
-            from grader.web import add_grader_tabs
+            from stackwise.web.grader_tabs import add_grader_tabs
 
-            grader_web = add_grader_tabs(demo, grader, key)
-            assessor_session = getattr(grader_web, "assessor_session", None)
-        listing = list(grader_web.listing) if grader_web is not None else []
+            grader_handlers = add_grader_tabs(demo, grader, key)
+            assessor_session = getattr(grader_handlers, "assessor_session", None)
+        listing = list(grader_handlers.listing) if grader_handlers is not None else []
         if issuance is not None:
-            from issuance.web import add_issuance_tabs
+            from stackwise.web.issuance_tabs import add_issuance_tabs
 
             add_issuance_tabs(demo, issuance, key if grader is not None else None, assessor_session)
 
         # ------------------------------------------------------------------ events
         def then_listing(event: Any) -> None:
             """After the key may have changed: refresh the grader tab's "My submissions"."""
-            if grader_web is not None:
-                event.then(grader_web.my_submissions, inputs=[key], outputs=grader_web.listing,
+            if grader_handlers is not None:
+                event.then(grader_handlers.my_submissions, inputs=[key], outputs=grader_handlers.listing,
                            api_visibility="private")
 
-        chat_io = dict(fn=chat, inputs=[message, chatbot, holding, key], outputs=[chatbot, message, holding],
+        chat_io = dict(fn=web.chat, inputs=[message, chatbot, holding, key], outputs=[chatbot, message, holding],
                        # chats do not wait for each other here: the model's priority lock orders them (and puts
                        # them ahead of background grading), retrieval and memory run concurrently
                        concurrency_limit=16, concurrency_id="chat")
         message.submit(**chat_io, api_name="chat")
         send.click(**chat_io, api_visibility="private")
-        holding.input(save_holding, inputs=[holding, key], outputs=[status], api_name="save_holding")
+        holding.input(web.save_holding, inputs=[holding, key], outputs=[status], api_name="save_holding")
         holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => held")  # browser-side copy
         shown = [*listing, holding, chatbot, status]
         demo.load(learner_start, inputs=[key], outputs=[key, key_box, *shown], api_name="learner_start")
         use_io = dict(fn=use_key, inputs=[pasted, key], outputs=[key, key_box, pasted, key_msg, *shown])
         use.click(**use_io, api_name="use_key")
         pasted.submit(**use_io, api_visibility="private")
-        forget_button.click(forget, inputs=[key], outputs=[pending, status, confirm_row], api_name="forget")
-        then_listing(confirm.click(forget_confirm, inputs=[key, pending],
+        forget_button.click(web.forget, inputs=[key], outputs=[pending, status, confirm_row], api_name="forget")
+        then_listing(confirm.click(web.forget_confirm, inputs=[key, pending],
                                    outputs=[pending, key, key_box, holding, chatbot, status, confirm_row],
                                    api_name="forget_confirm"))
-        cancel.click(forget_cancel, outputs=[pending, status, confirm_row], api_name="forget_cancel")
-        plan_button.click(plan, inputs=[pathway, plan_holding], outputs=[plan_output], api_name="plan")
+        cancel.click(web.forget_cancel, outputs=[pending, status, confirm_row], api_name="forget_cancel")
+        plan_button.click(web.plan, inputs=[pathway, plan_holding], outputs=[plan_output], api_name="plan")
     return demo
 
 
@@ -344,7 +193,8 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
 
     With ``grader``, the grader tabs are served too and submissions a stopped process left ungraded are
     queued for grading (:meth:`GraderService.resume_pending`). With ``issuance``, its tabs and HTTP routes
-    (:func:`issuance.web.issuance_routes`: DID document, issuer profile, status lists, credentials) are served,
+    (:func:`stackwise.web.routes.issuance_routes`: DID document, issuer profile, status lists, credentials) are
+    served,
     and issuable submissions left unissued are issued (:meth:`IssuanceService.issue_pending`). Blocks until
     interrupted unless ``prevent_thread_lock`` (then call ``.close()`` on the result).
     """
@@ -361,7 +211,7 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
             log.info("grading %d submission(s) left ungraded by the last run", len(pending))
     app_kwargs: dict[str, Any] = {}
     if issuance is not None:
-        from issuance.web import issuance_routes
+        from stackwise.web.routes import issuance_routes
 
         issued = issuance.issue_pending()
         if issued:

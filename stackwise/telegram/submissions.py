@@ -1,4 +1,4 @@
-"""Evidence submission over Telegram: the grader's commands for the bot in :mod:`assistant.telegram_bot`.
+"""Evidence submission over Telegram: the grader's commands for the bot in :mod:`stackwise.telegram.bot`.
 
 A learner (``telegram:<user id>``) opens a draft with ``/submit CREDENTIAL_ID`` in a private chat, then
 sends documents (.txt, .md, .pdf, .docx) and text messages as evidence; after ``/reflection`` their text
@@ -11,9 +11,12 @@ With an :class:`issuance.service.IssuanceService`, the learner also receives the
 document once it is issued: right after the result message for an automatic pass, or as soon as an assessor's
 approval issues it (:meth:`Submissions.attach_issuance` listens to the service's issued-credential event).
 
-Drafts live in memory only. A learner whose draft was lost because the bot restarted is told so the
-next time they use a draft command or send a file. Files are checked before download: Telegram lets
-bots fetch at most 20 MB and the grader reads at most :data:`grader.evidence.MAX_FILE_BYTES`.
+Drafts (:mod:`stackwise.telegram.drafts`) live in memory only. A learner whose draft was lost because the bot
+restarted is told so the next time they use a draft command or send a file. Files are checked before download:
+Telegram lets bots fetch at most 20 MB and the grader reads at most :data:`grader.evidence.MAX_FILE_BYTES`.
+
+About 500 lines, one class: every handler of the submission conversation reads and writes the same per-learner
+drafts and pending results (the pure parts are in :mod:`stackwise.telegram.drafts`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -34,10 +35,22 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes, filters
 
-from assistant.telegram_bot import split_message
-from grader.evidence import DOCX, MAX_FILE_BYTES, MAX_TOTAL_CHARS, PDF, EvidenceError, extract_file
+from grader.evidence import MAX_TOTAL_CHARS, EvidenceError, extract_file
 from grader.grading import UnknownCredential
-from grader.models import ISSUABLE_STATUSES, GraderError, Status, SubmissionIn, SubmissionView
+from grader.models import ISSUABLE_STATUSES, GraderError, Status, SubmissionView
+from stackwise.identity import telegram_user
+from stackwise.telegram.common import split_message
+from stackwise.telegram.drafts import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DRAFT_FILES,
+    MAX_STATUS_LINES,
+    NOT_IMAGES,
+    TELEGRAM_DOWNLOAD_LIMIT,
+    Draft,
+    evidence_filename,
+    format_result,
+    status_label,
+)
 
 if TYPE_CHECKING:
     from grader.service import GraderService
@@ -46,20 +59,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile serves files up to 20 MB
-MAX_DOCUMENT_BYTES = min(TELEGRAM_DOWNLOAD_LIMIT, MAX_FILE_BYTES)
-MAX_DRAFT_FILES = 10
-MAX_STATUS_LINES = 10
-ACCEPTED_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown", ".pdf": PDF,
-                  ".docx": DOCX}
-_EXTENSION_FOR_TYPE = {"text/plain": ".txt", "text/markdown": ".md", "text/x-markdown": ".md", PDF: ".pdf",
-                       DOCX: ".docx"}
-_IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp"}
-TEXT_FILENAME = "telegram-messages.txt"
 
 SUBMIT_USAGE = "Usage: /submit CREDENTIAL_ID, e.g. /submit data-strategy; /submit alone lists the credentials."
-NOT_IMAGES = ("Photos and scanned images cannot be graded: the grader reads text, and an image has none it can "
-              "use. Send your evidence as text messages, a PDF with selectable text, a DOCX, or a .txt/.md file.")
 UNSUPPORTED_MESSAGE = ("I cannot use that as evidence. Send text messages or documents (.txt, .md, .pdf, .docx); "
                        "/done submits what you have sent, /cancel drops it.")
 PRIVATE_ONLY = "Evidence is personal: please use /submit and /status in a private chat with me."
@@ -82,158 +83,6 @@ SUBMIT_HELP = (
     "- /status lists your submissions and their results; /status ID shows one.\n"
     "Until /done your submission is kept only while I am running: if I restart, start it again."
 )
-
-STATUS_LABELS = {
-    Status.received: "received, waiting to be graded",
-    Status.grading: "being graded",
-    Status.passed: "passed",
-    Status.failed: "not passed",
-    Status.review: "under review by an assessor",
-    Status.approved: "approved by an assessor",
-    Status.rejected: "not approved by an assessor",
-    Status.resubmission_requested: "resubmission requested by an assessor",
-    Status.error: "could not be graded",
-}
-
-
-# ------------------------------------------------------------------ drafts
-
-
-@dataclass
-class Draft:
-    """A submission being prepared in one chat. Parts are kept with their message id: updates are processed
-    concurrently, so the submission orders them as the learner sent them."""
-
-    credential_id: str
-    chat_id: int
-    files: list[tuple[int, str, bytes, str]] = field(default_factory=list)  # (message id, name, data, type)
-    texts: list[tuple[int, str]] = field(default_factory=list)
-    reflection: list[tuple[int, str]] = field(default_factory=list)
-    reflecting: bool = False
-
-    def is_empty(self) -> bool:
-        return not (self.files or self.texts or self.reflection)
-
-    def text_chars(self) -> int:
-        return sum(len(t) for _, t in self.texts) + sum(len(t) for _, t in self.reflection)
-
-    def summary(self) -> str:
-        parts = []
-        if self.files:
-            names = ", ".join(name for _, name, _, _ in sorted(self.files, key=lambda f: f[0]))
-            parts.append(f"{len(self.files)} file(s) ({names})")
-        if self.texts:
-            words = sum(len(t.split()) for _, t in self.texts)
-            parts.append(f"{len(self.texts)} text message(s), {words} words")
-        if self.reflection:
-            words = sum(len(t.split()) for _, t in self.reflection)
-            parts.append(f"a reflective statement of {words} words")
-        return "; ".join(parts) if parts else "nothing yet"
-
-    def to_submission(self, learner: str, learner_name: str, key: str) -> SubmissionIn:
-        files = [(name, data, media_type) for _, name, data, media_type in sorted(self.files, key=lambda f: f[0])]
-        if self.texts:
-            text = "\n\n".join(t for _, t in sorted(self.texts))
-            files.append((TEXT_FILENAME, text.encode("utf-8"), "text/plain"))
-        reflection = "\n\n".join(t for _, t in sorted(self.reflection))
-        return SubmissionIn(credential_id=self.credential_id, learner_id=learner, learner_name=learner_name[:200],
-                            files=files, reflection=reflection, idempotency_key=key)
-
-
-def evidence_filename(file_name: str | None, mime_type: str | None) -> tuple[str, str] | str:
-    """``(filename, media type)`` for an accepted document, or the message explaining why it is not accepted."""
-    name = PurePath(file_name or "").name.strip()
-    suffix = PurePath(name).suffix.lower()
-    mime = (mime_type or "").lower()
-    if mime.startswith("image/") or suffix in _IMAGE_EXTENSIONS:
-        return NOT_IMAGES
-    if suffix not in ACCEPTED_TYPES:
-        extension = _EXTENSION_FOR_TYPE.get(mime)
-        if extension is None:
-            shown = suffix or mime or "this kind of file"
-            return (f"I cannot grade {name or 'this file'}: {shown} files are not accepted. "
-                    "Send .txt, .md, .pdf (with selectable text) or .docx.")
-        name, suffix = (name or "evidence") + extension, extension
-    if len(name) > 255:
-        name = name[: 255 - len(suffix)] + suffix
-    return name, mime if mime and len(mime) <= 200 else ACCEPTED_TYPES[suffix]
-
-
-# ------------------------------------------------------------------ formatting
-
-
-def _points(view: SubmissionView) -> str:
-    if view.total_points is None or view.max_points is None:
-        return ""
-    return f"{view.total_points:g}/{view.max_points:g} points"
-
-
-def status_label(view: SubmissionView) -> str:
-    label = STATUS_LABELS.get(view.status, view.status.value)
-    if view.status == Status.error and view.error_message:
-        label += f" ({view.error_message})"
-    points = _points(view)
-    return f"{label}, {points}" if points else label
-
-
-def _criteria_lines(view: SubmissionView, credential: Credential | None) -> list[str]:
-    criteria = {c.id: c for c in credential.rubric.criteria} if credential is not None else {}
-    lines = []
-    for outcome in view.criteria:
-        criterion = criteria.get(outcome.criterion_id)
-        title = criterion.title if criterion else outcome.criterion_id
-        levels = {lv.id: lv for lv in criterion.levels} if criterion else {}
-        level = levels.get(outcome.level_id)
-        line = f"- {title}: {level.label} ({level.points:g} points)" if level else f"- {title}: {outcome.level_id}"
-        if outcome.comment.strip():
-            line += f". {outcome.comment.strip()}"
-        if outcome.next_step.strip():
-            line += f" Next: {outcome.next_step.strip()}"
-        lines.append(line)
-    return lines
-
-
-def format_result(view: SubmissionView, credential: Credential | None) -> str:
-    """What a learner is told about one of their submissions: the decision, points and per-criterion levels."""
-    title = f"{credential.title} ({view.credential_id})" if credential is not None else view.credential_id
-    what = f"Your submission {view.id} for {title}"
-    points = _points(view)
-    retry = f"You can improve your evidence and submit again with /submit {view.credential_id}."
-    if view.status == Status.passed:
-        head = f"{what} passed" + (f" with {points}." if points else ".")
-        if view.ready_to_issue:
-            head += " Your credential is ready to be issued."
-    elif view.status == Status.failed:
-        head = f"{what} did not pass" + (f": {points}" if points else "")
-        if credential is not None:
-            rubric = credential.rubric
-            head += f" (the pass mark is {rubric.pass_threshold} points"
-            if rubric.min_points_each:
-                head += f", with at least {rubric.min_points_each} on every criterion"
-            head += ")"
-        head += f". {retry}"
-    elif view.status == Status.review:
-        head = (f"{what} will be decided by an assessor, who reviews the grade before it counts. "
-                "Send /status later to see the outcome.")
-    elif view.status == Status.approved:
-        head = f"{what} was approved by an assessor" + (f" with {points}." if points else ".")
-    elif view.status == Status.rejected:
-        head = f"{what} was not approved by an assessor" + (f" ({points})." if points else ".") + f" {retry}"
-    elif view.status == Status.resubmission_requested:
-        head = f"{what}: an assessor asked you to submit again. {retry}"
-    elif view.status == Status.error:
-        head = (f"{what} could not be graded: {view.error_message or 'no reason was recorded'}. "
-                f"Send /submit {view.credential_id} to try again with readable evidence.")
-    else:
-        head = f"{what} is {STATUS_LABELS.get(view.status, view.status.value)}."
-    lines = [head]
-    if view.comment.strip():
-        lines.append(f"Assessor's comment: {view.comment.strip()}")
-    criteria = _criteria_lines(view, credential)
-    if criteria:
-        lines.append("\n".join(["By criterion:", *criteria]))
-    return "\n\n".join(lines)
-
 
 # ------------------------------------------------------------------ handlers
 
@@ -628,13 +477,13 @@ class Submissions:
         loop = asyncio.get_running_loop()
 
         def on_issued(issued: IssuedCredential) -> None:
-            prefix, _, user = issued.learner_id.partition(":")
-            if prefix != "telegram" or not user.lstrip("-").isdigit():
+            user = telegram_user(issued.learner_id)
+            if user is None:
                 return
             if issued.submission_id in self._awaiting_result:
                 return  # the result message is on its way and brings the credential
             try:
-                scheduled = asyncio.run_coroutine_threadsafe(self._deliver(bot, int(user), issued), loop)
+                scheduled = asyncio.run_coroutine_threadsafe(self._deliver(bot, user, issued), loop)
             except RuntimeError:
                 logger.info("bot stopped; credential %s not sent (the web app has it)", issued.id)
                 return

@@ -1,20 +1,6 @@
-"""Issuance on the web: the HTTP routes verifiers resolve, the learner's "My credentials" tab and the public
-"Verify" tab. A thin adapter over :class:`issuance.service.IssuanceService`.
-
-Routes (:func:`issuance_routes`, passed to the Gradio app as FastAPI routes by ``assistant.web.launch``):
-
-* ``GET /.well-known/did.json`` (and ``/did.json``) - the instance's DID document with its Multikey;
-* ``GET /issuer`` - the instance's OB 3.0 ``Profile`` (the platform; it issues nothing new itself);
-* ``GET /issuers`` - the awarding bodies' issuers (provider, DID, name, profile URL);
-* ``GET /issuers/{provider}`` - an awarding body's ``Profile``, named as its credentials;
-  ``/issuers/{provider}/did.json`` - its DID document (``did:web:<host>:issuers:<provider>``);
-  ``/issuers/{provider}/status/{n}`` - its signed status list ``n``;
-* ``GET /status/{n}`` - the instance DID's status list ``n`` (credentials issued before per-body issuers);
-* ``GET /credentials/{id}`` - an issued credential's JSON (``id``: its UUID; ``urn:uuid:`` is accepted);
-  ``/credentials/{id}/badge.svg`` and ``/badge.png`` - the badge with the credential baked in;
-  ``/credentials/{id}/verify`` - the verification report (JSON);
-* ``POST /verify`` - verify a credential sent as the JSON body (report as JSON);
-* ``GET /ns/eu-mc/v1`` - the JSON-LD context of our EU micro-credential terms.
+"""Issuance on the web: the learner's "My credentials" tab, the public "Verify" tab and the issuer-admin's
+"Revoke" tab. A thin adapter over :class:`issuance.service.IssuanceService` (its HTTP routes are
+:mod:`stackwise.web.routes`).
 
 Tabs (inside ``with gr.Blocks():``): :func:`add_verify_tab` (public: upload a file or give an id; one of four
 verdicts, then every check in plain words), :func:`add_credentials_tab` (the learner's own credentials, found
@@ -27,9 +13,7 @@ an assessor logged in on the Assessor tab whose account has the ``issuer-admin``
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import re
 import shutil
 import tempfile
 import time
@@ -37,32 +21,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
-
+from grader import accounts
 from issuance.baking import MAX_IMAGE_BYTES, BakingError, badge_png, badge_svg, credential_json, extract_credential
 from issuance.credential import IssuanceError
-from issuance.loader import STACKWISE_EU_MC_V1, context_document
 from issuance.service import (
     AlreadyRevoked,
     CredentialNotFound,
     IssuanceService,
     IssuedCredential,
-    IssuerNotFound,
-    StatusListNotFound,
 )
-from issuance.verify import Verdict, VerificationReport, shape_problem
+from issuance.verify import Verdict, VerificationReport
 from stackwise.config import enforce_offline
+from stackwise.identity import AssessorSession, learner_id_for_key, parse_learner_key
+from stackwise.web.routes import credential_filename
+from stackwise.web.text import md_text
 
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-JSON_LD = "application/ld+json"
-MAX_BODY_BYTES = 1024 * 1024
 DOWNLOAD_PREFIX = "stackwise-credentials-"  # temporary folders of "My credentials" downloads
 DOWNLOAD_FOLDER_SECONDS = 10 * 60
 CHECK_LABELS = {
@@ -78,139 +56,6 @@ VERDICT_HEADS = {
     Verdict.cannot_check: "## ❔ Cannot check (key or status unreachable)",
     Verdict.invalid: "## ❌ Not valid",
 }
-_NUMBER = re.compile(r"^\d{1,8}$")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$!])")
-
-
-def md_text(text: Any) -> str:
-    """Untrusted text as literal markdown on one line (credentials uploaded for checking are untrusted)."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-    return escaped.replace("<", "&lt;").replace(">", "&gt;")
-
-
-# ---------------------------------------------------------------- HTTP routes
-
-
-def _json(body: Any, media_type: str = "application/json", status_code: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, indent=2), status_code=status_code, media_type=media_type,
-                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
-
-
-def _not_found(message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=404)
-
-
-def _filename(issued: IssuedCredential, suffix: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", issued.title.lower()).strip("-")[:40] or "credential"
-    return f"{slug}-{issued.uuid[:8]}{suffix}"
-
-
-def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
-    """The issuance routes (see module docstring) for the app to serve ahead of Gradio's own."""
-
-    def did_document() -> Response:
-        return _json(service.did_document())
-
-    def issuer_profile() -> Response:
-        return _json(service.issuer_profile(), JSON_LD)
-
-    def issuers() -> Response:
-        return _json(service.issuers())
-
-    def provider_profile(provider: str) -> Response:
-        try:
-            return _json(service.issuer_profile(provider), JSON_LD)
-        except IssuerNotFound as exc:
-            return _not_found(str(exc))
-
-    def provider_did(provider: str) -> Response:
-        try:
-            return _json(service.did_document(provider))
-        except IssuerNotFound as exc:
-            return _not_found(str(exc))
-
-    def _status(number: str, provider: str | None) -> Response:
-        if not _NUMBER.match(number):
-            return _not_found("a status list number is a small whole number")
-        try:
-            return _json(service.status_list_credential(int(number), provider))
-        except (StatusListNotFound, IssuerNotFound) as exc:
-            return _not_found(str(exc))
-
-    def status_list(number: str) -> Response:
-        return _status(number, None)
-
-    def provider_status_list(provider: str, number: str) -> Response:
-        return _status(number, provider)
-
-    def _issued(ident: str) -> IssuedCredential | Response:
-        try:
-            return service.get(ident.removesuffix(".json"))
-        except CredentialNotFound:
-            return _not_found("no such credential")
-
-    def credential(ident: str) -> Response:
-        issued = _issued(ident)
-        return issued if isinstance(issued, Response) else _json(issued.document)
-
-    def badge(ident: str, kind: str) -> Response:
-        issued = _issued(ident)
-        if isinstance(issued, Response):
-            return issued
-        if kind == "svg":
-            body, media = badge_svg(issued.document).encode("utf-8"), "image/svg+xml"
-        else:
-            body, media = badge_png(issued.document), "image/png"
-        return Response(body, media_type=media,
-                        headers={"Content-Disposition": f'inline; filename="{_filename(issued, "." + kind)}"'})
-
-    def badge_svg_route(ident: str) -> Response:
-        return badge(ident, "svg")
-
-    def badge_png_route(ident: str) -> Response:
-        return badge(ident, "png")
-
-    def verify_stored(ident: str) -> Response:
-        issued = _issued(ident)
-        if isinstance(issued, Response):
-            return issued
-        return _json(service.verify(issued.document).model_dump(mode="json"))
-
-    async def verify_posted(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _json({"error": f"the credential is larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-        try:
-            document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _json({"error": "the request body is not JSON"}, status_code=400)
-        except RecursionError:
-            return _json({"error": "the JSON is nested too deeply to be a credential"}, status_code=400)
-        problem = shape_problem(document)
-        if problem is not None:
-            return _json({"error": problem}, status_code=400)
-        return _json(service.verify(document).model_dump(mode="json"))
-
-    def eu_context() -> Response:
-        return _json(context_document(STACKWISE_EU_MC_V1), JSON_LD)
-
-    get = ["GET"]
-    return [
-        APIRoute("/.well-known/did.json", did_document, methods=get, include_in_schema=False),
-        APIRoute("/did.json", did_document, methods=get, include_in_schema=False),
-        APIRoute("/issuer", issuer_profile, methods=get, include_in_schema=False),
-        APIRoute("/issuers", issuers, methods=get, include_in_schema=False),
-        APIRoute("/issuers/{provider}", provider_profile, methods=get, include_in_schema=False),
-        APIRoute("/issuers/{provider}/did.json", provider_did, methods=get, include_in_schema=False),
-        APIRoute("/issuers/{provider}/status/{number}", provider_status_list, methods=get, include_in_schema=False),
-        APIRoute("/status/{number}", status_list, methods=get, include_in_schema=False),
-        APIRoute("/credentials/{ident}/badge.svg", badge_svg_route, methods=get, include_in_schema=False),
-        APIRoute("/credentials/{ident}/badge.png", badge_png_route, methods=get, include_in_schema=False),
-        APIRoute("/credentials/{ident}/verify", verify_stored, methods=get, include_in_schema=False),
-        APIRoute("/credentials/{ident}", credential, methods=get, include_in_schema=False),
-        APIRoute("/verify", verify_posted, methods=["POST"], include_in_schema=False),
-        APIRoute("/ns/eu-mc/v1", eu_context, methods=get, include_in_schema=False),
-    ]
 
 
 # ---------------------------------------------------------------- rendering
@@ -306,7 +151,7 @@ def render_credentials(items: list[IssuedCredential], now: datetime) -> str:
 
 
 def _problem(exc: Exception) -> str:
-    log.exception("issuance web action failed")
+    log.exception("issuance tab action failed")
     return f"Something went wrong ({type(exc).__name__}); please try again. The details are in the server log."
 
 
@@ -341,8 +186,6 @@ class IssuanceWeb:
 
     def my_credentials(self, stored_key: str | None) -> tuple[str, Any]:
         """The credentials of the learner whose key this browser holds. Outputs: listing, download files."""
-        from grader.web import learner_id_for_key, parse_learner_key
-
         key = parse_learner_key(stored_key)
         if key is None:
             return "This browser has no learner key yet; open *Submit evidence* first (or reload the page).", None
@@ -358,11 +201,6 @@ class IssuanceWeb:
     def revoke(self, session: Any, ident: str | None, reason: str | None) -> str:
         """Revoke a credential for the issuer-admin logged in on the Assessor tab (``session``, the grader's
         server-side ``AssessorSession``). The audit names that account. Output: message."""
-        import time
-
-        from grader import accounts
-        from grader.web import AssessorSession
-
         if not isinstance(session, AssessorSession) or time.time() >= session.expires_at:
             return "Log in on the *Assessor* tab with an issuer-admin account first."
         username = session.assessor.username
@@ -398,11 +236,11 @@ class IssuanceWeb:
         folder = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX))
         paths = []
         for issued in items:
-            json_path = folder / _filename(issued, ".json")
+            json_path = folder / credential_filename(issued, ".json")
             json_path.write_text(credential_json(issued.document), encoding="utf-8")
-            svg_path = folder / _filename(issued, ".svg")
+            svg_path = folder / credential_filename(issued, ".svg")
             svg_path.write_text(badge_svg(issued.document), encoding="utf-8")
-            png_path = folder / _filename(issued, ".png")
+            png_path = folder / credential_filename(issued, ".png")
             png_path.write_bytes(badge_png(issued.document))
             paths += [str(json_path), str(svg_path), str(png_path)]
         return paths
@@ -432,7 +270,7 @@ def add_verify_tab(demo: gr.Blocks, service: IssuanceService, web: IssuanceWeb |
 def add_credentials_tab(demo: gr.Blocks, service: IssuanceService, learner_key: gr.components.Component,
                         web: IssuanceWeb | None = None) -> IssuanceWeb:
     """Add the learner's "My credentials" tab; ``learner_key`` is the browser-held learner key of the grader's
-    "Submit evidence" tab (:mod:`grader.web`)."""
+    "Submit evidence" tab (:mod:`stackwise.web.grader_tabs`)."""
     web = web or IssuanceWeb(service)
     with gr.Tab("My credentials") as tab:
         gr.Markdown("Credentials issued for your passed or approved submissions (found with this browser's learner "
@@ -450,7 +288,7 @@ def add_credentials_tab(demo: gr.Blocks, service: IssuanceService, learner_key: 
 def add_revoke_tab(demo: gr.Blocks, service: IssuanceService, assessor_session: gr.components.Component,
                    web: IssuanceWeb | None = None) -> IssuanceWeb:
     """The "Revoke" tab for an issuer-admin; ``assessor_session`` is the Assessor tab's server-side session
-    state (:mod:`grader.web`), so the log-in there is the one that counts here."""
+    state (:mod:`stackwise.web.grader_tabs`), so the log-in there is the one that counts here."""
     web = web or IssuanceWeb(service)
     with gr.Tab("Revoke"):
         gr.Markdown("Revoke a credential issued here (issuer-admins only: log in on the *Assessor* tab first). "
@@ -476,3 +314,4 @@ def add_issuance_tabs(demo: gr.Blocks, service: IssuanceService,
     if assessor_session is not None:
         add_revoke_tab(demo, service, assessor_session, web)
     return web
+

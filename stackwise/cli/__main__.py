@@ -1,0 +1,5 @@
+"""``python -m stackwise.cli``."""
+
+from stackwise.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Stackwise Telegram bot: chat, submissions and credentials."""

@@ -1,0 +1,1 @@
+"""Stackwise web app (Gradio): the shell and the tabs of each domain."""
