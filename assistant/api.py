@@ -3,8 +3,8 @@
 Everything else in ``assistant/`` is internal and may move; import from here. Contents:
 
 - **the service**: :class:`AssistantService` (``ask`` / ``stream`` a learner's question over the catalogue,
-  holdings, plans), built on a :class:`ConversationMemory`; :class:`LearnerData` is *forget me* across the
-  assistant, the grader and issuance (:class:`ForgetReport`).
+  holdings, plans), built on a :class:`ConversationMemory` (*forget me* across the domains is the composition
+  root's: ``stackwise.forget``).
 - **pydantic in/out models**: :class:`Answer`, :class:`Citation`, :class:`Event` (a streamed piece),
   :class:`Subject`, :class:`Turn`, :class:`Reading` with its :class:`Tool` and :class:`Facet`;
   :data:`PLANNER_TOOLS`.
@@ -16,7 +16,6 @@ Everything else in ``assistant/`` is internal and may move; import from here. Co
 from __future__ import annotations
 
 from assistant.errors import AssistantError
-from assistant.forget import ForgetReport, LearnerData
 from assistant.linking import link_entities
 from assistant.memory import ConversationMemory, Subject, Turn
 from assistant.planner import AmbiguousTarget, ImpossibleTarget, NotAPathwayTarget, PlannerError, UnknownId
@@ -25,7 +24,7 @@ from assistant.service import Answer, AssistantService, Citation, Event
 
 __all__ = [
     # the service
-    "AssistantService", "ConversationMemory", "LearnerData", "ForgetReport",
+    "AssistantService", "ConversationMemory",
     # pydantic in/out models
     "Answer", "Citation", "Event", "Subject", "Turn", "Reading", "Tool", "Facet", "PLANNER_TOOLS",
     # for evals/

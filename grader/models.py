@@ -16,8 +16,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from grader.evidence import MAX_TOTAL_CHARS
-
 from grader.errors import (  # noqa: F401  (re-exported: the errors' old home; grader.errors is theirs now)
     ClaimConflict,
     GraderError,
@@ -30,6 +28,7 @@ from grader.errors import (  # noqa: F401  (re-exported: the errors' old home; g
     RubricRequired,
     SubmissionNotFound,
 )
+from grader.evidence import MAX_TOTAL_CHARS
 
 # --------------------------------------------------------------------------------------------------
 # Vocabulary

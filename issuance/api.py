@@ -51,6 +51,7 @@ from issuance.service import (
     credential_uuid,
     did_web_for_url,
 )
+from issuance.sources import CredentialSourceError, read_credential
 from issuance.trust import TrustedIssuer, TrustList, load_trust_file
 from issuance.verify import Check, Verdict, VerificationReport, shape_problem, verify_credential
 
@@ -63,12 +64,12 @@ __all__ = [
     "IssuedCredential", "IssuanceAuditEntry", "VerificationReport", "Verdict", "Check",
     # badges and documents
     "badge_png", "badge_svg", "credential_json", "extract_credential", "MAX_IMAGE_BYTES", "context_document",
-    "STACKWISE_EU_MC_V1", "shape_problem", "verify_credential",
+    "STACKWISE_EU_MC_V1", "shape_problem", "verify_credential", "read_credential",
     # forget me
     "credentials_of", "unlink_learner",
     # errors
     "IssuanceError", "NotIssuable", "UnknownSubmission", "CredentialNotFound", "AlreadyRevoked",
     "StatusListNotFound", "IssuerNotFound", "DataIntegrityError", "CanonicalizationError", "UndefinedTermError",
     "KeyResolutionError", "KeyFileError", "MultikeyError", "TrustListInvalid", "StatusListError", "BakingError",
-    "UnknownContextError",
+    "UnknownContextError", "CredentialSourceError",
 ]

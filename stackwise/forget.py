@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from assistant.memory import ConversationMemory
+    from assistant.api import ConversationMemory
     from grader.api import GraderQueue
     from issuance.api import IssuanceService
 
@@ -86,11 +86,11 @@ class LearnerData:
         messages, held = self.memory.stored(learner_id)
         report = ForgetReport(messages=messages, held=held)
         if self.grader is not None:
-            from grader.erasure import learner_data
+            from grader.api import learner_data
 
             report = report.model_copy(update=learner_data(self.grader, learner_id).model_dump())
         if self.issuance is not None:
-            from issuance.erasure import credentials_of
+            from issuance.api import credentials_of
 
             report.credentials = credentials_of(self.issuance, learner_id)
         return report
@@ -103,11 +103,11 @@ class LearnerData:
         _messages, held = self.memory.stored(learner_id)
         report = ForgetReport(messages=self.memory.forget(learner_id), held=held)
         if self.grader is not None:
-            from grader.erasure import erase_learner
+            from grader.api import erase_learner
 
             report = report.model_copy(update=erase_learner(self.grader, learner_id).model_dump())
         if self.issuance is not None:
-            from issuance.erasure import unlink_learner
+            from issuance.api import unlink_learner
 
             report.credentials = unlink_learner(self.issuance, learner_id)
         _checkpoint(self.memory, self.grader, self.issuance)

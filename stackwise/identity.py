@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from grader.models import Assessor
+from grader.api import Assessor
 
 KEY_PREFIX = "swk-"
 KEY_STORAGE = "stackwise-learner-key"  # the localStorage entry

@@ -29,7 +29,7 @@ def model_config(settings: Settings | None = None) -> ModelConfig:
 
 
 def _catalogue(settings: Settings):
-    from knowledge import CatalogueInvalid, load_catalogue
+    from knowledge.api import CatalogueInvalid, load_catalogue
 
     try:
         return load_catalogue(settings.catalogue)
@@ -40,9 +40,8 @@ def _catalogue(settings: Settings):
 
 @lru_cache(maxsize=4)
 def _assistant(settings_json: str):
-    from assistant.memory import ConversationMemory
-    from assistant.service import AssistantService
-    from knowledge.index import CatalogueIndex
+    from assistant.api import AssistantService, ConversationMemory
+    from knowledge.api import CatalogueIndex
     from llm import load_model
 
     settings = Settings.model_validate_json(settings_json)
@@ -70,14 +69,18 @@ def make_scorer(settings: Settings, strategy: str | None = None, model=None):
 
     strategy = strategy or settings.grader_strategy
     if strategy != "engine":
-        from grader.scoring import RubricScorer
+        from grader.api import RubricScorer
 
         return RubricScorer(model or load_model(model_config(settings)), strategy=strategy)
-    from grader.checks import CheckReader
-    from grader.engine import EvidenceReader, questions_for
-    from grader.engine_scorer import EngineScorer, load_combiner
-    from grader.injection_judge import ModelJudge
-    from grader.short_answer import minilm_embedder
+    from grader.api import (
+        CheckReader,
+        EngineScorer,
+        EvidenceReader,
+        ModelJudge,
+        load_combiner,
+        minilm_embedder,
+        questions_for,
+    )
 
     combiner = load_combiner(combiner_path(settings))
     questions = questions_for(combiner.groups)  # ask the model exactly what the fitted combiner reads
@@ -94,7 +97,7 @@ def make_scorer(settings: Settings, strategy: str | None = None, model=None):
 
 def intake_limits(settings: Settings):
     """What reading one evidence file may cost, from the ``STACKWISE_EVIDENCE_*`` settings."""
-    from grader.evidence import MB, IntakeLimits
+    from grader.api import MB, IntakeLimits
 
     return IntakeLimits(max_unpacked_bytes=settings.evidence_unpacked_mb * MB,
                         max_part_bytes=settings.evidence_part_mb * MB, max_ratio=settings.evidence_max_ratio,
@@ -104,14 +107,13 @@ def intake_limits(settings: Settings):
 
 @lru_cache(maxsize=4)
 def _grader(settings_json: str):
-    from grader.queue import open_queue, rubrics_from_catalogue
-    from grader.service import GraderService
+    from grader.api import GraderService, open_queue, rubrics_from_catalogue
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
     queue = open_queue(settings.db_url, rubrics=rubrics_from_catalogue(catalogue))
     def feedback():
-        from grader.feedback import FeedbackWriter
+        from grader.api import FeedbackWriter
         from llm import load_model
 
         return FeedbackWriter(load_model(model_config(settings)))
@@ -126,8 +128,7 @@ def _grader(settings_json: str):
 
 
 def _fitted_on(settings: Settings) -> int:
-    from grader.engine import EngineError
-    from grader.engine_scorer import load_combiner
+    from grader.api import EngineError, load_combiner
 
     try:
         return load_combiner(combiner_path(settings)).n_decisions
@@ -138,9 +139,7 @@ def _fitted_on(settings: Settings) -> int:
 def refit_engine(settings: Settings, catalogue, queue):
     """Refit the combiner on the shipped base, the exemplars and every assessor decision; save it and return
     it with the fit report (``stackwise grader fit`` and the automatic refit both come here)."""
-    from grader.engine_scorer import save_combiner
-    from grader.short_answer import minilm_embedder
-    from grader.training import exemplar_examples, from_decisions, load_examples, refit
+    from grader.api import exemplar_examples, from_decisions, load_examples, minilm_embedder, refit, save_combiner
 
     decisions = queue.assessor_decisions()
     decided, skipped = from_decisions(decisions, catalogue)
@@ -170,9 +169,14 @@ def grader_service(settings: Settings | None = None):
 
 @lru_cache(maxsize=4)
 def _issuance(settings_json: str):
-    from issuance.keys import IssuerKeys, KeyFileError, load_or_create_issuer_key
-    from issuance.service import IssuanceConfig, IssuanceService
-    from issuance.trust import load_trust_file
+    from issuance.api import (
+        IssuanceConfig,
+        IssuanceService,
+        IssuerKeys,
+        KeyFileError,
+        load_or_create_issuer_key,
+        load_trust_file,
+    )
 
     settings = Settings.model_validate_json(settings_json)
     grader = _grader(settings_json)

@@ -23,7 +23,7 @@ def ask_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Ask the assistant; prints the answer, its citations and the planner result if one was used."""
-    from assistant.service import AssistantError
+    from assistant.api import AssistantError
 
     service = assistant_or_fail()
     try:
@@ -57,8 +57,7 @@ def plan_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Exact pathway planning: what is still needed, the cheapest route in study order, credit recognised."""
-    from assistant.planner import PlannerError
-    from assistant.service import AssistantError
+    from assistant.api import AssistantError, PlannerError
 
     service = assistant_or_fail()
     try:

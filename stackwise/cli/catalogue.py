@@ -25,7 +25,7 @@ def catalogue_validate(
     path: Annotated[Path | None, typer.Argument(help="catalogue directory or file (default: configured)")] = None,
 ) -> None:
     """Check a catalogue; list every problem as file:line: message."""
-    from knowledge import validate_catalogue
+    from knowledge.api import validate_catalogue
 
     target = catalogue_path(path)
     problems = validate_catalogue(target)
@@ -33,7 +33,7 @@ def catalogue_validate(
         for problem in problems:
             typer.echo(str(problem))
         fail(f"{len(problems)} problem(s) in {target}", code=1)
-    from knowledge import load_catalogue
+    from knowledge.api import load_catalogue
 
     cat = load_catalogue(target)
     typer.echo(f"ok: {target}: {len(cat.providers)} providers, {len(cat.credentials)} credentials, "
@@ -54,8 +54,7 @@ def catalogue_import_ctdl(
     """
     from collections import Counter
 
-    from knowledge import validate_catalogue
-    from knowledge.ctdl import CtdlImportError, import_ctdl, write_catalogue
+    from knowledge.api import CtdlImportError, import_ctdl, validate_catalogue, write_catalogue
 
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -92,7 +91,7 @@ def index_cmd(
     rebuild: Annotated[bool, typer.Option(help="drop the index and embed everything again")] = False,
 ) -> None:
     """Embed the catalogue into the persistent Chroma index (unchanged documents are skipped)."""
-    from knowledge.index import CatalogueIndex
+    from knowledge.api import CatalogueIndex
 
     cat = load_or_fail(catalogue_path(catalogue))
     started = time.perf_counter()
@@ -111,8 +110,7 @@ def search_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Ranked catalogue chunks for a query, with ids and scores."""
-    from knowledge.index import CatalogueIndex, IndexNotBuilt
-    from knowledge.search import SearchError, search
+    from knowledge.api import CatalogueIndex, IndexNotBuilt, SearchError, search
 
     if mode not in {"hybrid", "dense", "bm25"}:
         fail(f"unknown mode {mode!r}; use hybrid, dense or bm25")

@@ -35,7 +35,7 @@ def catalogue_path(path: Path | None) -> Path:
 
 
 def load_or_fail(path: Path):
-    from knowledge import CatalogueInvalid, load_catalogue
+    from knowledge.api import CatalogueInvalid, load_catalogue
 
     try:
         return load_catalogue(path)

@@ -25,7 +25,7 @@ def eval_retrieval_cmd(
 ) -> None:
     """Hit rate and latency of dense, BM25 and hybrid search on a labelled query set."""
     from evals import retrieval
-    from knowledge.index import CatalogueIndex, IndexNotBuilt
+    from knowledge.api import CatalogueIndex, IndexNotBuilt
 
     path = queries or retrieval.DEFAULT_QUERIES
     if not path.is_file():
@@ -96,8 +96,7 @@ def eval_assistant_cmd(
 
 def _catalogue_and_scorer(strategy: str):
     """The configured catalogue and a scorer with ``strategy`` on the bundled model (for the grader evals)."""
-    from grader.engine import EngineError
-    from grader.scoring import STRATEGIES
+    from grader.api import STRATEGIES, EngineError
     from stackwise.wiring import make_scorer
 
     if strategy not in {"engine", *STRATEGIES}:
@@ -200,7 +199,7 @@ def eval_redteam_cmd(
     against the clean twin, false flags on the twins and on honest demo evidence of the same split."""
     from evals import redteam_bench
     from evals.grading_evidence import load_evidence_dir
-    from grader.injection import WEIGHTS_FILE
+    from grader.api import WEIGHTS_FILE
 
     if split not in {"test", "holdout", "train", "all"} or (fit and split != "train"):
         fail("--split must be test, holdout, train or all (and --fit only with --split train)")
@@ -321,7 +320,7 @@ def eval_grading_cmd(
 def _eval_rubric(dataset: str, out: Path | None, questions: str, catalogue: Path | None, limit: int | None,
                  train_limit: int | None, split: str | None) -> None:
     import evals.rubric_eval as rubric_eval
-    from grader.engine import EngineError
+    from grader.api import EngineError
     from llm import ModelAssemblyError
 
     settings = get_settings()

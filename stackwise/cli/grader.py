@@ -59,9 +59,7 @@ def grade_cmd(
                                            "(after the decision; takes longer)")] = True,
 ) -> None:
     """Grade evidence against a credential's rubric (nothing is stored)."""
-    from grader.evidence import EvidenceError
-    from grader.grading import UnknownCredential
-    from grader.service import to_grade_result
+    from grader.api import EvidenceError, UnknownCredential, to_grade_result
 
     files = _read_evidence(evidence)
     service = grader_or_fail()
@@ -94,8 +92,7 @@ def submit_cmd(
     key: Annotated[str | None, typer.Option(help="idempotency key (repeat-safe)")] = None,
 ) -> None:
     """Submit evidence: stored, graded, and passed, failed or sent to an assessor."""
-    from grader.grading import UnknownCredential
-    from grader.models import GraderError, SubmissionIn
+    from grader.api import GraderError, SubmissionIn, UnknownCredential
 
     files = _read_evidence(evidence)
     try:
@@ -116,7 +113,7 @@ def grader_fit_cmd(
 ) -> None:
     """Refit the grading engine on the shipped base examples, the catalogue's exemplars and every assessor
     decision in the review queue (no model call); writes the combiner to the data home."""
-    from grader.engine import EngineError
+    from grader.api import EngineError
     from stackwise.wiring import combiner_path, refit_engine
 
     settings = get_settings()
@@ -137,9 +134,17 @@ def grader_build_base_cmd(
     examples and combiner into grader/fitted/ (the test split is never read for this)."""
     import evals.rubric_eval as rubric_eval
     from evals.rubric_eval.runner import read_items
-    from grader.engine import questions_for
-    from grader.engine_scorer import SHIPPED_COMBINER, save_combiner
-    from grader.training import BASE_EXAMPLES, CANDIDATE_GROUPS, compare_groups, exemplar_examples, refit, save_examples
+    from grader.api import (
+        BASE_EXAMPLES,
+        CANDIDATE_GROUPS,
+        SHIPPED_COMBINER,
+        compare_groups,
+        exemplar_examples,
+        questions_for,
+        refit,
+        save_combiner,
+        save_examples,
+    )
 
     settings = get_settings()
     questions = questions or settings.grader_questions
@@ -166,8 +171,7 @@ def grader_build_base_cmd(
 
 def _grader_status(settings) -> None:
     """One line per routing limit of the catalogue: which grading engine is in use and what it may decide."""
-    from grader.engine import EngineError
-    from grader.engine_scorer import load_combiner
+    from grader.api import EngineError, load_combiner
     from stackwise.wiring import combiner_path
 
     try:

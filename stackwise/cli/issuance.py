@@ -24,7 +24,7 @@ def issue_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the signed credential")] = False,
 ) -> None:
     """Issue the signed Open Badges 3.0 credential for a passed or approved submission (again: the same one)."""
-    from issuance.credential import IssuanceError
+    from issuance.api import IssuanceError
 
     service = issuance_or_fail()
     before = service.for_submission(submission)
@@ -61,7 +61,7 @@ def verify_cmd(
     except this app's own URLs. Trusted: this instance's issuers and those in STACKWISE_TRUSTED_ISSUERS.
     """
     service = issuance_or_fail()
-    from issuance.sources import CredentialSourceError, read_credential
+    from issuance.api import CredentialSourceError, read_credential
 
     try:
         document = read_credential(target, service, get_settings().public_url)
@@ -100,8 +100,8 @@ def revoke_cmd(
 ) -> None:
     """Revoke an issued credential: its status-list bit is set; the reason and the authenticated issuer-admin
     go into the audit log. The password is asked for (or read from --password-file or STACKWISE_PASSWORD)."""
-    from grader.accounts import AssessorsFileInvalid, assessors_file, authenticate_issuer_admin
-    from issuance.credential import IssuanceError
+    from grader.api import AssessorsFileInvalid, assessors_file, authenticate_issuer_admin
+    from issuance.api import IssuanceError
 
     if assessors_file() is None:
         fail("revocation needs an issuer-admin account: set STACKWISE_ASSESSORS_FILE (role = \"issuer-admin\")")

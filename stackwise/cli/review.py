@@ -18,7 +18,7 @@ from stackwise.cli.common import (
 def _assessor(username: str, password: str | None):
     import os
 
-    from grader.accounts import authenticate
+    from grader.api import authenticate
 
     secret = password or os.environ.get("STACKWISE_ASSESSOR_PASSWORD")
     if not secret:
@@ -49,7 +49,7 @@ def review_show_cmd(
     password: Annotated[str | None, typer.Option(help="or STACKWISE_ASSESSOR_PASSWORD")] = None,
 ) -> None:
     """A submission's evidence and AI grade, for an assessor."""
-    from grader.models import GraderError
+    from grader.api import GraderError
 
     assessor = _assessor(username, password)
     try:
@@ -67,7 +67,7 @@ def review_claim_cmd(
     minutes: Annotated[int, typer.Option(min=1, max=480, help="lease length")] = 30,
 ) -> None:
     """Claim a submission for review (a lease: nobody else can decide it meanwhile)."""
-    from grader.models import GraderError
+    from grader.api import GraderError
 
     assessor = _assessor(username, password)
     try:
@@ -87,7 +87,7 @@ def review_decide_cmd(
     comment: Annotated[str, typer.Option(help="comment for the learner")] = "",
 ) -> None:
     """Decide a claimed submission; overrides change criterion levels (with a comment each)."""
-    from grader.models import GraderError
+    from grader.api import GraderError
 
     if decision not in {"approve", "reject", "resubmit"}:
         fail("--decision must be approve, reject or resubmit")
@@ -120,7 +120,7 @@ def review_retry_cmd(
 ) -> None:
     """Grade again a submission whose grading stopped with an error (audited with your name); without an id,
     list the submissions in error."""
-    from grader.models import GraderError
+    from grader.api import GraderError
 
     service = grader_or_fail()
     if submission is None:
@@ -151,7 +151,7 @@ def review_export_cmd(
 ) -> None:
     """Write every assessor decision (final level per criterion, the pseudonymised evidence) as JSONL, the
     format 'stackwise eval grading --dataset FILE --catalogue DIR' reads (see FORMAT.md)."""
-    from grader.training import export_rows
+    from grader.api import export_rows
 
     rows = export_rows(grader_or_fail().queue.assessor_decisions(credential))
     try:

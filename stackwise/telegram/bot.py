@@ -30,9 +30,9 @@ from stackwise.telegram.common import learner_id, redactor
 from stackwise.telegram.submissions import SUBMIT_COMMANDS, SUBMIT_HELP, Submissions
 
 if TYPE_CHECKING:
-    from assistant.service import AssistantService
-    from grader.service import GraderService
-    from issuance.service import IssuanceService
+    from assistant.api import AssistantService
+    from grader.api import GraderService
+    from issuance.api import IssuanceService
     from stackwise.config import Settings
 
 logger = logging.getLogger(__name__)

@@ -22,12 +22,11 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from assistant.planner import PlannerError
-from assistant.service import AssistantError
+from assistant.api import AssistantError, PlannerError
 from stackwise.telegram.common import learner_id, redactor, split_message
 
 if TYPE_CHECKING:
-    from assistant.service import Answer, AssistantService
+    from assistant.api import Answer, AssistantService
 
 logger = logging.getLogger(__name__)
 logger.addFilter(redactor)

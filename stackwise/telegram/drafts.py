@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from grader.evidence import DOCX, MAX_FILE_BYTES, PDF
-from grader.models import Status, SubmissionIn, SubmissionView
+from grader.api import DOCX, MAX_FILE_BYTES, PDF, Status, SubmissionIn, SubmissionView
 
 if TYPE_CHECKING:
-    from knowledge.schema import Credential
+    from knowledge.api import Credential
 
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile serves files up to 20 MB
 MAX_DOCUMENT_BYTES = min(TELEGRAM_DOWNLOAD_LIMIT, MAX_FILE_BYTES)

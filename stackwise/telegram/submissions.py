@@ -35,9 +35,16 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes, filters
 
-from grader.evidence import MAX_TOTAL_CHARS, EvidenceError, extract_file
-from grader.grading import UnknownCredential
-from grader.models import ISSUABLE_STATUSES, GraderError, Status, SubmissionView
+from grader.api import (
+    ISSUABLE_STATUSES,
+    MAX_TOTAL_CHARS,
+    EvidenceError,
+    GraderError,
+    Status,
+    SubmissionView,
+    UnknownCredential,
+    extract_file,
+)
 from stackwise.identity import telegram_user
 from stackwise.telegram.common import split_message
 from stackwise.telegram.drafts import (
@@ -53,9 +60,9 @@ from stackwise.telegram.drafts import (
 )
 
 if TYPE_CHECKING:
-    from grader.service import GraderService
-    from issuance.service import IssuanceService, IssuedCredential
-    from knowledge.schema import Credential
+    from grader.api import GraderService
+    from issuance.api import IssuanceService, IssuedCredential
+    from knowledge.api import Credential
 
 logger = logging.getLogger(__name__)
 
@@ -450,7 +457,7 @@ class Submissions:
 
     async def send_credential(self, bot: Bot, chat_id: int, issued: IssuedCredential) -> bool:
         """Send the signed credential as a JSON document (once per credential); True when it was sent now."""
-        from issuance.baking import credential_json
+        from issuance.api import credential_json
 
         with self._sent_lock:
             if issued.uuid in self._credentials_sent:

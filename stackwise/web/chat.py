@@ -20,7 +20,7 @@ from stackwise.config import enforce_offline
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
 
-from assistant.service import Answer, AssistantError, AssistantService  # noqa: E402
+from assistant.api import Answer, AssistantError, AssistantService  # noqa: E402
 from stackwise.forget import LearnerData  # noqa: E402
 from stackwise.identity import KEY_PREFIX, learner_id_for_key, new_learner_key, parse_learner_key  # noqa: E402
 

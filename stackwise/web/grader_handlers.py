@@ -22,15 +22,7 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from grader import accounts  # noqa: E402
-from grader.models import (  # noqa: E402
-    ClaimConflict,
-    Decision,
-    GraderError,
-    QueueItem,
-    Status,
-    SubmissionDetail,
-)
-from grader.service import GraderService  # noqa: E402
+from grader.api import ClaimConflict, Decision, GraderError, GraderService, QueueItem, Status, SubmissionDetail  # noqa: E402
 from stackwise.identity import (  # noqa: E402
     SESSION_SECONDS,
     AssessorSession,

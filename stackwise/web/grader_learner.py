@@ -24,10 +24,18 @@ enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio i
 import gradio as gr  # noqa: E402
 import gradio.utils as gr_utils  # noqa: E402
 
-from grader.evidence import DOCX, EvidenceError, Unreadable, check_archive, sniff_media_type  # noqa: E402
-from grader.grading import UnknownCredential  # noqa: E402
-from grader.models import GraderError, Status, SubmissionIn  # noqa: E402
-from grader.service import GraderService  # noqa: E402
+from grader.api import (  # noqa: E402
+    DOCX,
+    EvidenceError,
+    GraderError,
+    GraderService,
+    Status,
+    SubmissionIn,
+    UnknownCredential,
+    Unreadable,
+    check_archive,
+    sniff_media_type,
+)
 from stackwise.identity import KEY_PREFIX, learner_id_for_key, new_learner_key, parse_learner_key  # noqa: E402
 from stackwise.web.grader_render import render_rubric, render_submissions  # noqa: E402
 from stackwise.web.text import md_text  # noqa: E402

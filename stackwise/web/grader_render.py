@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from grader.evidence import MAX_FILE_BYTES, TEXT_TYPES
-from grader.models import Assessor, Status, SubmissionDetail, SubmissionView
+from grader.api import MAX_FILE_BYTES, TEXT_TYPES, Assessor, Status, SubmissionDetail, SubmissionView
 from stackwise.web.text import md_text
 
 MAX_CRITERIA = 6  # knowledge.schema.Rubric allows 3..6 criteria: one override slot each

@@ -42,8 +42,7 @@ enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio i
 import gradio as gr  # noqa: E402
 
 from grader import accounts  # noqa: E402
-from grader.models import Decision  # noqa: E402
-from grader.service import GraderService  # noqa: E402
+from grader.api import Decision, GraderService  # noqa: E402
 from stackwise.identity import KEY_PREFIX, KEY_STORAGE, KEY_STORAGE_OBFUSCATION  # noqa: E402
 from stackwise.web.grader_handlers import NOT_CONFIGURED, GraderWeb  # noqa: E402
 from stackwise.web.grader_learner import new_token  # noqa: E402

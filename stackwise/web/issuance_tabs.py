@@ -22,15 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from grader import accounts
-from issuance.baking import MAX_IMAGE_BYTES, BakingError, badge_png, badge_svg, credential_json, extract_credential
-from issuance.credential import IssuanceError
-from issuance.service import (
+from issuance.api import (
+    MAX_IMAGE_BYTES,
     AlreadyRevoked,
+    BakingError,
     CredentialNotFound,
+    IssuanceError,
     IssuanceService,
     IssuedCredential,
+    Verdict,
+    VerificationReport,
+    badge_png,
+    badge_svg,
+    credential_json,
+    extract_credential,
 )
-from issuance.verify import Verdict, VerificationReport
 from stackwise.config import enforce_offline
 from stackwise.identity import AssessorSession, learner_id_for_key, parse_learner_key
 from stackwise.web.routes import credential_filename

@@ -28,16 +28,18 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from issuance.baking import badge_png, badge_svg
-from issuance.loader import STACKWISE_EU_MC_V1, context_document
-from issuance.service import (
+from issuance.api import (
+    STACKWISE_EU_MC_V1,
     CredentialNotFound,
     IssuanceService,
     IssuedCredential,
     IssuerNotFound,
     StatusListNotFound,
+    badge_png,
+    badge_svg,
+    context_document,
+    shape_problem,
 )
-from issuance.verify import shape_problem
 
 JSON_LD = "application/ld+json"
 MAX_BODY_BYTES = 1024 * 1024

@@ -32,9 +32,9 @@ from stackwise.config import enforce_offline
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
 
-from assistant.service import AssistantService  # noqa: E402
-from grader.evidence import MAX_FILE_BYTES  # noqa: E402
-from issuance.baking import MAX_IMAGE_BYTES  # noqa: E402
+from assistant.api import AssistantService  # noqa: E402
+from grader.api import MAX_FILE_BYTES  # noqa: E402
+from issuance.api import MAX_IMAGE_BYTES  # noqa: E402
 from stackwise.forget import LearnerData  # noqa: E402
 from stackwise.identity import (  # noqa: E402
     KEY_PREFIX,
@@ -46,8 +46,8 @@ from stackwise.identity import (  # noqa: E402
 from stackwise.web.chat import EXAMPLES, NOT_A_KEY, ChatWeb  # noqa: E402
 
 if TYPE_CHECKING:
-    from grader.service import GraderService
-    from issuance.service import IssuanceService
+    from grader.api import GraderService
+    from issuance.api import IssuanceService
 
 log = logging.getLogger(__name__)
 
