@@ -17,6 +17,10 @@ Pure functions over a :class:`~knowledge.schema.Catalogue`:
 - :func:`compare` — two credentials side by side, with their differences.
 
 Every figure the assistant states about stacking comes from here.
+
+Why one module (~750 lines): every function is a pure query over the same catalogue graph and they share its private
+helpers (prerequisite closure, study order, the route search); splitting them would turn those helpers into a public
+surface.
 """
 
 from __future__ import annotations

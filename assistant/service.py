@@ -16,6 +16,10 @@ Holdings change only when the learner states them in the message (or passes them
 says what was recorded. Follow-ups ("and how long does that take?") resolve against the previous answer's
 subject (a route, a credential, a list). A question in German, French or Spanish gets the tool's answer
 translated by the model, which must keep every figure: otherwise the English answer is given.
+
+Why one module (~570 lines): it is the assistant's one orchestration of a turn (read, holdings, tool or retrieval,
+translation, memory); its steps are small private methods over the same state, and the work itself lives in reading,
+understanding, tools and planner.
 """
 
 from __future__ import annotations

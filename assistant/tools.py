@@ -4,6 +4,9 @@ Every function takes the catalogue, the reading's targets and the learner's hold
 :class:`ToolAnswer` (English text, cited ids, the planner's raw result, what the answer was about).
 Figures in the text are the planner's (:mod:`assistant.planner`); the model may translate or phrase
 around them later, and :mod:`assistant.service` checks it kept every one.
+
+Why one module (~480 lines): one renderer per planner tool, each a short method sharing the same name, money and
+unit formatting; the figures themselves come from the pure planner.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ How a grade is made:
 
 The reading of a graded submission is stored with its grade, so refitting the combiner on new assessor
 decisions needs no model call (``stackwise grader fit``).
+
+Why one module (~480 lines): the evidence reader, the combiner and the pass probability form one fitted model whose
+saved form must stay readable together; text features, checks and routing are already separate.
 """
 
 from __future__ import annotations

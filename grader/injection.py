@@ -23,6 +23,9 @@ honest evidence (``evals/grading_evidence``):
 A passage scored above the *flag* threshold (or hit by a rule) is confirmed and cut; one above the lower
 *suspect* threshold is kept, but :func:`grader.grading.grade_evidence` scores the evidence with and
 without it and sends the submission to review when a level moves.
+
+Why one module (~440 lines): the passage rules and their combination with the model judge's P(yes) are fitted
+together on the red-team train split, and the weights file refers to these rules by name.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ the nearest graded answers of the same question. A :class:`Calibrator` (multinom
 regression, fitted on a labelled calibration split) turns the model's log-probabilities, alone or
 together with those signals, into calibrated probabilities: with the model features alone it is
 temperature plus per-label bias scaling; with the signals it is an ensemble.
+
+Why one module (~520 lines): the short-answer eval's model-based grader and its SemEval-style baseline features are
+one experiment, kept together so the eval reads as one recipe.
 """
 
 from __future__ import annotations

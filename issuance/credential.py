@@ -10,6 +10,9 @@ in ``issuance/MAPPING.md``; elements OB 3.0 has no field for use the terms of ou
 Identifiers: the achievement is ``<achievement_base_url>/<credential id>``; its rubric criteria are result
 descriptions ``<achievement>#rubric.<criterion id>`` with levels ``<achievement>#rubric.<criterion>.<level>``,
 and the total score ``<achievement>#rubric.total``.
+
+Why one module (~490 lines): it builds one document, the Open Badges 3.0 credential with its EU micro-credential
+elements; each element's mapping is a small function next to the others (see MAPPING.md).
 """
 
 from __future__ import annotations

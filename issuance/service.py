@@ -20,6 +20,9 @@ The credential's rubric results are the submission's final per-criterion levels;
 and the learner's links (never their files). Status-list slots are random indexes in lists of
 :data:`issuance.status.MIN_BITS` entries (a list is filled to half before the next one is used), allocated under
 unique constraints so concurrent issuers never share a slot (:mod:`issuance.store`).
+
+Why one module (~730 lines): issuing, revoking and status-list updates share one transaction and audit discipline
+over the same store; the signing, status and verification algorithms already live in their own modules.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ Documents nested deeper than :data:`MAX_DEPTH` or larger than :data:`MAX_VALUES`
 
 Nothing is fetched here: the caller passes ``resolve_key`` (verification method -> key) and, for status,
 ``fetch_status_list`` (URL -> status list credential).
+
+Why one module (~430 lines): the five checks of one verification report (schema, proof, issuer, status, validity)
+and the verdict that combines them; each check is a small function.
 """
 
 from __future__ import annotations
