@@ -20,19 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from grader.evidence import (
-    DOCX,
-    ERRORS_BY_CODE,
-    PDF,
-    EvidenceError,
-    ExtractionMemory,
-    ExtractionTimeout,
-    IntakeLimits,
-    Unreadable,
-    docx_text,
-    megabytes,
-    pdf_text,
-)
+from grader.errors import ERRORS_BY_CODE, EvidenceError, ExtractionMemory, ExtractionTimeout, Unreadable
+from grader.parsers import DOCX, PDF, IntakeLimits, docx_text, megabytes, pdf_text
 
 logger = logging.getLogger(__name__)
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the child imports this same code
