@@ -35,7 +35,17 @@ from pydantic import BaseModel
 
 from assistant.errors import AssistantError
 from knowledge.documents import describe_rule
-from knowledge.schema import AllOf, AnyOf, Catalogue, Credential, MinCredits, NOfM, Pathway, Prerequisite
+from knowledge.schema import (
+    AllOf,
+    AnyOf,
+    Catalogue,
+    Credential,
+    CreditRecognition,
+    MinCredits,
+    NOfM,
+    Pathway,
+    Prerequisite,
+)
 
 
 class PlannerError(AssistantError):
@@ -326,23 +336,23 @@ def recognised_credit(catalogue: Catalogue, pathway_id: str, holding: set[str] |
     for rec in pathway.credit_recognition:
         requires = rec.credentials or []
         earned = all(c in held for c in requires) if requires else progress.complete
-        provider = catalogue.providers.get(rec.recognised_by)
-        out.append(Recognition(pathway_id=pathway_id, recognised_by=rec.recognised_by,
-                               recognised_by_name=provider.name if provider else rec.recognised_by,
-                               towards=rec.towards, ects=rec.ects, earned=earned, requires=requires))
+        out.append(_recognition(catalogue, rec, requires, earned, pathway_id))
     return out
 
 
 def standing_credit(catalogue: Catalogue, credential_id: str, holding: set[str] | list[str] = ()) -> list[Recognition]:
     """Credit that holding the credential itself earns (advanced standing), and whether it is held."""
-    out = []
-    for rec in catalogue.credentials[credential_id].credit_recognition:
-        provider = catalogue.providers.get(rec.recognised_by)
-        out.append(Recognition(recognised_by=rec.recognised_by,
-                               recognised_by_name=provider.name if provider else rec.recognised_by,
-                               towards=rec.towards, ects=rec.ects, earned=credential_id in set(holding),
-                               requires=[credential_id]))
-    return out
+    earned = credential_id in set(holding)
+    return [_recognition(catalogue, rec, [credential_id], earned)
+            for rec in catalogue.credentials[credential_id].credit_recognition]
+
+
+def _recognition(catalogue: Catalogue, rec: CreditRecognition, requires: list[str], earned: bool,
+                 pathway_id: str | None = None) -> Recognition:
+    provider = catalogue.providers.get(rec.recognised_by)
+    return Recognition(pathway_id=pathway_id, recognised_by=rec.recognised_by,
+                       recognised_by_name=provider.name if provider else rec.recognised_by,
+                       towards=rec.towards, ects=rec.ects, earned=earned, requires=requires)
 
 
 def shared_credentials(catalogue: Catalogue) -> dict[str, list[str]]:

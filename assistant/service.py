@@ -128,7 +128,6 @@ class AssistantService:
             *(c.title for c in catalogue.credentials.values()), *(p.title for p in catalogue.pathways.values()),
             *(v.name for v in catalogue.providers.values())}, key=len, reverse=True)
         self.model_reader = ModelReader(lambda: self.model, catalogue)
-        self._english: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -184,7 +183,6 @@ class AssistantService:
         if self.reader_mode == "rules" or not self.has_model or (self.reader_mode == "hybrid" and rules.certain):
             rules.seconds = round(time.perf_counter() - started, 3)
             return rules, mentions
-        language = rules.language
         # loosely spelt names too (the model tells a typo from a different credential), and the previous subject
         named = [m.entity_id for m in link_entities(self.catalogue, text, fuzzy_threshold=CANDIDATE_FUZZY,
                                                     kinds=("credential", "pathway", "provider"))]
@@ -218,8 +216,8 @@ class AssistantService:
             reading.tool = Tool.search
         if rules.none_held:
             reading.none_held = True
-        if language != "en":
-            reading.language = language  # two or more function words of one language outvote the model
+        if rules.language != "en":
+            reading.language = rules.language  # two or more function words of one language outvote the model
         reading.followup = not reading.about and previous is not None
         reading.seconds = round(time.perf_counter() - started, 3)
         return reading, mentions
@@ -427,10 +425,7 @@ class AssistantService:
         return None
 
     def _to_english(self, text: str) -> str:
-        """``text`` (a learner's question) in English, catalogue names kept as written; remembered per text,
-        since reading and retrieval both need it."""
-        if text in self._english:
-            return self._english[text]
+        """``text`` (a learner's question) in English, catalogue names kept as written."""
         protected, markers = self._protected(text)
         messages = [{"role": "system", "content": self.translate_prompt.render("system", language="English")},
                     {"role": "user", "content": protected}]
@@ -439,9 +434,6 @@ class AssistantService:
             english = f"{text} {english}".strip()  # a marker lost: keep the original words beside the translation
         for marker, name in markers.items():
             english = english.replace(marker, name)
-        if len(self._english) > 256:
-            self._english.clear()
-        self._english[text] = english
         return english
 
     def _protected(self, text: str) -> tuple[str, dict[str, str]]:

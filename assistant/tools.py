@@ -301,7 +301,7 @@ class Tools:
             return ToolAnswer(text=f"The {self.title(target)} cannot be completed: {exc}", cited=[target])
         word = "cheapest" if objective == "price" else "fastest"
         pathway = self.catalogue.pathways.get(target)
-        earns = pathway.destination if pathway is not None and pathway.destination else None
+        earns = pathway.destination if pathway is not None else None
         goal = f"the {self.title(target)}" + (f", which earns {self.named(earns)}," if earns else "")
         lead = f"The {word} route to {goal}"
         tool = Tool.cheapest if objective == "price" else Tool.fastest
@@ -454,9 +454,9 @@ class Tools:
         if result.ects_difference:
             more = a if result.ects_difference > 0 else b
             lines.append(f"{self.title(more.credential_id)} carries {fmt(abs(result.ects_difference))} ECTS more.")
-        if a.weeks != b.weeks:
-            longer, shorter = (a, b) if a.weeks > b.weeks else (b, a)
-            lines.append(f"{self.title(longer.credential_id)} takes {longer.weeks - shorter.weeks} weeks longer.")
+        if result.weeks_difference:
+            longer = a if result.weeks_difference > 0 else b
+            lines.append(f"{self.title(longer.credential_id)} takes {abs(result.weeks_difference)} weeks longer.")
         return ToolAnswer(text="\n".join(lines), cited=ids[:2], planner=result.model_dump(mode="json"),
                           subject=Subject(kind="list", tool=Tool.compare.value, ids=ids[:2]))
 
