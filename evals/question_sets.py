@@ -34,7 +34,8 @@ import yaml
 from pydantic import BaseModel, Field
 
 EVALS_DIR = Path(__file__).resolve().parent
-SETS = {"dev": EVALS_DIR / "assistant_dev", "heldout": EVALS_DIR / "assistant_heldout"}
+SETS = {"dev": EVALS_DIR / "assistant_dev", "dev2": EVALS_DIR / "assistant_dev2",
+        "heldout": EVALS_DIR / "assistant_heldout"}
 MODES = ("rules", "model", "hybrid")
 Kind = Literal["facts", "planner", "info", "unanswerable"]
 

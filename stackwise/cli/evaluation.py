@@ -157,7 +157,7 @@ def eval_evidence_cmd(
 
 @eval_app.command("questions")
 def eval_questions_cmd(
-    set_name: Annotated[str, typer.Option("--set", help="dev (tuned on) or heldout (never tuned on), or a folder "
+    set_name: Annotated[str, typer.Option("--set", help="dev or dev2 (tuned on), heldout (never tuned on), or a folder "
                                           "with questions.yaml and catalogue/")] = "heldout",
     modes: Annotated[str, typer.Option(help="question readers to A/B on the same items, comma-separated: "
                                        "rules, model, hybrid")] = "hybrid",
