@@ -14,6 +14,9 @@ Everything else in ``issuance/`` is internal and may move; import from here. Con
 - **badges and documents** (what the channels serve): :func:`badge_png`, :func:`badge_svg`,
   :func:`credential_json`, :func:`extract_credential`, :data:`MAX_IMAGE_BYTES`, :func:`context_document`,
   :data:`STACKWISE_EU_MC_V1`, :func:`shape_problem`, :func:`verify_credential`.
+- **sharing and plain words**: :func:`credential_facts` (:class:`CredentialFacts`: what a credential claims),
+  :func:`linkedin_add_url`; :func:`explain` (:class:`Explanation`, :class:`Finding`, :data:`CHECK_LABELS`): a
+  verification report in plain words, facts shown only when verified.
 - **forget me**: :func:`credentials_of` (how many a learner holds), :func:`unlink_learner` (re-points
   their credential records to a random ``erased-…`` id).
 - **errors**: the root :class:`IssuanceError` and every subclass (:mod:`issuance.errors`).
@@ -41,6 +44,7 @@ from issuance.errors import (
     UndefinedTermError,
     UnknownSubmission,
 )
+from issuance.explain import CHECK_LABELS, Explanation, Finding, explain
 from issuance.keys import IssuerKey, IssuerKeys, load_or_create_issuer_key
 from issuance.loader import STACKWISE_EU_MC_V1, UnknownContextError, context_document
 from issuance.service import (
@@ -51,6 +55,7 @@ from issuance.service import (
     credential_uuid,
     did_web_for_url,
 )
+from issuance.sharing import CredentialFacts, credential_facts, linkedin_add_url
 from issuance.sources import CredentialSourceError, read_credential
 from issuance.trust import TrustedIssuer, TrustList, load_trust_file
 from issuance.verify import Check, Verdict, VerificationReport, shape_problem, verify_credential
@@ -65,6 +70,8 @@ __all__ = [
     # badges and documents
     "badge_png", "badge_svg", "credential_json", "extract_credential", "MAX_IMAGE_BYTES", "context_document",
     "STACKWISE_EU_MC_V1", "shape_problem", "verify_credential", "read_credential",
+    # sharing and plain words
+    "CredentialFacts", "credential_facts", "linkedin_add_url", "explain", "Explanation", "Finding", "CHECK_LABELS",
     # forget me
     "credentials_of", "unlink_learner",
     # errors

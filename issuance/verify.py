@@ -193,7 +193,8 @@ def _issuer_id(document: Mapping[str, Any]) -> str | None:
 def _check_schema(document: Mapping[str, Any]) -> Check:
     errors = schema_errors(document)
     if errors:
-        return Check(name="schema", ok=False, detail="does not match the OB 3.0 schema: " + "; ".join(errors))
+        return Check(name="schema", ok=False, detail="does not match the OB 3.0 schema: " + "; ".join(errors),
+                     state="schema")
     return Check(name="schema", ok=True, detail="matches the Open Badges 3.0 AchievementCredential schema")
 
 

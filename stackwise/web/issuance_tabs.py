@@ -26,6 +26,7 @@ from issuance.api import (
     MAX_IMAGE_BYTES,
     AlreadyRevoked,
     BakingError,
+    CredentialFacts,
     CredentialNotFound,
     IssuanceError,
     IssuanceService,
@@ -35,6 +36,7 @@ from issuance.api import (
     badge_png,
     badge_svg,
     credential_json,
+    explain,
     extract_credential,
 )
 from stackwise.config import enforce_offline
@@ -49,19 +51,14 @@ log = logging.getLogger(__name__)
 
 DOWNLOAD_PREFIX = "stackwise-credentials-"  # temporary folders of "My credentials" downloads
 DOWNLOAD_FOLDER_SECONDS = 10 * 60
-CHECK_LABELS = {
-    "schema": "Format (Open Badges 3.0 schema)",
-    "proof": "Signature by the issuer",
-    "status": "Revocation status",
-    "validity": "Validity period",
-    "issuer": "Issuer on the trust list",
+VERDICT_MARKS = {
+    Verdict.trusted: "✅",
+    Verdict.untrusted: "⚠️",
+    Verdict.cannot_check: "❔",
+    Verdict.invalid: "❌",
 }
-VERDICT_HEADS = {
-    Verdict.trusted: "## ✅ Valid, from a trusted issuer",
-    Verdict.untrusted: "## ⚠️ Valid signature, issuer not trusted",
-    Verdict.cannot_check: "## ❔ Cannot check (key or status unreachable)",
-    Verdict.invalid: "## ❌ Not valid",
-}
+OUTCOME_MARKS = {"passed": "✅", "failed": "❌", "not trusted": "⚠️", "could not be checked": "❔",
+                 "not checked": "➖"}
 
 
 # ---------------------------------------------------------------- rendering
@@ -71,60 +68,47 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _names(document: dict[str, Any]) -> tuple[str, str, str]:
-    """(title, awarding body, learner name) as the credential states them ("" when absent)."""
-    subject = document.get("credentialSubject")
-    subject = subject if isinstance(subject, dict) else {}
-    achievement = subject.get("achievement") if isinstance(subject.get("achievement"), dict) else {}
-    title = str(achievement.get("name") or document.get("name") or "")
-    issuer = document.get("issuer")
-    issuer_name = str(issuer.get("name", "")) if isinstance(issuer, dict) else ""
-    identifiers = subject.get("identifier") if isinstance(subject.get("identifier"), list) else []
-    learner = next((str(i.get("identityHash", "")) for i in identifiers
-                    if isinstance(i, dict) and i.get("identityType") == "name" and not i.get("hashed")), "")
-    return title, issuer_name, learner
+def claimed_line(facts: CredentialFacts) -> str:
+    """What an unverified credential claims, labelled as such ("" when it claims nothing worth showing)."""
+    if not facts.title:
+        return ""
+    said = f"It claims to be “{md_text(facts.title)}”"
+    if facts.issuer_name:
+        said += f" from “{md_text(facts.issuer_name)}”"
+    return said + ". That claim is **not verified**: do not take it as fact."
+
+
+def confirmed_line(facts: CredentialFacts) -> str:
+    """A trusted credential's checked facts on one line: title, awarding body (the trust list's name), learner,
+    date, level / ECTS; missing ones left out."""
+    said = f"**{md_text(facts.title or 'A credential')}**"
+    if facts.issuer_name:
+        said += f", awarded by {md_text(facts.issuer_name)}"
+    if facts.learner_name:
+        said += f" to {md_text(facts.learner_name)}"
+    details = [f"issued {facts.issued_text}" if facts.issued_text else "", facts.level_text]
+    return said + "".join(f" · {md_text(d)}" for d in details if d)
 
 
 def render_report(report: VerificationReport, document: Any) -> str:
-    """A verification report in plain words: one of four verdicts, what the credential says (an untrusted
-    issuer's name only as self-asserted), then each check."""
-    lines = [VERDICT_HEADS[report.verdict], ""]
-    if isinstance(document, dict):
-        title, claimed, learner = _names(document)
-        said = f"**{md_text(title or 'A credential')}**"
-        if report.verdict is Verdict.trusted:
-            if report.issuer_name:
-                said += f", awarded by {md_text(report.issuer_name)}"
-            if learner:
-                said += f" to {md_text(learner)}"
-            if isinstance(document.get("validFrom"), str):
-                said += f", issued {md_text(document['validFrom'][:10])}"
-            lines += [said + ".", ""]
-        else:
-            lines += [said + " (as the credential itself states it).", ""]
-            if claimed:
-                lines += [f"The credential names “{md_text(claimed)}” as its issuer, but that name is "
-                          "**self-asserted**: it is not confirmed by this verifier.", ""]
-        if report.credential_id:
-            lines += [f"Credential `{md_text(report.credential_id)}` from `{md_text(report.issuer or '?')}`.", ""]
-    if report.verdict is Verdict.invalid and report.reason:
-        lines += [f"**Why:** {md_text(report.reason)}", ""]
-    for check in report.checks:
-        label = CHECK_LABELS.get(check.name, check.name)
-        verdict = "✅ passed" if check.ok else ("❔ could not be checked" if check.unchecked else "❌ failed")
-        if check.name == "issuer" and not check.ok and not check.unchecked:
-            verdict = "⚠️ not trusted"
-        lines.append(f"- **{label}: {verdict}.** {md_text(check.detail)}")
-    if report.verdict is Verdict.invalid:
-        failed = ", ".join(CHECK_LABELS.get(c.name, c.name).lower() for c in report.failures
-                           if not c.unchecked and c.name != "issuer")
-        lines += ["", f"Do not rely on this credential: the {failed} check(s) failed."]
-    elif report.verdict is Verdict.untrusted:
-        lines += ["", "Anyone can sign a credential with a key of their own. Rely on this one only if you trust "
-                      f"`{md_text(report.issuer or '?')}` for another reason."]
-    elif report.verdict is Verdict.cannot_check:
-        lines += ["", "This app checks offline and could not reach what it needs; do not treat the credential as "
-                      "valid until it can be checked."]
+    """A verification report in plain words (:func:`issuance.explain.explain`): the verdict, what was found in a
+    sentence, the credential's facts only when verified (otherwise what it claims, marked unverified), then each
+    check; a check that did not run reads "not checked"."""
+    told = explain(report, document)
+    lines = [f"## {VERDICT_MARKS[told.verdict]} {told.headline}", ""]
+    lines += [" ".join(md_text(s) for s in told.sentences), ""] if told.sentences else []
+    if told.confirmed is not None:
+        lines += [confirmed_line(told.confirmed), ""]
+    elif claimed_line(told.claimed):
+        lines += [claimed_line(told.claimed), ""]
+    if told.credential_id:
+        lines += [f"Credential `{md_text(told.credential_id)}`" + (f" from `{md_text(told.issuer_id)}`"
+                                                                 if told.issuer_id else "") + ".", ""]
+    for finding in told.findings:
+        lines.append(f"- **{finding.label}: {OUTCOME_MARKS[finding.outcome]} {finding.outcome}.** "
+                     f"{md_text(finding.sentence)}")
+    if told.advice:
+        lines += ["", md_text(told.advice)]
     return "\n".join(lines)
 
 
