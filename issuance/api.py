@@ -3,7 +3,8 @@
 Everything else in ``issuance/`` is internal and may move; import from here. Contents:
 
 - **the service**: :class:`IssuanceService` (issue a passed or approved submission, idempotently; revoke;
-  status lists; DID documents and issuer profiles; verify against :meth:`IssuanceService.trust_list`). It hears
+  status lists; DID documents and issuer profiles; the learner's public/private credential page,
+  :meth:`IssuanceService.set_page_public`; verify against :meth:`IssuanceService.trust_list`). It hears
   the grader queue it was built on once the wiring calls :meth:`IssuanceService.subscribe` (``close`` stops it), and
   :meth:`IssuanceService.on_issued` / ``on_issued=`` are its own listeners. Configured by
   :class:`IssuanceConfig`; :func:`credential_uuid` and :func:`did_web_for_url` parse what users paste.
@@ -38,6 +39,7 @@ from issuance.errors import (
     KeyResolutionError,
     MultikeyError,
     NotIssuable,
+    NotYourCredential,
     StatusListError,
     StatusListNotFound,
     TrustListInvalid,
@@ -75,7 +77,7 @@ __all__ = [
     # forget me
     "credentials_of", "unlink_learner",
     # errors
-    "IssuanceError", "NotIssuable", "UnknownSubmission", "CredentialNotFound", "AlreadyRevoked",
+    "IssuanceError", "NotIssuable", "UnknownSubmission", "CredentialNotFound", "NotYourCredential", "AlreadyRevoked",
     "StatusListNotFound", "IssuerNotFound", "DataIntegrityError", "CanonicalizationError", "UndefinedTermError",
     "KeyResolutionError", "KeyFileError", "MultikeyError", "TrustListInvalid", "StatusListError", "BakingError",
     "UnknownContextError", "CredentialSourceError",
