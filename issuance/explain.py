@@ -108,22 +108,50 @@ def _outcome(check: Check) -> str:
     return "not trusted" if check.name == "issuer" else "failed"
 
 
-def _sentence(check: Check, facts: CredentialFacts, document: Any) -> str:
+def _passed(check: Check, facts: CredentialFacts, report: VerificationReport) -> str | None:
+    if check.name == "schema":
+        return "It follows the Open Badges 3.0 credential format."
+    if check.name == "proof":
+        return "It is signed by its issuer and has not been changed since."
+    if check.name == "status" and check.state != "not_revocable":
+        return "Its issuer has not revoked or suspended it (checked against the issuer's status list)."
+    if check.name == "validity":
+        since = f" from {facts.issued_text}" if facts.issued_text else ""
+        until = f" until {_day(facts.valid_until)}" if facts.valid_until else ", with no expiry date"
+        return f"It is valid{since}{until}."
+    if check.name == "issuer":
+        name = f", {report.issuer_name}," if report.issuer_name else ""
+        return f"Its issuer{name} is on this app's trust list."
+    return None
+
+
+def _day(day: Any) -> str:
+    return f"{day.day} {day:%B %Y}" if day else ""
+
+
+def _sentence(check: Check, facts: CredentialFacts, document: Any, report: VerificationReport) -> str:
+    if check.ok:
+        passed = _passed(check, facts, report)
+        if passed is not None:
+            return passed
     if check.state == "schema" and not check.ok:
         return "It does not follow the Open Badges 3.0 format: " + check.detail.partition(": ")[2]
     template = STATE_SENTENCES.get(check.state)
-    if template is None or check.ok and check.state != "not_revocable":
-        return check.detail[:1].upper() + check.detail[1:] + ("" if check.detail.endswith(".") else ".")
+    if template is None:
+        detail = check.detail
+        first = detail.split(":", 1)[0]
+        if not first.startswith(("did", "http", "urn")):
+            detail = detail[:1].upper() + detail[1:]
+        return detail + ("" if detail.endswith(".") else ".")
     since = facts.issued_text or (str(document.get("validFrom"))[:10] if isinstance(document, dict) else "")
-    until = facts.valid_until and f"{facts.valid_until.day} {facts.valid_until:%B %Y}"
-    return template.format(since=since or "a later date", until=until or "its expiry date")
+    return template.format(since=since or "a later date", until=_day(facts.valid_until) or "its expiry date")
 
 
 def explain(report: VerificationReport, document: Any) -> Explanation:
     """The report in plain words (see module docstring)."""
     claimed = credential_facts(document) if isinstance(document, dict) else credential_facts({})
-    findings = [Finding(c.name, CHECK_LABELS.get(c.name, c.name), _outcome(c), _sentence(c, claimed, document))
-                for c in report.checks]
+    findings = [Finding(c.name, CHECK_LABELS.get(c.name, c.name), _outcome(c),
+                        _sentence(c, claimed, document, report)) for c in report.checks]
     confirmed = None
     if report.verdict is Verdict.trusted:
         confirmed = dataclasses.replace(claimed, issuer_name=report.issuer_name or claimed.issuer_name)
