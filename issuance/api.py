@@ -12,7 +12,7 @@ Everything else in ``issuance/`` is internal and may move; import from here. Con
   :func:`load_trust_file`, :class:`TrustList`, :class:`TrustedIssuer`.
 - **pydantic in/out models**: :class:`IssuedCredential`, :class:`IssuanceAuditEntry`,
   :class:`VerificationReport` (with its :data:`Verdict`), :class:`Check`.
-- **badges and documents** (what the channels serve): :func:`badge_png`, :func:`badge_svg`,
+- **badges and documents** (what the channels serve): :func:`badge_png`, :func:`badge_svg`, :func:`badge_thumbnail`,
   :func:`credential_json`, :func:`extract_credential`, :data:`MAX_IMAGE_BYTES`, :func:`context_document`,
   :data:`STACKWISE_EU_MC_V1`, :func:`shape_problem`, :func:`verify_credential`.
 - **sharing and plain words**: :func:`credential_facts` (:class:`CredentialFacts`: what a credential claims),
@@ -25,7 +25,14 @@ Everything else in ``issuance/`` is internal and may move; import from here. Con
 
 from __future__ import annotations
 
-from issuance.baking import MAX_IMAGE_BYTES, badge_png, badge_svg, credential_json, extract_credential
+from issuance.baking import (
+    MAX_IMAGE_BYTES,
+    badge_png,
+    badge_svg,
+    badge_thumbnail,
+    credential_json,
+    extract_credential,
+)
 from issuance.erasure import credentials_of, unlink_learner
 from issuance.errors import (
     AlreadyRevoked,
@@ -70,7 +77,8 @@ __all__ = [
     # pydantic in/out models
     "IssuedCredential", "IssuanceAuditEntry", "VerificationReport", "Verdict", "Check",
     # badges and documents
-    "badge_png", "badge_svg", "credential_json", "extract_credential", "MAX_IMAGE_BYTES", "context_document",
+    "badge_png", "badge_svg", "badge_thumbnail", "credential_json", "extract_credential", "MAX_IMAGE_BYTES",
+    "context_document",
     "STACKWISE_EU_MC_V1", "shape_problem", "verify_credential", "read_credential",
     # sharing and plain words
     "CredentialFacts", "credential_facts", "linkedin_add_url", "explain", "Explanation", "Finding", "CHECK_LABELS",

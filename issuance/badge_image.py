@@ -83,3 +83,12 @@ def draw_png(facts: CredentialFacts) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def thumbnail_png(facts: CredentialFacts, size: int = 160) -> bytes:
+    """The badge picture at ``size`` pixels, not baked (to show beside a listing)."""
+    image = Image.open(io.BytesIO(draw_png(facts)))
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -22,7 +22,7 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from issuance.badge_image import TITLE_LINES, draw_png
+from issuance.badge_image import TITLE_LINES, draw_png, thumbnail_png
 from issuance.errors import BakingError  # noqa: F401  (re-exported)
 from issuance.sharing import credential_facts
 from issuance.verify import shape_problem
@@ -174,6 +174,11 @@ def badge_png(document: Mapping[str, Any]) -> bytes:
     """A PNG badge showing the credential's title, awarding body, level / ECTS and issue date
     (:func:`issuance.badge_image.draw_png`), with the credential baked in."""
     return bake_png(draw_png(credential_facts(document)), document)
+
+
+def badge_thumbnail(document: Mapping[str, Any], size: int = 160) -> bytes:
+    """The badge picture at ``size`` pixels for a listing (no credential baked in: it is not a download)."""
+    return thumbnail_png(credential_facts(document), size)
 
 
 def unbake_png(data: bytes) -> dict[str, Any]:
