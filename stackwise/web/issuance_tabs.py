@@ -370,7 +370,7 @@ def add_credentials_tab(demo: gr.Blocks, service: IssuanceService, learner_key: 
         listing = gr.HTML("", elem_id="my-credentials", js_on_load=COPY_JS, padding=False)
         with gr.Group():
             picker = gr.Dropdown(choices=[], value=None, label="Credential page to change", elem_id="page-picker",
-                                 allow_custom_value=False)
+                                 allow_custom_value=True)  # the service checks it is the learner's own
             with gr.Row():
                 public = gr.Button("Make page public", elem_id="make-page-public")
                 private = gr.Button("Make page private", elem_id="make-page-private")
