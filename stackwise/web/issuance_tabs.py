@@ -141,12 +141,12 @@ def render_report(report: VerificationReport, document: Any) -> str:
 
 def _state(issued: IssuedCredential, now: datetime) -> str:
     if issued.revoked:
-        return (f"❌ <strong>Revoked</strong> on {_when(issued.revoked_at)}: "
+        return (f"<strong>Revoked</strong> on {_when(issued.revoked_at)}: "
                 f"{html.escape(issued.revocation_reason or '')}")
     if issued.expired(now):
-        return f"⌛ <strong>Expired</strong> on {_when(issued.valid_until)}"
+        return f"<strong>Expired</strong> on {_when(issued.valid_until)}"
     until = f"until {_when(issued.valid_until)}" if issued.valid_until else "with no expiry date"
-    return f"✅ <strong>Valid</strong> {until}"
+    return f"<strong>Valid</strong> {until}"
 
 
 def render_credential(issued: IssuedCredential, config: IssuanceConfig, now: datetime) -> str:
@@ -158,20 +158,21 @@ def render_credential(issued: IssuedCredential, config: IssuanceConfig, now: dat
     base = f"/credentials/{issued.uuid}"
     if issued.public:
         linkedin = linkedin_add_url(credential_facts(issued.document), page_url=page_url, credential_id=issued.id)
-        page = ("🌐 <strong>Page public</strong>: anyone with the link sees it, with a preview when shared.<br>"
+        page = ("<strong>Page public</strong>: anyone with the link sees it, with a preview when shared.<br>"
                 f'<a href="{esc(page_url)}" target="_blank" rel="noopener">Open the credential page</a> · '
                 f'<button type="button" class="sw-copy" data-copy="{esc(page_url)}" '
                 f'aria-label="Copy link to the page of {esc(title)}">Copy link</button> · '
                 f'<a href="{esc(linkedin)}" target="_blank" rel="noopener noreferrer">Add to LinkedIn profile</a>'
                 ' <span class="sw-copied" role="status" aria-live="polite"></span>')
     else:
-        page = ("🔒 <strong>Page private</strong>: only you see this credential here. Make its page public below "
+        page = ("<strong>Page private</strong>: only you see this credential here. Make its page public below "
                 "to share it, copy its link or add it to your LinkedIn profile.")
     return (
-        f'<article class="sw-credential" id="credential-{esc(issued.uuid)}">'
+        f'<article class="sw-credential" id="credential-{esc(issued.uuid)}" style="display: flex; flex-wrap: wrap; '
+        f'gap: 0 1.25rem; align-items: flex-start; margin-bottom: 1.25rem">'
         f'<img src="data:image/png;base64,{thumbnail}" width="{THUMBNAIL}" height="{THUMBNAIL}" '
         f'alt="Badge: {esc(title)}">'
-        f"<div><h3>{esc(title)}</h3>"
+        f'<div style="flex: 1 1 16rem; min-width: 0; overflow-wrap: anywhere"><h2>{esc(title)}</h2>'
         f"<p>Issued {_when(issued.issued_at)} for submission <code>{esc(issued.submission_id)}</code> · "
         f"{_state(issued, now)}</p>"
         f"<p>{page}</p>"
