@@ -56,15 +56,21 @@ def _centred(draw: ImageDraw.ImageDraw, y: float, text: str, size: int, fill: tu
     draw.text((SIZE / 2, y), text, font=_font(size), fill=fill, anchor="mm")
 
 
-def draw_png(facts: CredentialFacts) -> bytes:
-    """The badge as PNG bytes (RGBA, :data:`SIZE` square, transparent corners)."""
-    scale = 4  # drawn larger, then reduced: smooth edges on the discs
+@lru_cache(maxsize=1)
+def _disc() -> Image.Image:
+    """The navy disc with its gold ring (the same for every badge), drawn 4× larger then reduced: smooth edges."""
+    scale = 4
     big = Image.new("RGBA", (SIZE * scale, SIZE * scale), (0, 0, 0, 0))
     disc = ImageDraw.Draw(big)
     pad, ring = 4 * scale, 26 * scale
     disc.ellipse((pad, pad, SIZE * scale - pad, SIZE * scale - pad), fill=NAVY)
     disc.ellipse((ring, ring, SIZE * scale - ring, SIZE * scale - ring), outline=GOLD, width=8 * scale)
-    image = big.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
+    return big.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
+
+
+def draw_png(facts: CredentialFacts) -> bytes:
+    """The badge as PNG bytes (RGBA, :data:`SIZE` square, transparent corners)."""
+    image = _disc().copy()
     draw = ImageDraw.Draw(image)
 
     _centred(draw, 128, "MICRO-CREDENTIAL", 24, GOLD)
@@ -81,7 +87,7 @@ def draw_png(facts: CredentialFacts) -> bytes:
             _centred(draw, below, line, size, PALE)
         below += size + 14
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")
     return out.getvalue()
 
 

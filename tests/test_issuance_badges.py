@@ -191,3 +191,41 @@ def test_a_revoked_credentials_facts_are_not_confirmed(service, queue):
     assert told.confirmed is None and told.claimed.title == issued.title
     assert told.sentences == ["The issuer has revoked this credential."]
     assert [f.outcome for f in told.findings] == ["passed", "passed", "failed", "passed", "passed"]
+
+
+# ---------------------------------------------------------------------------------------------- the page's colours
+
+
+def contrast(foreground: str, background: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_credential_page_colours_meet_wcag_aa():
+    import re
+
+    from stackwise.web.credential_page import TEMPLATES
+
+    css = (TEMPLATES / "credential_base.html.j2").read_text(encoding="utf-8")
+    rules = dict(re.findall(r"^\s*([^{}\n]+?)\s*\{([^}]*)\}", css, flags=re.M))
+    page, card = "#f4f6f9", "#ffffff"
+    checked = 0
+    for selector, body in rules.items():
+        fg = re.search(r"(?<![-\w])color:\s*(#[0-9a-f]{6})", body)
+        bg = re.search(r"background:\s*(#[0-9a-f]{6})", body)
+        if fg is None:
+            continue
+        backgrounds = [bg.group(1)] if bg else [card, page]  # text on a card or on the page
+        for background in backgrounds:
+            ratio = contrast(fg.group(1), background)
+            assert ratio >= 4.5, f"{selector}: {fg.group(1)} on {background} is {ratio:.2f}:1"
+            checked += 1
+    assert checked >= 10
+    # the badge's own text (drawn in the PNG and SVG) on its navy disc
+    assert contrast("#dce6f2", "#1f4e79") >= 4.5 and contrast("#ffffff", "#1f4e79") >= 4.5
+    assert contrast("#f2c14e", "#1f4e79") >= 4.5

@@ -60,7 +60,7 @@ import gradio as gr  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-NO_KEY = "This browser has no learner key yet; open *Submit evidence* first (or reload the page)."
+NO_KEY = "This browser has no learner key yet; open the Submit evidence tab first (or reload the page)."
 THUMBNAIL = 160  # pixels of the badge beside each credential
 # "Copy link" in the listing: one listener on the listing (it survives re-renders); a clipboard fallback selects
 COPY_JS = """
