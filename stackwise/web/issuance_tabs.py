@@ -128,9 +128,11 @@ def render_report(report: VerificationReport, document: Any) -> str:
         lines += [confirmed_line(told.confirmed), ""]
     elif claimed_line(told.claimed):
         lines += [claimed_line(told.claimed), ""]
-    if told.credential_id:
-        lines += [f"Credential `{md_text(told.credential_id)}`" + (f" from `{md_text(told.issuer_id)}`"
-                                                                 if told.issuer_id else "") + ".", ""]
+    if told.credential_id and told.confirmed is not None:
+        lines += [f"Credential `{md_text(told.credential_id)}` from `{md_text(told.issuer_id or '?')}`.", ""]
+    elif told.credential_id:
+        said = f"It gives its id as `{md_text(told.credential_id)}`"
+        lines += [said + (f" and its issuer as `{md_text(told.issuer_id)}`." if told.issuer_id else "."), ""]
     for finding in told.findings:
         lines.append(f"- **{finding.label}: {OUTCOME_MARKS[finding.outcome]} {finding.outcome}.** "
                      f"{md_text(finding.sentence)}")
