@@ -5,8 +5,8 @@
 * PNG: an ``iTXt`` chunk with the keyword ``openbadgecredential`` (uncompressed, no language tag) holding the JSON,
   before ``IEND``.
 
-:func:`badge_svg` draws a simple badge (title, awarding body, date) and bakes the credential into it
-(:func:`badge_png`: a plain round PNG badge);
+:func:`badge_svg` and :func:`badge_png` draw a round badge showing the credential (title, awarding body, level /
+ECTS, issue date; the PNG drawn by :mod:`issuance.badge_image`) and bake the credential into it;
 :func:`unbake_svg` / :func:`unbake_png` get the credential back (the verification page accepts baked images).
 The credential is embedded byte-for-byte as JSON, so its proof still verifies after extraction.
 """
@@ -22,7 +22,9 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+from issuance.badge_image import TITLE_LINES, draw_png, thumbnail_png
 from issuance.errors import BakingError  # noqa: F401  (re-exported)
+from issuance.sharing import credential_facts
 from issuance.verify import shape_problem
 
 OB_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
@@ -42,48 +44,50 @@ def _cdata(text: str) -> str:
 
 
 def _lines(text: str, width: int, limit: int) -> list[str]:
-    lines = textwrap.wrap(text, width=width) or [""]
+    lines = textwrap.wrap(text, width=width, break_long_words=True) or [""]
     if len(lines) > limit:
         lines = lines[:limit]
         lines[-1] = lines[-1][: width - 1].rstrip() + "…"
     return lines
 
 
+def _attr(text: str) -> str:
+    return escape(text, {'"': "&quot;"})
+
+
 def badge_svg(document: Mapping[str, Any]) -> str:
-    """A 400×400 SVG badge for the credential, with the credential baked in."""
-    subject = document.get("credentialSubject") or {}
-    achievement = subject.get("achievement") or {} if isinstance(subject, Mapping) else {}
-    title = str(achievement.get("name") or document.get("name") or "Micro-credential")
-    issuer = document.get("issuer")
-    issuer_name = str(issuer.get("name", "")) if isinstance(issuer, Mapping) else ""
-    issued = str(document.get("validFrom", ""))[:10]
-    ects = achievement.get("creditsAvailable")
-    eqf = achievement.get("eqfLevel")
-    detail = " · ".join(p for p in (f"{ects:g} ECTS" if isinstance(ects, int | float) else "",
-                                    f"EQF {eqf}" if eqf else "") if p)
-    title_lines = _lines(title, 22, 3)
-    y0 = 190 - 14 * (len(title_lines) - 1)
-    title_svg = "".join(f'<tspan x="200" y="{y0 + 30 * i}">{escape(line)}</tspan>'
+    """A 600×600 SVG badge showing the credential's title (wrapped), awarding body, level / ECTS and issue date,
+    laid out as the PNG (:func:`badge_png`), with the credential baked in."""
+    facts = credential_facts(document)
+    title = facts.title or "Micro-credential"
+    title_lines = _lines(title, 20, TITLE_LINES)
+    top = 268 - 48 * (len(title_lines) - 1) / 2
+    title_svg = "".join(f'<tspan x="300" y="{top + 48 * i:g}">{escape(line)}</tspan>'
                         for i, line in enumerate(title_lines))
-    label = escape(f"{title}, awarded by {issuer_name}" if issuer_name else title, {'"': "&quot;"})
+    below = top + 48 * (len(title_lines) - 1) + 62
+    details = []
+    for text, size in ((facts.issuer_name, 24), (facts.level_text, 22), (facts.issued_text, 22)):
+        if text:
+            details.append(f'<text x="300" y="{below:g}" text-anchor="middle" dominant-baseline="middle" '
+                           f'font-family="sans-serif" font-size="{size}" fill="#dce6f2">'
+                           f"{escape(_lines(text, 34, 1)[0])}</text>\n")
+            below += size + 14
+    label = ", ".join(p for p in (title, f"awarded by {facts.issuer_name}" if facts.issuer_name else "",
+                                  facts.level_text, f"issued {facts.issued_text}" if facts.issued_text else "") if p)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="{OB_NAMESPACE}" viewBox="0 0 400 400" '
-        f'width="400" height="400" role="img" aria-label="{label}">\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="{OB_NAMESPACE}" viewBox="0 0 600 600" '
+        f'width="600" height="600" role="img" aria-label="{_attr(label)}">\n'
         f"<openbadges:credential>{_cdata(credential_json(document))}</openbadges:credential>\n"
-        '<circle cx="200" cy="200" r="190" fill="#1f4e79"/>\n'
-        '<circle cx="200" cy="200" r="172" fill="none" stroke="#f2c14e" stroke-width="6"/>\n'
-        '<text x="200" y="92" text-anchor="middle" font-family="sans-serif" font-size="16" fill="#f2c14e" '
-        'letter-spacing="3">MICRO-CREDENTIAL</text>\n'
-        '<text text-anchor="middle" font-family="sans-serif" font-size="24" font-weight="bold" fill="#ffffff">'
-        f"{title_svg}</text>\n"
-        '<text x="200" y="285" text-anchor="middle" font-family="sans-serif" font-size="15" fill="#dce6f2">'
-        f"{escape(_lines(issuer_name, 34, 1)[0])}</text>\n"
-        '<text x="200" y="310" text-anchor="middle" font-family="sans-serif" font-size="14" fill="#dce6f2">'
-        f"{escape(detail)}</text>\n"
-        '<text x="200" y="335" text-anchor="middle" font-family="sans-serif" font-size="13" fill="#dce6f2">'
-        f"{escape(issued)}</text>\n"
-        "</svg>\n"
+        f"<title>{escape(label)}</title>\n"
+        '<circle cx="300" cy="300" r="296" fill="#1f4e79"/>\n'
+        '<circle cx="300" cy="300" r="270" fill="none" stroke="#f2c14e" stroke-width="8"/>\n'
+        '<text x="300" y="128" text-anchor="middle" dominant-baseline="middle" font-family="sans-serif" '
+        'font-size="24" fill="#f2c14e" letter-spacing="3">MICRO-CREDENTIAL</text>\n'
+        '<text text-anchor="middle" dominant-baseline="middle" font-family="sans-serif" font-size="40" '
+        f'font-weight="bold" fill="#ffffff">{title_svg}</text>\n'
+        + "".join(details)
+        + "</svg>\n"
     )
 
 
@@ -166,35 +170,15 @@ def bake_png(png: bytes, document: Mapping[str, Any]) -> bytes:
     return out
 
 
-def _plain_badge_png(size: int = 256) -> bytes:
-    """A simple round badge (no text) drawn without an imaging library: blue disc, gold ring, transparent corners."""
-    centre, outer, ring = (size - 1) / 2, size / 2 - 2, size / 2 - 14
-    rows = []
-    for y in range(size):
-        row = bytearray(b"\0")  # filter type: none
-        for x in range(size):
-            r = ((x - centre) ** 2 + (y - centre) ** 2) ** 0.5
-            if r > outer:
-                row += b"\0\0\0\0"
-            elif ring - 4 <= r <= ring + 4:
-                row += bytes((0xF2, 0xC1, 0x4E, 0xFF))
-            else:
-                row += bytes((0x1F, 0x4E, 0x79, 0xFF))
-        rows.append(bytes(row))
-    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
-    return (PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
-            + _chunk(b"IEND", b""))
-
-
-_PLAIN_PNG: bytes | None = None
-
-
 def badge_png(document: Mapping[str, Any]) -> bytes:
-    """A plain round PNG badge with the credential baked in (the SVG badge carries the title and issuer)."""
-    global _PLAIN_PNG
-    if _PLAIN_PNG is None:
-        _PLAIN_PNG = _plain_badge_png()
-    return bake_png(_PLAIN_PNG, document)
+    """A PNG badge showing the credential's title, awarding body, level / ECTS and issue date
+    (:func:`issuance.badge_image.draw_png`), with the credential baked in."""
+    return bake_png(draw_png(credential_facts(document)), document)
+
+
+def badge_thumbnail(document: Mapping[str, Any], size: int = 160) -> bytes:
+    """The badge picture at ``size`` pixels for a listing (no credential baked in: it is not a download)."""
+    return thumbnail_png(credential_facts(document), size)
 
 
 def unbake_png(data: bytes) -> dict[str, Any]:

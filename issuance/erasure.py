@@ -6,7 +6,7 @@ that names its holder). What changes: the record's ``learner_id`` becomes a rand
 learner key (or Telegram account) no longer finds it and nothing is sent to the learner any more. The signed
 document is not rewritten (that would break its signature); it carries the learner's name only where the
 issuer's configuration puts it there. The issuance audit log is append-only; an ``learner_erased`` entry
-records the change.
+records the change. Their credential pages become private (:mod:`issuance.visibility`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from issuance.store import CredentialRow, append_audit
+from issuance.store import CredentialRow, append_audit, utcnow
+from issuance.visibility import make_private
 
 if TYPE_CHECKING:
     from issuance.service import IssuanceService
@@ -37,6 +38,7 @@ def unlink_learner(service: IssuanceService, learner_id: str, *, actor: str = "l
         if not ids:
             return 0
         session.execute(update(CredentialRow).where(CredentialRow.id.in_(ids)).values(learner_id=pseudonym))
+        make_private(session, ids, utcnow())  # nobody can make them private any more
         for cid in ids:
             append_audit(session, "learner_erased", actor, credential_id=cid, details={"learner": pseudonym})
     return len(ids)

@@ -2,7 +2,8 @@
 issuance exception derives from. Messages are plain words for the person at the other end.
 
 - issuing and revoking (:mod:`issuance.service`): :class:`NotIssuable`, :class:`UnknownSubmission`,
-  :class:`CredentialNotFound`, :class:`AlreadyRevoked`, :class:`StatusListNotFound`, :class:`IssuerNotFound`
+  :class:`CredentialNotFound`, :class:`NotYourCredential`, :class:`AlreadyRevoked`, :class:`StatusListNotFound`,
+  :class:`IssuerNotFound`
 - signing and verifying (:mod:`issuance.dataintegrity`): :class:`DataIntegrityError`,
   :class:`CanonicalizationError`, :class:`UndefinedTermError`, :class:`KeyResolutionError`
 - keys, trust, status lists, badges: :class:`KeyFileError`, :class:`MultikeyError`, :class:`TrustListInvalid`,
@@ -37,6 +38,14 @@ class UnknownSubmission(NotIssuable, LookupError):
 class CredentialNotFound(IssuanceError, LookupError):
     def __init__(self, credential_id: str):
         super().__init__(f"no issued credential {credential_id!r}")
+        self.credential_id = credential_id
+
+
+class NotYourCredential(IssuanceError, PermissionError):
+    """A learner asked to change a credential that was not issued to them."""
+
+    def __init__(self, credential_id: str):
+        super().__init__(f"credential {credential_id!r} was not issued to you, so you cannot change its page")
         self.credential_id = credential_id
 
 

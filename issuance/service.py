@@ -54,6 +54,7 @@ from grader.api import (
     SubmissionDetail,
     SubmissionNotFound,
 )
+from issuance import visibility
 from issuance.credential import EvidenceItem, IssuerConfig, Learner, issue_credential
 from issuance.dataintegrity import format_datetime, sign
 from issuance.errors import (  # noqa: F401  (re-exported)
@@ -62,6 +63,7 @@ from issuance.errors import (  # noqa: F401  (re-exported)
     IssuanceError,
     IssuerNotFound,
     NotIssuable,
+    NotYourCredential,
     StatusListNotFound,
     UnknownSubmission,
 )
@@ -76,7 +78,8 @@ from storage import engine_for, session_factory
 
 __all__ = [
     "AlreadyRevoked", "CredentialNotFound", "IssuanceAuditEntry", "IssuanceConfig", "IssuanceService",
-    "IssuedCredential", "IssuerNotFound", "NotIssuable", "StatusListNotFound", "UnknownSubmission", "credential_uuid",
+    "IssuedCredential", "IssuerNotFound", "NotIssuable", "NotYourCredential", "StatusListNotFound",
+    "UnknownSubmission", "credential_uuid",
     "did_web_for_url",
 ]
 
@@ -177,6 +180,13 @@ class IssuanceConfig(BaseModel):
     def credential_url(self, credential_uuid: str) -> str:
         return f"{self.public_url}/credentials/{credential_uuid}"
 
+    def page_url(self, credential_uuid: str) -> str:
+        """The credential's public page (HTML, Open Graph tags; shown when the learner made it public)."""
+        return f"{self.public_url}/credentials/{credential_uuid}/page"
+
+    def badge_url(self, credential_uuid: str, kind: str = "png") -> str:
+        return f"{self.public_url}/credentials/{credential_uuid}/badge.{kind}"
+
     @property
     def profile_url(self) -> str:
         return f"{self.public_url}/issuer"
@@ -199,6 +209,7 @@ class IssuedCredential(BaseModel):
     status_list: int
     status_index: int
     issuer: str | None = None  # the awarding body (provider id) whose DID signed it; None: the instance DID
+    public: bool = False  # the learner made its page public (:mod:`issuance.visibility`; private by default)
     document: dict[str, Any]
 
     @property
@@ -528,7 +539,7 @@ class IssuanceService:
             row = session.get(CredentialRow, key) if key else None
             if row is None or row.document is None:
                 raise CredentialNotFound(credential_id)
-            return _view(row)
+            return _view(row, row.id in visibility.public_ids(session, [row.id]))
 
     def for_submission(self, submission_id: str) -> IssuedCredential | None:
         """The credential issued for a submission, if any."""
@@ -542,8 +553,21 @@ class IssuanceService:
         with self._sessions() as session:
             rows = session.scalars(select(CredentialRow)
                                    .where(CredentialRow.learner_id == learner_id, CredentialRow.document.is_not(None))
-                                   .order_by(CredentialRow.issued_at.desc(), CredentialRow.id))
-            return [_view(row) for row in rows]
+                                   .order_by(CredentialRow.issued_at.desc(), CredentialRow.id)).all()
+            public = visibility.public_ids(session, [row.id for row in rows])
+            return [_view(row, row.id in public) for row in rows]
+
+    def set_page_public(self, credential_id: str, *, learner_id: str, public: bool) -> IssuedCredential:
+        """Make a credential's public page (and badge images) public or private; only the learner it was issued
+        to may (``learner_id``: the caller's authenticated learner id). Pages are private until made public
+        (:mod:`issuance.visibility` says why). Each change is audited. Raises :class:`CredentialNotFound` or
+        :class:`NotYourCredential`; the credential JSON and its verification are unaffected."""
+        key = credential_uuid(credential_id)
+        if key is None:
+            raise CredentialNotFound(credential_id)
+        with self._sessions.begin() as session:
+            visibility.set_public(session, key, learner_id=learner_id, public=public, at=self._clock())
+        return self.get(key)
 
     def audit_log(self, credential_id: str | None = None) -> list[IssuanceAuditEntry]:
         """Issuance audit entries (issued, revoked), oldest first; for one credential or all."""
@@ -686,14 +710,14 @@ def _snapshot(row: CredentialRow) -> _Reservation:
                         marked_issued=bool(row.marked_issued), issuer=row.issuer)
 
 
-def _view(row: CredentialRow) -> IssuedCredential:
+def _view(row: CredentialRow, public: bool = False) -> IssuedCredential:
     assert row.document is not None and row.issued_at is not None
     return IssuedCredential(id=f"urn:uuid:{row.id}", uuid=row.id, submission_id=row.submission_id,
                             learner_id=row.learner_id, credential_id=row.catalogue_id, title=row.title,
                             issued_at=row.issued_at, valid_until=row.valid_until, revoked_at=row.revoked_at,
                             revoked_by=row.revoked_by, revocation_reason=row.revocation_reason,
                             status_list=row.status_list, status_index=row.status_index, issuer=row.issuer,
-                            document=json.loads(row.document))
+                            public=public, document=json.loads(row.document))
 
 
 def _learner(detail: SubmissionDetail, *, include_name: bool = False) -> Learner:

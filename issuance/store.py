@@ -7,7 +7,8 @@ safe: one row per submission, one row per (status list, index). The signed docum
 compare-and-set ``UPDATE ... WHERE document IS NULL``, so of two concurrent issuers exactly one document wins.
 :mod:`issuance.service` is the only user of this module.
 
-Tables: ``issuance_credentials``, ``issuance_audit_log``.
+Tables: ``issuance_credentials``, ``issuance_audit_log``, ``issuance_credential_visibility`` (whether the
+learner made a credential's page public; a table of its own, so databases made before it only gain a table).
 """
 
 from __future__ import annotations
@@ -74,7 +75,17 @@ class AuditRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-ISSUANCE_TABLES = [CredentialRow.__table__, AuditRow.__table__]
+class VisibilityRow(Base):
+    """Whether a credential's public page (and badge images) is shown; no row means private (the default)."""
+
+    __tablename__ = "issuance_credential_visibility"
+
+    credential_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # CredentialRow.id
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+ISSUANCE_TABLES = [CredentialRow.__table__, AuditRow.__table__, VisibilityRow.__table__]
 
 
 make_append_only(AuditRow, "the issuance audit log", "issuance_audit")  # a change raises storage.AuditLogImmutable

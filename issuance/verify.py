@@ -65,12 +65,18 @@ MAX_VALUES = 200_000
 
 
 class Check(BaseModel):
-    """One check. ``ok``: passed. ``unchecked``: it could not be made (a key or status list out of reach)."""
+    """One check. ``ok``: passed. ``unchecked``: it could not be made (a key or status list out of reach: the
+    verdict is then at best *cannot check*). ``skipped``: it was not made because an earlier finding makes it
+    meaningless (e.g. the document is not a credential at all); a skipped check never passes and never decides
+    the verdict. ``state``: a short code of what was found, for plain-words rendering (:mod:`issuance.explain`):
+    e.g. ``revoked``, ``suspended``, ``expired``, ``not_yet_valid``, ``tampered``, ``unknown_issuer``."""
 
     name: str
     ok: bool
     detail: str
     unchecked: bool = False
+    skipped: bool = False
+    state: str = ""
 
 
 class VerificationReport(BaseModel):
@@ -99,7 +105,7 @@ class VerificationReport(BaseModel):
     @property
     def failures(self) -> list[Check]:
         """Checks that failed or could not be made (the issuer check included when the issuer is not trusted)."""
-        return [item for item in self.checks if not item.ok]
+        return [item for item in self.checks if not item.ok and not item.skipped]
 
     def summary(self) -> str:
         head = self.verdict_text.upper()
@@ -107,12 +113,14 @@ class VerificationReport(BaseModel):
                                    else "(no issuer name)")
         lines = [f"{head}: credential {self.credential_id or '(no id)'} from {who}, issuer {self.issuer or '?'}"]
         if self.verdict is Verdict.invalid:
-            failed = [c.name for c in self.checks if not c.ok and not c.unchecked and c.name != "issuer"]
+            failed = [c.name for c in self.checks if not c.ok and not c.unchecked and not c.skipped
+                      and c.name != "issuer"]
             lines.append(f"  why: the {', '.join(failed) or 'input'} check(s) failed")
         elif self.reason:
             lines.append(f"  {self.reason}")
         for c in self.checks:
-            mark = "ok" if c.ok else ("??" if c.unchecked else ("NOT TRUSTED" if c.name == "issuer" else "FAIL"))
+            mark = ("ok" if c.ok else "not checked" if c.skipped else "??" if c.unchecked
+                    else "NOT TRUSTED" if c.name == "issuer" else "FAIL")
             lines.append(f"  [{mark}] {c.name}: {c.detail}")
         return "\n".join(lines)
 
@@ -185,7 +193,8 @@ def _issuer_id(document: Mapping[str, Any]) -> str | None:
 def _check_schema(document: Mapping[str, Any]) -> Check:
     errors = schema_errors(document)
     if errors:
-        return Check(name="schema", ok=False, detail="does not match the OB 3.0 schema: " + "; ".join(errors))
+        return Check(name="schema", ok=False, detail="does not match the OB 3.0 schema: " + "; ".join(errors),
+                     state="schema")
     return Check(name="schema", ok=True, detail="matches the Open Badges 3.0 AchievementCredential schema")
 
 
@@ -211,14 +220,16 @@ def _check_proof(
             if trust is not None and not trust.authoritative(did):
                 detail = (f"cannot check the {what}'s signature: the key {result.unresolved} could not be resolved "
                           f"here ({did} is not on this verifier's trust list, and nothing is fetched from the network)")
-                return _Signing(Check(name="proof", ok=False, unchecked=True, detail=detail), [], False)
+                return _Signing(Check(name="proof", ok=False, unchecked=True, detail=detail,
+                                      state="key_unreachable"), [], False)
             if trust is not None:
                 detail = (f"the {what}'s signature is not valid: {did} does not publish the key "
                           f"{result.unresolved}, so {did} did not sign it (the key could not be resolved to a key "
                           f"of that issuer)")
-                return _Signing(Check(name="proof", ok=False, detail=detail), [], False)
-        return _Signing(Check(name="proof", ok=False, detail=f"the {what}'s signature is not valid: {result.reason}"),
-                        [], False)
+                return _Signing(Check(name="proof", ok=False, detail=detail, state="unknown_key"), [], False)
+        state = "no_proof" if "proof" not in document else "tampered"
+        return _Signing(Check(name="proof", ok=False, detail=f"the {what}'s signature is not valid: {result.reason}",
+                              state=state), [], False)
     issuer = _issuer_id(document)
     if issuer is None:
         return _Signing(Check(name="proof", ok=False, detail=f"the {what} names no issuer, so no signer can be "
@@ -227,7 +238,7 @@ def _check_proof(
         owner = controller or method.partition("#")[0]
         if owner != issuer:
             detail = f"signed with key {method} controlled by {owner}, not by the issuer {issuer}"
-            return _Signing(Check(name="proof", ok=False, detail=detail), [], False)
+            return _Signing(Check(name="proof", ok=False, detail=detail, state="wrong_signer"), [], False)
     methods = result.verification_methods
     if trust is not None:
         trusted = all(trust.holds_key(issuer, method) for method in methods)
@@ -237,6 +248,9 @@ def _check_proof(
 
 
 def _check_validity(document: Mapping[str, Any], now: datetime) -> Check:
+    if "validFrom" not in document:
+        return Check(name="validity", ok=False, state="no_dates",
+                     detail="it gives no validFrom date, so from when it is valid is not stated")
     try:
         valid_from = parse_datetime(document.get("validFrom"))
     except ValueError as exc:
@@ -250,9 +264,10 @@ def _check_validity(document: Mapping[str, Any], now: datetime) -> Check:
     if valid_until is not None and valid_until < valid_from:
         return Check(name="validity", ok=False, detail="validUntil is before validFrom")
     if now < valid_from:
-        return Check(name="validity", ok=False, detail=f"not yet valid: valid from {document['validFrom']}")
+        return Check(name="validity", ok=False, detail=f"not yet valid: valid from {document['validFrom']}",
+                     state="not_yet_valid")
     if valid_until is not None and now >= valid_until:
-        return Check(name="validity", ok=False, detail=f"expired on {document['validUntil']}")
+        return Check(name="validity", ok=False, detail=f"expired on {document['validUntil']}", state="expired")
     until = f"until {document['validUntil']}" if valid_until else "with no expiry date"
     return Check(name="validity", ok=True, detail=f"valid from {document['validFrom']} {until}")
 
@@ -268,14 +283,19 @@ def _check_status(
     now: datetime,
 ) -> Check:
     entries = document.get("credentialStatus")
+    if entries is None and not signing.check.ok:
+        return Check(name="status", ok=False, skipped=True, state="not_checked",
+                     detail="not checked: it has no status entry, and without a verified signature nobody can say "
+                            "whether its issuer could revoke it")
     if entries is None:
         trusted = trust.get(_issuer_id(document)) if trust is not None and signing.trusted else None
         if trusted is not None and trusted.status_required:
             mine = "this instance's" if trusted.own else "this issuer's"
-            return Check(name="status", ok=False,
+            return Check(name="status", ok=False, state="status_removed",
                          detail=f"no status entry, but {mine} credentials always carry one: it was removed or never "
                                 "added, so whether the credential was revoked cannot be known")
-        return Check(name="status", ok=True, detail="no status entry: the issuer cannot revoke this credential")
+        return Check(name="status", ok=True, state="not_revocable",
+                     detail="no status entry: the issuer cannot revoke this credential")
     details: list[str] = []
     for entry in entries if isinstance(entries, list) else [entries]:
         try:
@@ -314,9 +334,8 @@ def _check_status(
             return Check(name="status", ok=False, detail=f"status list {url}: {exc}")
         if result.is_set:
             word = {"revocation": "revoked", "suspension": "suspended"}.get(purpose, f"flagged for {purpose}")
-            return Check(
-                name="status", ok=False, detail=f"{word}: the issuer has {word} this credential ({result.detail})"
-            )
+            return Check(name="status", ok=False, state=word if word in ("revoked", "suspended") else "flagged",
+                         detail=f"{word}: the issuer has {word} this credential ({result.detail})")
         details.append(f"not {'revoked' if purpose == 'revocation' else purpose + ' flagged'} ({result.detail})")
     return Check(name="status", ok=True, detail="; ".join(details))
 
@@ -335,7 +354,8 @@ def _check_issuer(document: Mapping[str, Any], signing: _Signing, trust: TrustLi
     claimed = _claimed_name(document)
     said = f' calls itself "{claimed}", a self-asserted name' if claimed else " gives no name"
     if not signing.check.ok:
-        return Check(name="issuer", ok=False, unchecked=signing.check.unchecked,
+        return Check(name="issuer", ok=False, unchecked=signing.check.unchecked, skipped=not signing.check.unchecked,
+                     state="not_established",
                      detail=f"not established: the signature was not verified; the credential{said}"), None
     entry = trust.get(issuer) if trust is not None else None
     if signing.trusted and (trust is None or entry is not None):
@@ -347,17 +367,19 @@ def _check_issuer(document: Mapping[str, Any], signing: _Signing, trust: TrustLi
         return Check(name="issuer", ok=True, detail=detail), name
     if entry is not None:
         detail = f"{issuer} is on the trust list, but the signing key is not one it holds there; the credential{said}"
+        state = "untrusted_key"
     else:
         detail = (f"{issuer} is not on this verifier's trust list: anyone can sign with a key of their own, so the "
                   f"credential{said}")
-    return Check(name="issuer", ok=False, detail=detail), None
+        state = "unknown_issuer"
+    return Check(name="issuer", ok=False, detail=detail, state=state), None
 
 
 def _verdict(checks: list[Check]) -> tuple[Verdict, str]:
-    failed = [c for c in checks if not c.ok and not c.unchecked and c.name != "issuer"]
+    failed = [c for c in checks if not c.ok and not c.unchecked and not c.skipped and c.name != "issuer"]
     if failed:
         return Verdict.invalid, "; ".join(f"{c.name}: {c.detail}" for c in failed)
-    unchecked = [c for c in checks if c.unchecked and c.name != "issuer"]
+    unchecked = [c for c in checks if c.unchecked and not c.skipped and c.name != "issuer"]
     if unchecked:
         return Verdict.cannot_check, "; ".join(c.detail for c in unchecked)
     issuer = next(c for c in checks if c.name == "issuer")
@@ -403,6 +425,8 @@ def verify_credential(
         raise ValueError("now must be timezone-aware")
     if trust is None and resolve_key is None:
         raise ValueError("give a trust list or a key resolver")
+    if not looks_like_credential(document):
+        return _not_a_credential(document)
     resolver = _chain(trust, resolve_key)
     signing = _check_proof(document, resolver, trust, loader, now)
     checks = [
@@ -418,6 +442,29 @@ def verify_credential(
     return _report(verdict, reason, checks, credential_id=credential_id, issuer=_issuer_id(document),
                    issuer_name=name if verdict is Verdict.trusted else None,
                    claimed_issuer_name=_claimed_name(document))
+
+
+CREDENTIAL_TYPES = {"VerifiableCredential", "OpenBadgeCredential", "AchievementCredential"}
+NOT_A_CREDENTIAL = "not checked: the document is not a credential"
+
+
+def looks_like_credential(document: Mapping[str, Any]) -> bool:
+    """Whether a JSON object is at least shaped like a credential (a credential ``type``, a subject or a proof);
+    anything else (``{"a": 1}``, a DID document, a status list) gets only the schema check."""
+    types = document.get("type")
+    types = [types] if isinstance(types, str) else types if isinstance(types, list) else []
+    return bool(CREDENTIAL_TYPES & {t for t in types if isinstance(t, str)}) or (
+        isinstance(document.get("credentialSubject"), Mapping) or "proof" in document)
+
+
+def _not_a_credential(document: Mapping[str, Any]) -> VerificationReport:
+    errors = schema_errors(document, limit=3)
+    detail = ("this is not an Open Badges credential: it has no credential type, subject and proof"
+              + (f" ({'; '.join(errors)})" if errors else ""))
+    checks = [Check(name="schema", ok=False, detail=detail, state="not_a_credential")]
+    checks += [Check(name=name, ok=False, skipped=True, detail=NOT_A_CREDENTIAL, state="not_checked")
+               for name in ("proof", "status", "validity", "issuer")]
+    return _report(Verdict.invalid, "the document is not an Open Badges credential", checks)
 
 
 def _chain(trust: TrustList | None, resolve_key: KeyResolver | None) -> KeyResolver:

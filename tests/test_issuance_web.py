@@ -20,11 +20,12 @@ import pytest
 from grader.accounts import ASSESSORS_FILE_ENV, hash_password
 from grader.queue import GraderQueue, rubrics_from_catalogue
 from grader.service import GraderService
-from issuance.baking import unbake_png, unbake_svg
+from issuance.baking import badge_svg, unbake_png, unbake_svg
 from issuance.dataintegrity import ControllerDocumentResolver, verify_proof
 from issuance.keys import load_or_create_issuer_key
 from issuance.service import IssuanceService
 from stackwise.identity import learner_id_for_key
+from stackwise.web.issuance_tabs import render_report
 from tests.test_issuance_service import catalogue, make_service, official_schema_errors, seed
 from tests.test_web_grader import PASSWORDS, Desk, Learner, free_port, no_model, text, write_accounts
 
@@ -113,6 +114,12 @@ def test_credentials_are_served_by_id_with_baked_badges_and_a_report(app):
         response = get(app, f"/credentials/{ident}")
         assert response.status_code == 200 and response.json() == issued.document, ident
     assert official_schema_errors(response.json()) == []
+    html_accepted = httpx.get(f"{app.url}/credentials/{issued.uuid}", headers={"Accept": "text/html"}, timeout=30)
+    assert html_accepted.json() == issued.document  # JSON whatever the client accepts: the page has its own URL
+    for path in ("page", "badge.svg", "badge.png"):  # private until the learner makes the page public
+        private = get(app, f"/credentials/{issued.uuid}/{path}")
+        assert private.status_code == 404 and "this credential page is private" in private.text.lower(), path
+    app.issuance.set_page_public(issued.id, learner_id="webkey-routes", public=True)
     svg = get(app, f"/credentials/{issued.uuid}/badge.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml") and unbake_svg(svg.content) == issued.document
     png = get(app, f"/credentials/{issued.uuid}/badge.png")
@@ -175,9 +182,12 @@ def test_the_verify_page_checks_a_file_or_an_id_in_plain_words(app, tmp_path):
     issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner="webkey-verify", name="Grace Hopper"))
     by_id = verify(app, ident=issued.id)
     assert by_id.startswith("## ✅ Valid, from a trusted issuer")
-    assert "Data Strategy" in by_id and "awarded by Shannonside University" in by_id
+    assert "**Data Strategy**, awarded by Shannonside University" in by_id
+    listed = catalogue().credentials["data-strategy"]
+    assert f"EQF level {listed.eqf_level} · {listed.ects:g} ECTS" in by_id
+    assert f"issued {issued.issued_at.day} " in by_id
     assert "Grace Hopper" not in by_id  # the name is not in the credential unless the issuer config says so
-    for label in ("Format (Open Badges 3.0 schema): ✅ passed", "Signature by the issuer: ✅ passed",
+    for label in ("Format (Open Badges 3.0): ✅ passed", "Signature by the issuer: ✅ passed",
                   "Revocation status: ✅ passed", "Validity period: ✅ passed", "Issuer on the trust list: ✅ passed"):
         assert label in by_id
 
@@ -185,7 +195,7 @@ def test_the_verify_page_checks_a_file_or_an_id_in_plain_words(app, tmp_path):
     path.write_text(json.dumps(issued.document))
     assert verify(app, upload=path).startswith("## ✅")
     svg = tmp_path / "badge.svg"
-    svg.write_bytes(get(app, f"/credentials/{issued.uuid}/badge.svg").content)
+    svg.write_text(badge_svg(issued.document))
     assert verify(app, upload=svg).startswith("## ✅")
 
     from tests.test_issuance_trust import forged_copy
@@ -194,7 +204,8 @@ def test_the_verify_page_checks_a_file_or_an_id_in_plain_words(app, tmp_path):
     forged_path.write_text(json.dumps(forged_copy(issued.document)[0]))
     forged_page = verify(app, upload=forged_path)
     assert forged_page.startswith("## ⚠️ Valid signature, issuer not trusted")
-    assert "awarded by" not in forged_page and "Mallory Forger" not in forged_page and "self-asserted" in forged_page
+    assert "awarded" not in forged_page and "Mallory Forger" not in forged_page and "self-asserted" in forged_page
+    assert "**not verified**" in forged_page and "is not one this app trusts" in forged_page
     nested = tmp_path / "nested.json"
     nested.write_text("[" * 100_000 + "]" * 100_000)
     assert "cannot be checked" in verify(app, upload=nested) and "nested" in verify(app, upload=nested)
@@ -204,18 +215,49 @@ def test_the_verify_page_checks_a_file_or_an_id_in_plain_words(app, tmp_path):
     path.write_text(json.dumps(tampered))
     forged = verify(app, upload=path)
     assert forged.startswith("## ❌ Not valid")
-    assert "Signature by the issuer: ❌ failed" in forged and "signature is not valid" in forged
+    assert "Signature by the issuer: ❌ failed" in forged and "changed after it was signed" in forged
     assert "Do not rely on this credential" in forged
+    assert "awarded" not in forged and "Mallory" not in forged and "**not verified**" in forged
 
     app.issuance.revoke(issued.id, "awarded in error", "registrar")
     revoked = verify(app, ident=f"{app.issuance.config.public_url}/credentials/{issued.uuid}")
-    assert "Revocation status: ❌ failed" in revoked and "revoked" in revoked
+    assert revoked.startswith("## ❌ Not valid") and "The issuer has revoked this credential." in revoked
+    assert "Revocation status: ❌ failed" in revoked and "awarded by" not in revoked
+
+    for junk_document in ({"a": 1}, {"@context": [], "id": "did:web:example.org", "verificationMethod": []}):
+        path.write_text(json.dumps(junk_document))
+        junk_page = verify(app, upload=path)
+        assert junk_page.startswith("## ❌ Not valid") and "not an Open Badges credential" in junk_page
+        assert "✅" not in junk_page and "None" not in junk_page and "validFrom" not in junk_page
+        for label in ("Signature by the issuer", "Revocation status", "Validity period", "Issuer on the trust list"):
+            assert f"{label}: ➖ not checked." in junk_page
+    half = {"type": ["VerifiableCredential", "OpenBadgeCredential"], "credentialSubject": {"achievement": {}}}
+    path.write_text(json.dumps(half))
+    half_page = verify(app, upload=path)
+    assert "Revocation status: ➖ not checked." in half_page and "Revocation status: ✅" not in half_page
+    assert "None" not in half_page and "It does not say from when it is valid." in half_page
 
     assert "No credential" in verify(app, ident="urn:uuid:00000000-0000-4000-8000-000000000000")
     junk = tmp_path / "junk.json"
     junk.write_text("{not json")
     assert "cannot be checked" in verify(app, upload=junk) and "not valid JSON" in verify(app, upload=junk)
     assert verify(app).startswith("Upload a credential file")
+
+
+def test_expired_and_untrusted_states_read_as_plain_sentences(app):
+    from datetime import timedelta
+
+    from issuance.api import explain
+
+    issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner="webkey-expiring",
+                                              credential="prompt-engineering"))
+    later = issued.valid_until + timedelta(days=1)
+    told = explain(app.issuance.verify(issued.document, now=later), issued.document)
+    assert told.headline == "Not valid" and told.confirmed is None
+    assert told.sentences == [f"It expired on {issued.valid_until.day} {issued.valid_until:%B %Y}."]
+    assert told.claimed.title == issued.title  # kept apart, for display as an unverified claim only
+    rendered = render_report(app.issuance.verify(issued.document, now=later), issued.document)
+    assert "It expired on" in rendered and "awarded by" not in rendered and "Validity period: ❌ failed" in rendered
 
 
 # ---------------------------------------------------------------------------------------------- my credentials
@@ -235,7 +277,9 @@ def test_a_learner_downloads_their_own_credentials_only(app):
     issued = app.issuance.for_submission(passed)
 
     listing, files = my_credentials(ada)
-    assert listing.count("#### Data Strategy") == 1 and "✅ **Valid**" in listing and issued.id in listing
+    assert listing.count("<h2>Data Strategy</h2>") == 1 and "<strong>Valid</strong>" in listing
+    assert issued.id in listing and 'alt="Badge: Data Strategy"' in listing and "data:image/png;base64," in listing
+    assert "Page private" in listing and "Add to LinkedIn profile" not in listing  # private by default
     assert sorted(p.suffix for p in files) == [".json", ".png", ".svg"]
     by_suffix = {p.suffix: p for p in files}
     assert json.loads(by_suffix[".json"].read_text()) == issued.document
@@ -244,6 +288,9 @@ def test_a_learner_downloads_their_own_credentials_only(app):
 
     listing, files = my_credentials(bob)
     assert "You have no credentials yet" in listing and files == []
+    # bob cannot make ada's page public (through the tab's API, with his own key)
+    message, *_ = bob.client.predict(bob.key, issued.uuid, api_name="/make_page_public")
+    assert "not one of your credentials" in text(message) and not app.issuance.get(issued.id).public
     listing, _ = bob.client.predict("not-a-key", api_name="/my_credentials")
     assert "no learner key" in text(listing)
 
@@ -264,7 +311,7 @@ def test_an_approval_in_the_assessor_tab_issues_and_a_rejection_does_not(app):
     issued = app.issuance.for_submission(approved)
     assert issued is not None and app.issuance.verify(issued.document).ok
     listing, files = my_credentials(learner)
-    assert listing.count("#### ") == 1 and issued.id in listing and len(files) == 3
+    assert listing.count("<h2>") == 1 and issued.id in listing and len(files) == 3
 
 
 # ---------------------------------------------------------------------------------------------- revocation
@@ -296,3 +343,88 @@ def test_only_a_logged_in_issuer_admin_revokes_on_the_web_and_the_audit_names_th
     assert "No credential" in revoke(admin, "urn:uuid:00000000-0000-4000-8000-000000000000", "x")
     assert "needs a reason" in revoke(admin, app.issuance.for_submission(
         seed(app.grader.queue, "pass", learner="webkey-revoke-2")).id, "   ")
+
+
+# ---------------------------------------------------------------------------------------------- the public page
+
+
+def test_a_learner_makes_a_page_public_shares_it_and_makes_it_private_again(app):
+    from html.parser import HTMLParser
+    from urllib.parse import parse_qs, urlsplit
+
+    ada = Learner(app.url)
+    issued = app.issuance.for_submission(seed(app.grader.queue, "pass", learner=learner_id_for_key(ada.key)))
+    page_path = f"/credentials/{issued.uuid}/page"
+    assert get(app, page_path).status_code == 404
+
+    message, listing, _files = ada.client.predict(ada.key, issued.uuid, api_name="/make_page_public")
+    assert "is now public" in text(message) and "Page public" in text(listing)
+    assert "Add to LinkedIn profile" in text(listing) and 'class="sw-copy"' in text(listing)
+    assert app.issuance.get(issued.id).public
+    assert [e.event_type for e in app.issuance.audit_log(issued.id)][-1] == "page_made_public"
+
+    page = get(app, page_path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+
+    class Meta(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.meta, self.ids, self.imgs = {}, {}, []
+            self.lang, self.title, self._in_title = None, "", False
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "html":
+                self.lang = a.get("lang")
+            if tag == "meta" and (a.get("property") or a.get("name")):
+                self.meta[a.get("property") or a.get("name")] = a.get("content")
+            if "id" in a:
+                self.ids[a["id"]] = a
+            if tag == "img":
+                self.imgs.append(a)
+            self._in_title = tag == "title"
+
+        def handle_data(self, data):
+            if self._in_title:
+                self.title += data
+
+    parsed = Meta()
+    parsed.feed(page.text)
+    config = app.issuance.config
+    listed = catalogue().credentials["data-strategy"]
+    assert parsed.lang == "en" and parsed.title.startswith("Data Strategy · Shannonside University")
+    assert parsed.meta["viewport"].startswith("width=device-width")
+    assert parsed.meta["og:title"] == "Data Strategy" and parsed.meta["og:url"] == config.page_url(issued.uuid)
+    assert parsed.meta["og:image"] == f"{config.public_url}/credentials/{issued.uuid}/badge.png"
+    assert parsed.meta["twitter:card"] == "summary"
+    assert "Shannonside University" in parsed.meta["og:description"]
+    assert "Valid, from a trusted issuer" in parsed.meta["og:description"]
+    assert [i["alt"] for i in parsed.imgs] == ["Badge: Data Strategy"]
+    assert parsed.ids["verdict"]["class"] == "verdict verdict-trusted"
+    linkedin = urlsplit(parsed.ids["add-to-linkedin"]["href"])
+    query = {k: v[0] for k, v in parse_qs(linkedin.query).items()}
+    assert linkedin.netloc == "www.linkedin.com" and linkedin.path == "/profile/add"
+    assert query == {"startTask": "CERTIFICATION_NAME", "name": "Data Strategy",
+                     "organizationName": "Shannonside University", "issueYear": str(issued.issued_at.year),
+                     "issueMonth": str(issued.issued_at.month), "certUrl": config.page_url(issued.uuid),
+                     "certId": issued.id}
+    assert parsed.ids["copy-link"]["data-link"] == config.page_url(issued.uuid)
+    assert f"EQF level {listed.eqf_level}" in page.text and f"{listed.ects:g} ECTS" in page.text
+    png = get(app, f"/credentials/{issued.uuid}/badge.png")
+    assert png.status_code == 200 and unbake_png(png.content) == issued.document
+    assert app.issuance.verify(unbake_png(png.content)).ok  # the baked proof still verifies
+
+    # the verification result on the page is live: revoked now, the page says so
+    app.issuance.revoke(issued.id, "awarded in error", "registrar")
+    revoked = get(app, page_path).text
+    assert 'class="verdict verdict-invalid"' in revoked and "The issuer has revoked this credential." in revoked
+    assert "What this credential states (not confirmed)" in revoked
+
+    message, listing, _files = ada.client.predict(ada.key, issued.uuid, api_name="/make_page_private")
+    assert "is now private" in text(message) and "Page private" in text(listing)
+    for path in ("page", "badge.png", "badge.svg"):
+        assert get(app, f"/credentials/{issued.uuid}/{path}").status_code == 404
+    assert get(app, f"/credentials/{issued.uuid}").json() == issued.document  # verifiers still get the JSON
+    assert get(app, f"/credentials/{issued.uuid}/verify").json()["verdict"] == "invalid"
+    missing = get(app, "/credentials/00000000-0000-4000-8000-000000000000/page")
+    assert missing.status_code == 404 and "No such credential" in missing.text

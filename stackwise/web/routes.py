@@ -10,9 +10,16 @@ A thin adapter over :class:`issuance.service.IssuanceService`; :func:`stackwise.
   ``/issuers/{provider}/did.json`` - its DID document (``did:web:<host>:issuers:<provider>``);
   ``/issuers/{provider}/status/{n}`` - its signed status list ``n``;
 * ``GET /status/{n}`` - the instance DID's status list ``n`` (credentials issued before per-body issuers);
-* ``GET /credentials/{id}`` - an issued credential's JSON (``id``: its UUID; ``urn:uuid:`` is accepted);
-  ``/credentials/{id}/badge.svg`` and ``/badge.png`` - the badge with the credential baked in;
-  ``/credentials/{id}/verify`` - the verification report (JSON);
+* ``GET /credentials/{id}`` - an issued credential's JSON (``id``: its UUID; ``urn:uuid:`` is accepted), always
+  JSON, whatever the client accepts (verifiers and link checkers rely on it); ``/credentials/{id}/verify`` - the
+  verification report (JSON). Both are served whether or not the learner made the page public;
+* ``GET /credentials/{id}/page`` - the credential's public HTML page (:mod:`stackwise.web.credential_page`: the
+  badge, the verification result computed live, title, awarding body, date, level / ECTS, "Add to LinkedIn
+  profile", "Copy link"; Open Graph and Twitter card tags for link previews). A separate URL rather than content
+  negotiation on ``/credentials/{id}``, because link-preview crawlers do not reliably send ``Accept: text/html``;
+  ``/credentials/{id}/badge.svg`` and ``/badge.png`` - the badge showing the credential, with it baked in.
+  The page and the badge images are private until the learner makes them public (My credentials tab;
+  :mod:`issuance.visibility`): until then they answer 404 "This credential page is private";
 * ``POST /verify`` - verify a credential sent as the JSON body (report as JSON);
 * ``GET /ns/eu-mc/v1`` - the JSON-LD context of our EU micro-credential terms.
 """
@@ -24,7 +31,7 @@ import re
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
@@ -40,6 +47,7 @@ from issuance.api import (
     context_document,
     shape_problem,
 )
+from stackwise.web.credential_page import render_page, render_private
 
 JSON_LD = "application/ld+json"
 MAX_BODY_BYTES = 1024 * 1024
@@ -56,6 +64,11 @@ def _json(body: Any, media_type: str = "application/json", status_code: int = 20
 
 def _not_found(message: str) -> Response:
     return JSONResponse({"error": message}, status_code=404)
+
+
+def _private(service: IssuanceService, *, missing: bool = False) -> Response:
+    return HTMLResponse(render_private(service.config.issuer_name, missing=missing), status_code=404,
+                        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"})
 
 
 def credential_filename(issued: IssuedCredential, suffix: str) -> str:
@@ -115,12 +128,25 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
         issued = _issued(ident)
         if isinstance(issued, Response):
             return issued
+        if not issued.public:
+            return JSONResponse({"error": "this credential page is private"}, status_code=404,
+                                headers={"Cache-Control": "no-store"})
         if kind == "svg":
             body, media = badge_svg(issued.document).encode("utf-8"), "image/svg+xml"
         else:
             body, media = badge_png(issued.document), "image/png"
         filename = credential_filename(issued, "." + kind)
-        return Response(body, media_type=media, headers={"Content-Disposition": f'inline; filename="{filename}"'})
+        return Response(body, media_type=media, headers={"Content-Disposition": f'inline; filename="{filename}"',
+                                                         "Cache-Control": "no-cache"})
+
+    def page(ident: str) -> Response:
+        try:
+            issued = service.get(ident)
+        except CredentialNotFound:
+            return _private(service, missing=True)
+        if not issued.public:
+            return _private(service)
+        return HTMLResponse(render_page(service, issued), headers={"Cache-Control": "no-cache"})
 
     def badge_svg_route(ident: str) -> Response:
         return badge(ident, "svg")
@@ -165,6 +191,7 @@ def issuance_routes(service: IssuanceService) -> list[BaseRoute]:
         APIRoute("/credentials/{ident}/badge.svg", badge_svg_route, methods=get, include_in_schema=False),
         APIRoute("/credentials/{ident}/badge.png", badge_png_route, methods=get, include_in_schema=False),
         APIRoute("/credentials/{ident}/verify", verify_stored, methods=get, include_in_schema=False),
+        APIRoute("/credentials/{ident}/page", page, methods=get, include_in_schema=False),
         APIRoute("/credentials/{ident}", credential, methods=get, include_in_schema=False),
         APIRoute("/verify", verify_posted, methods=["POST"], include_in_schema=False),
         APIRoute("/ns/eu-mc/v1", eu_context, methods=get, include_in_schema=False),
