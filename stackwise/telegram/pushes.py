@@ -76,12 +76,15 @@ class Pushes:
         self._lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.polls = 0  # polls the running loop has finished
 
     # -------------------------------------------------------------- the loop
 
     def start(self, bot: Bot) -> Callable[[], None]:
         """Start polling on the running event loop (a task) and hear this process's issued credentials;
-        returns the function that stops both."""
+        returns the function that stops both. The bot's first start on a database is recorded here: outcomes
+        decided before it are not pushed."""
+        self.deliveries.started(CHANNEL)
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         task = self._loop.create_task(self._run(bot), name="stackwise-telegram-pushes")
@@ -110,6 +113,7 @@ class Pushes:
                 raise
             except Exception:  # a database hiccup: the next poll tries again
                 logger.exception("delivering outcomes to Telegram learners failed")
+            self.polls += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
