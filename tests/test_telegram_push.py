@@ -262,11 +262,9 @@ async def test_grading_resumed_after_a_restart_is_pushed(world):
     sid = stopped.grader.queue.create_submission(SubmissionIn(
         credential_id=CREDENTIAL, learner_id=f"telegram:{user}",
         files=[("notes.txt", b"My data strategy work for the retailer.", "text/plain")])).id
-    async with running_bot(world.process(), FakeTelegram()):  # a run before: the bot knows this database
-        pass
     restarted = world.process()
     async with running_bot(restarted, fake) as app:
-        assert restarted.grader.resume_pending(keep_sweeping=False) == [sid]  # as run_bot does
+        assert restarted.grader.resume_pending(keep_sweeping=False) == [sid]  # as run_bot does, once pushes began
         await wait_for(lambda: fake.to(user))
         assert await app.bot_data["pushes"].deliver_due(app.bot) == 0
     assert len(fake.to(user)) == 1 and f"Your submission {sid}" in fake.to(user)[0]

@@ -153,12 +153,13 @@ def run_bot(settings: Settings | None = None, *, base_url: str | None = None, wa
         logger.info("loading the model before accepting messages")
         service.warm_up()
     grader = grader_service(settings)
-    resumed = grader.resume_pending()
-    if resumed:
-        logger.info("grading %d submission(s) left ungraded by the last run (learners see them with /status)",
-                    len(resumed))
     issuance = issuance_service(settings)
     application = build_application(service, token, base_url=base_url, grader=grader, issuance=issuance)
+    application.bot_data["pushes"].begin()
+    resumed = grader.resume_pending()
+    if resumed:
+        logger.info("grading %d submission(s) left ungraded by the last run (their results are pushed)",
+                    len(resumed))
     logger.info("Telegram bot polling for messages (Ctrl-C stops it)")
     application.run_polling(allowed_updates=[Update.MESSAGE])
 

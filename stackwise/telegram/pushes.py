@@ -83,8 +83,8 @@ class Pushes:
     def start(self, bot: Bot) -> Callable[[], None]:
         """Start polling on the running event loop (a task) and hear this process's issued credentials;
         returns the function that stops both. The bot's first start on a database is recorded here: outcomes
-        decided before it are not pushed."""
-        self.deliveries.started(CHANNEL)
+        decided before it are not pushed (:meth:`begin`)."""
+        self.begin()
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         task = self._loop.create_task(self._run(bot), name="stackwise-telegram-pushes")
@@ -95,6 +95,11 @@ class Pushes:
             task.cancel()
 
         return stop
+
+    def begin(self) -> None:
+        """Record the bot's first start on this database if this is it (outcomes decided before are not pushed);
+        ``run_bot`` calls it before grading resumes, so a resumed submission's outcome always counts."""
+        self.deliveries.started(CHANNEL)
 
     def wake(self) -> None:
         """Poll now rather than at the next tick (safe from any thread)."""
@@ -167,8 +172,11 @@ class Pushes:
                     continue
                 key = outcome_key(sid, status.value, at)
                 if key not in done:
-                    sent += await self._attempt(key, sid, lambda c=chat_id, s=sid, who=learner: self._send_outcome(
+                    told = await self._attempt(key, sid, lambda c=chat_id, s=sid, who=learner: self._send_outcome(
                         bot, c, s, who))
+                    sent += told
+                    if not told:
+                        continue  # the credential never comes before its outcome
                 issued = credentials.get(sid)
                 if issued is not None and credential_key(issued.uuid) not in done:
                     sent += await self._attempt(credential_key(issued.uuid), sid,
