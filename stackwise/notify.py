@@ -12,7 +12,8 @@ does not hold, and records each after a successful send; a failed send is not re
 next poll, and a bot that was down delivers on its next start.
 
 - **Keys** name one outcome: :func:`outcome_key` (submission, status and when it took that status, so an
-  error retried into a later error is told again) and :func:`credential_key` (the credential's UUID).
+  error retried into a later error is told again) and :func:`credential_key` (the credential of a submission:
+  issuance issues at most one).
 - **Start**: :meth:`DeliveryLog.started` is when the channel first used this database; outcomes decided before
   that are never pushed (a new bot does not replay a database's history).
 - **Undeliverable** outcomes (the learner blocked the bot, the chat is gone) are recorded as such and not
@@ -66,8 +67,9 @@ def outcome_key(submission_id: str, status: str, at: datetime) -> str:
     return f"outcome:{submission_id}:{status}:{at.strftime('%Y%m%dT%H%M%S.%f')}"
 
 
-def credential_key(credential_uuid: str) -> str:
-    return f"credential:{credential_uuid}"
+def credential_key(submission_id: str) -> str:
+    """The key of the credential issued for a submission (issuance issues at most one per submission)."""
+    return f"credential:{submission_id}"
 
 
 class DeliveryLog:

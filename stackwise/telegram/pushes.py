@@ -145,25 +145,26 @@ class Pushes:
     async def send_credential(self, bot: Bot, chat_id: int, issued: IssuedCredential) -> bool:
         """Send one credential unless it was delivered already; True when it was sent now."""
         async with self._lock:
-            if await asyncio.to_thread(self.deliveries.recorded, CHANNEL, [credential_key(issued.uuid)]):
+            key = credential_key(issued.submission_id)
+            if await asyncio.to_thread(self.deliveries.recorded, CHANNEL, [key]):
                 return False
             await self._send_credential(bot, chat_id, issued)
-            await asyncio.to_thread(self.deliveries.record, CHANNEL, credential_key(issued.uuid))
+            await asyncio.to_thread(self.deliveries.record, CHANNEL, key)
             return True
 
     async def _deliver(self, bot: Bot, rows: list[tuple[str, str, Status, datetime]]) -> int:
         if not rows:
             return 0
+        keys = [outcome_key(sid, status.value, at) for sid, _l, status, at in rows]
+        keys += [credential_key(sid) for sid, _l, status, _at in rows if status in ISSUABLE_STATUSES]
+        done = await asyncio.to_thread(self.deliveries.recorded, CHANNEL, keys)
         credentials: dict[str, IssuedCredential] = {}
-        if self.issuance is not None:
+        if self.issuance is not None:  # read only the credentials still to send: an idle poll is two queries
             for sid, _learner, status, _at in rows:
-                if status in ISSUABLE_STATUSES:
+                if status in ISSUABLE_STATUSES and credential_key(sid) not in done:
                     issued = await asyncio.to_thread(self.issuance.for_submission, sid)
                     if issued is not None:
                         credentials[sid] = issued
-        keys = [outcome_key(sid, status.value, at) for sid, _l, status, at in rows]
-        keys += [credential_key(c.uuid) for c in credentials.values()]
-        done = await asyncio.to_thread(self.deliveries.recorded, CHANNEL, keys)
         sent = 0
         try:
             for sid, learner, status, at in rows:
@@ -178,8 +179,8 @@ class Pushes:
                     if not told:
                         continue  # the credential never comes before its outcome
                 issued = credentials.get(sid)
-                if issued is not None and credential_key(issued.uuid) not in done:
-                    sent += await self._attempt(credential_key(issued.uuid), sid,
+                if issued is not None:
+                    sent += await self._attempt(credential_key(sid), sid,
                                                 lambda c=chat_id, i=issued: self._send_credential(bot, c, i))
         except _Stop as exc:
             logger.warning("Telegram did not take a message (%s); trying again at the next poll", exc)
