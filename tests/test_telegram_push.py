@@ -26,7 +26,7 @@ from stackwise.notify import DeliveryLog
 from stackwise.telegram.bot import build_application
 from tests.test_issuance_service import catalogue, make_service
 from tests.test_telegram_bot import BOT_USER, TOKEN, user_id
-from tests.test_telegram_submit import FakeBotAPIWithFiles, no_model
+from tests.test_telegram_submit import FakeBotAPIWithFiles, no_model, send
 from tests.test_web_grader import PASSWORDS, Desk, seed_review, served_blocks, write_accounts
 
 CREDENTIAL = "data-strategy"
@@ -269,6 +269,18 @@ async def test_grading_resumed_after_a_restart_is_pushed(world):
         assert await app.bot_data["pushes"].deliver_due(app.bot) == 0
     assert len(fake.to(user)) == 1 and f"Your submission {sid}" in fake.to(user)[0]
     assert "could not be graded" in fake.to(user)[0]
+
+
+@pytest.mark.asyncio
+async def test_a_submission_stored_as_an_error_at_done_is_told_once(world):
+    user, fake = user_id(), FakeTelegram()
+    async with running_bot(world.process(), fake) as app:
+        await send((app, fake), user, f"/submit {CREDENTIAL}")
+        await send((app, fake), user, document=fake.document("notes.txt", b""))
+        (reply,) = await send((app, fake), user, "/done")
+        assert "could not be graded: notes.txt: file is empty" in reply
+        assert await app.bot_data["pushes"].deliver_due(app.bot) == 0  # the poll does not tell it again
+    assert len([t for t in fake.to(user) if "could not be graded" in t]) == 1
 
 
 def test_the_delivery_log_records_each_key_once(world):

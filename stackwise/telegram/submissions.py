@@ -260,9 +260,9 @@ class Submissions:
                 return
             del self.drafts[learner]
             self._done[learner] = (message.chat_id, message.message_id, view.id)
-        credential = self._credential(view.credential_id)
-        if view.status == Status.error:
-            await self._reply(message, format_result(view, credential))
+        if view.status == Status.error:  # stored straight as an error: pushed now, so the poll does not repeat it
+            if not await self.pushes.deliver_submission(context.bot, view.id):  # a repeated /done: answer it
+                await self._reply(message, format_result(view, self._credential(view.credential_id)))
         elif future is None:  # a redelivered /done: the submission exists already
             await self._reply(message, f"Already received: submission {view.id} ({status_label(view)}). "
                                        "/status shows its progress.")
