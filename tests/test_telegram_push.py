@@ -103,7 +103,7 @@ def world(tmp_path):
 
 @asynccontextmanager
 async def running_bot(process: Process, fake: FakeTelegram, push_seconds: float = 0.05):
-    """The bot as ``run_polling`` starts it (``post_init``) and stops it (``post_shutdown``), minus getUpdates."""
+    """The bot as ``run_polling`` starts it (``post_init``) and stops it (``post_stop``), minus getUpdates."""
     app = build_application(SimpleNamespace(), TOKEN, request=fake, typing_interval=0.05, grader=process.grader,
                             issuance=process.issuance, push_seconds=push_seconds)
     async with app:
@@ -111,7 +111,7 @@ async def running_bot(process: Process, fake: FakeTelegram, push_seconds: float 
         try:
             yield app
         finally:
-            await app.post_shutdown(app)
+            await app.post_stop(app)
 
 
 async def wait_for(condition, timeout: float = 30.0) -> None:

@@ -82,13 +82,13 @@ def build_application(service: AssistantService, token: str, *, request: BaseReq
         if submissions is not None:  # outcomes and credentials decided anywhere, delivered once
             application.bot_data["stop_pushes"] = submissions.pushes.start(application.bot)
 
-    async def post_shutdown(application: Application) -> None:
+    async def post_stop(application: Application) -> None:  # before the HTTP client shuts down
         stop = application.bot_data.pop("stop_pushes", None)
         if stop is not None:
             stop()
 
     builder = (ApplicationBuilder().token(token).concurrent_updates(True).post_init(post_init)
-               .post_shutdown(post_shutdown))
+               .post_stop(post_stop))
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     elif get_updates_request is not None:
