@@ -9,7 +9,7 @@ return. The state machine lives in :mod:`grader.submissions`, leases and decisio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -76,6 +76,7 @@ class QueueRecords:
                  clock: Callable[[], datetime] = utcnow, max_file_bytes: int = store.MAX_STORED_FILE_BYTES,
                  listeners: Iterable[ReadyListener] = ()):
         ensure_tables(engine_for(database_url))
+        self.database_url = database_url  # where a channel keeps what it has told learners (same database)
         self._sessions = session_factory(database_url)
         self._rubrics = rubrics
         self._clock = clock
@@ -106,6 +107,27 @@ class QueueRecords:
         with self._sessions() as session:
             return list(session.scalars(select(SubmissionRow.id).where(SubmissionRow.status == Status.received.value)
                                         .order_by(SubmissionRow.created_at, SubmissionRow.id)))
+
+    def outcomes_since(self, since: datetime | None = None, *, learner_prefix: str = "",
+                       submission_ids: Collection[str] | None = None) -> list[tuple[str, str, Status, datetime]]:
+        """``(submission id, learner id, status, when it took that status)`` of every submission graded or decided
+        (any status but ``received``/``grading``; not the ones withdrawn by *forget me*) whose status changed at
+        or after ``since``, oldest first; only learners whose id starts with ``learner_prefix``, and only
+        ``submission_ids`` when given. What a channel polls to tell learners every outcome, whichever process
+        recorded it."""
+        query = (select(SubmissionRow.id, SubmissionRow.learner_id, SubmissionRow.status,
+                        SubmissionRow.status_changed_at)
+                 .where(SubmissionRow.status.not_in([Status.received.value, Status.grading.value]),
+                        SubmissionRow.error_message.is_distinct_from(WITHDRAWN))
+                 .order_by(SubmissionRow.status_changed_at, SubmissionRow.id))
+        if since is not None:
+            query = query.where(SubmissionRow.status_changed_at >= since)
+        if learner_prefix:
+            query = query.where(SubmissionRow.learner_id.startswith(learner_prefix, autoescape=True))
+        if submission_ids is not None:
+            query = query.where(SubmissionRow.id.in_(list(submission_ids)))
+        with self._sessions() as session:
+            return [(sid, learner, Status(status), at) for sid, learner, status, at in session.execute(query)]
 
     def evidence_of_others(self, credential_id: str, learner_id: str, limit: int = 500) -> dict[str, str]:
         """Submission id -> the text the model saw, for the latest graded submissions of *other* learners

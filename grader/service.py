@@ -175,6 +175,12 @@ class GraderService:
         self._enqueue(submission_id)
         return view
 
+    def grading_here(self, submission_id: str) -> bool:
+        """Whether this process's grading thread has the submission queued or is grading it (feedback included):
+        its outcome is not complete yet, whatever the queue already says."""
+        with self._lock:
+            return submission_id in self._queued
+
     def close(self) -> None:
         """Stop the sweeper and let the grading thread finish what it has (no new work is started)."""
         self._closed.set()

@@ -6,7 +6,8 @@ number), never a name. Commands: /start, /help, /plan, /hold, /reset, /forget (e
 ``/forget yes``); any other text is a question.
 Given a :class:`grader.service.GraderService`, the bot also takes evidence for assessment: /submit,
 /reflection, /done, /cancel, /status (handlers in :mod:`stackwise.telegram.submissions`); while a submission
-is open, the learner's text messages are evidence rather than questions.
+is open, the learner's text messages are evidence rather than questions. Every outcome and credential of a
+Telegram learner is pushed to them once, whoever decided it (:mod:`stackwise.telegram.pushes`).
 The chat's handlers are :class:`stackwise.telegram.chat.ChatBot`. Replies longer than Telegram's
 4096-character limit are split on paragraph, then line, then word boundaries
 (:func:`stackwise.telegram.common.split_message`).
@@ -27,6 +28,7 @@ from telegram.request import BaseRequest
 
 from stackwise.telegram.chat import TYPING_INTERVAL, ChatBot
 from stackwise.telegram.common import learner_id, redactor
+from stackwise.telegram.pushes import POLL_SECONDS, Pushes
 from stackwise.telegram.submissions import SUBMIT_COMMANDS, SUBMIT_HELP, Submissions
 
 if TYPE_CHECKING:
@@ -51,14 +53,17 @@ COMMANDS = [
 def build_application(service: AssistantService, token: str, *, request: BaseRequest | None = None,
                       base_url: str | None = None, get_updates_request: BaseRequest | None = None,
                       typing_interval: float = TYPING_INTERVAL, grader: GraderService | None = None,
-                      issuance: IssuanceService | None = None) -> Application:
+                      issuance: IssuanceService | None = None, push_seconds: float = POLL_SECONDS) -> Application:
     """The bot's :class:`telegram.ext.Application` with every handler registered.
 
     ``request`` replaces the HTTP layer (tests pass an offline fake; it is also used for getUpdates
     unless ``get_updates_request`` is given); ``base_url`` points the bot at another Bot API server,
     e.g. a self-hosted one. With a ``grader`` the evidence-submission commands are added; the
     :class:`stackwise.telegram.submissions.Submissions` handling them is ``application.bot_data["submissions"]``.
-    With ``issuance`` (and a grader) learners receive their credential file when it is issued.
+    With ``issuance`` (and a grader) learners receive their credential file when it is issued. With a grader,
+    :class:`stackwise.telegram.pushes.Pushes` (``application.bot_data["pushes"]``) pushes every outcome and
+    credential of a Telegram learner, whoever decided it; its polling loop runs from ``post_init``
+    (``push_seconds`` between polls).
     """
     redactor.secrets.add(token)
     commands = list(COMMANDS)
@@ -66,23 +71,24 @@ def build_application(service: AssistantService, token: str, *, request: BaseReq
     if grader is not None:
         commands += SUBMIT_COMMANDS
         bot = ChatBot(service, typing_interval, extra_help=SUBMIT_HELP)
-        submissions = Submissions(grader, learner_id, bot._lock, issuance=issuance)
+        pushes = Pushes(grader, issuance, poll_seconds=push_seconds)
+        submissions = Submissions(grader, learner_id, bot._lock, issuance=issuance, pushes=pushes)
     else:
         bot = ChatBot(service, typing_interval)
     bot.grader, bot.issuance, bot.submissions = grader, issuance, submissions
 
     async def post_init(application: Application) -> None:
         await application.bot.set_my_commands([BotCommand(name, text) for name, text in commands])
-        if submissions is not None and issuance is not None:
-            application.bot_data["stop_credentials"] = submissions.attach_issuance(application.bot)
+        if submissions is not None:  # outcomes and credentials decided anywhere, delivered once
+            application.bot_data["stop_pushes"] = submissions.pushes.start(application.bot)
 
-    async def post_shutdown(application: Application) -> None:
-        stop = application.bot_data.pop("stop_credentials", None)
+    async def post_stop(application: Application) -> None:  # before the HTTP client shuts down
+        stop = application.bot_data.pop("stop_pushes", None)
         if stop is not None:
             stop()
 
     builder = (ApplicationBuilder().token(token).concurrent_updates(True).post_init(post_init)
-               .post_shutdown(post_shutdown))
+               .post_stop(post_stop))
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     elif get_updates_request is not None:
@@ -102,6 +108,7 @@ def build_application(service: AssistantService, token: str, *, request: BaseReq
     application.add_handler(MessageHandler(new & filters.COMMAND, bot.unknown_command))
     if submissions is not None:
         application.bot_data["submissions"] = submissions
+        application.bot_data["pushes"] = submissions.pushes
         # while a submission is open in this chat, text is evidence (or the reflective statement)
         application.add_handler(MessageHandler(new & filters.TEXT & submissions.drafting, submissions.text))
         application.add_handler(MessageHandler(new & filters.TEXT, bot.question))
@@ -146,12 +153,13 @@ def run_bot(settings: Settings | None = None, *, base_url: str | None = None, wa
         logger.info("loading the model before accepting messages")
         service.warm_up()
     grader = grader_service(settings)
-    resumed = grader.resume_pending()
-    if resumed:
-        logger.info("grading %d submission(s) left ungraded by the last run (learners see them with /status)",
-                    len(resumed))
     issuance = issuance_service(settings)
     application = build_application(service, token, base_url=base_url, grader=grader, issuance=issuance)
+    application.bot_data["pushes"].begin()
+    resumed = grader.resume_pending()
+    if resumed:
+        logger.info("grading %d submission(s) left ungraded by the last run (their results are pushed)",
+                    len(resumed))
     logger.info("Telegram bot polling for messages (Ctrl-C stops it)")
     application.run_polling(allowed_updates=[Update.MESSAGE])
 

@@ -156,7 +156,7 @@ def format_result(view: SubmissionView, credential: Credential | None) -> str:
         head += f". {retry}"
     elif view.status == Status.review:
         head = (f"{what} will be decided by an assessor, who reviews the grade before it counts. "
-                "Send /status later to see the outcome.")
+                "I will send you the decision here when it is made; /status shows it too.")
     elif view.status == Status.approved:
         head = f"{what} was approved by an assessor" + (f" with {points}." if points else ".")
     elif view.status == Status.rejected:

@@ -5,11 +5,11 @@ sends documents (.txt, .md, .pdf, .docx) and text messages as evidence; after ``
 messages form the reflective statement instead. ``/done`` stores the submission through
 :meth:`grader.service.GraderService.submit_in_background` (idempotency key from the chat and the /done
 message id, so a redelivered update never submits twice) and the result is sent to the chat when the
-grading thread finishes: its future's done-callback schedules the message on the bot's event loop.
+grading thread finishes: its future's done-callback schedules the delivery on the bot's event loop.
 ``/cancel`` drops the draft; ``/status`` lists the learner's own submissions (``/status ID``: one of them).
-With an :class:`issuance.service.IssuanceService`, the learner also receives the signed credential as a JSON
-document once it is issued: right after the result message for an automatic pass, or as soon as an assessor's
-approval issues it (:meth:`Submissions.attach_issuance` listens to the service's issued-credential event).
+Results and credentials are sent through :class:`stackwise.telegram.pushes.Pushes`, which also pushes every
+outcome decided elsewhere (an assessor in the web review queue, grading resumed after a restart, a credential
+issued later), each once, from the database.
 
 Drafts (:mod:`stackwise.telegram.drafts`) live in memory only. A learner whose draft was lost because the bot
 restarted is told so the next time they use a draft command or send a file. Files are checked before download:
@@ -22,21 +22,18 @@ drafts and pending results (the pure parts are in :mod:`stackwise.telegram.draft
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from telegram import Bot, InputFile, Message, Update
+from telegram import Bot, Message, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes, filters
 
 from grader.api import (
-    ISSUABLE_STATUSES,
     MAX_TOTAL_CHARS,
     EvidenceError,
     GraderError,
@@ -45,7 +42,6 @@ from grader.api import (
     UnknownCredential,
     extract_file,
 )
-from stackwise.identity import telegram_user
 from stackwise.telegram.common import split_message
 from stackwise.telegram.drafts import (
     MAX_DOCUMENT_BYTES,
@@ -58,6 +54,7 @@ from stackwise.telegram.drafts import (
     format_result,
     status_label,
 )
+from stackwise.telegram.pushes import Pushes
 
 if TYPE_CHECKING:
     from grader.api import GraderService
@@ -114,14 +111,12 @@ class Submissions:
     the per-learner lock shared with the assistant's handlers (one learner's updates stay in order)."""
 
     def __init__(self, grader: GraderService, learner_id: Callable, lock: Callable[[str], asyncio.Lock],
-                 issuance: IssuanceService | None = None):
+                 issuance: IssuanceService | None = None, pushes: Pushes | None = None):
         self.grader = grader
         self.issuance = issuance
+        self.pushes = pushes or Pushes(grader, issuance)
         self.learner_id = learner_id
         self._lock = lock
-        self._awaiting_result: set[str] = set()  # submissions whose result message will bring the credential
-        self._credentials_sent: set[str] = set()
-        self._sent_lock = threading.Lock()
         self.drafts: dict[str, Draft] = {}
         self._known: set[str] = set()  # learners who opened a draft since this process started
         self._done: dict[str, tuple[int, int, str]] = {}  # learner -> (chat id, /done message id, submission id)
@@ -265,9 +260,9 @@ class Submissions:
                 return
             del self.drafts[learner]
             self._done[learner] = (message.chat_id, message.message_id, view.id)
-        credential = self._credential(view.credential_id)
-        if view.status == Status.error:
-            await self._reply(message, format_result(view, credential))
+        if view.status == Status.error:  # stored straight as an error: pushed now, so the poll does not repeat it
+            if not await self.pushes.deliver_submission(context.bot, view.id):  # a repeated /done: answer it
+                await self._reply(message, format_result(view, self._credential(view.credential_id)))
         elif future is None:  # a redelivered /done: the submission exists already
             await self._reply(message, f"Already received: submission {view.id} ({status_label(view)}). "
                                        "/status shows its progress.")
@@ -416,97 +411,43 @@ class Submissions:
 
     def _notify_when_graded(self, future: Future[SubmissionView], bot: Bot, chat_id: int, learner: str,
                             submission_id: str) -> None:
-        """When the grading thread finishes, send the result to the chat from the bot's event loop."""
+        """When the grading thread finishes, send the result (and a credential it issued) from the bot's event
+        loop, through :class:`stackwise.telegram.pushes.Pushes` (so it is sent once, and retried if it fails)."""
         loop = asyncio.get_running_loop()
-        self._awaiting_result.add(submission_id)
+        self.pushes.awaiting.add(submission_id)
 
         def on_done(done: Future[SubmissionView]) -> None:  # runs on the grading thread
             try:
-                scheduled = asyncio.run_coroutine_threadsafe(
-                    self._send_result(done, bot, chat_id, learner, submission_id), loop)
-            except RuntimeError:  # the loop is closed: the bot stopped; /status still shows the result
-                logger.info("bot stopped before submission %s was graded; result not sent", submission_id)
+                scheduled = asyncio.run_coroutine_threadsafe(self._send_result(done, bot, submission_id), loop)
+            except RuntimeError:  # the loop is closed: the bot stopped; its next start delivers the result
+                logger.info("bot stopped before submission %s was graded; its next start sends the result",
+                            submission_id)
                 return
             self._notifications.add(scheduled)
             scheduled.add_done_callback(self._notifications.discard)
 
         future.add_done_callback(on_done)
 
-    async def _send_result(self, done: Future[SubmissionView], bot: Bot, chat_id: int, learner: str,
-                           submission_id: str) -> None:
+    async def _send_result(self, done: Future[SubmissionView], bot: Bot, submission_id: str) -> None:
         try:
-            try:
-                view = done.result()
-            except Exception:  # grading's own fallback failed too: read what is stored
-                logger.exception("grading submission %s raised", submission_id)
-                view = await asyncio.to_thread(self.grader.queue.get_submission, submission_id, learner_id=learner)
-            for part in split_message(format_result(view, self._credential(view.credential_id))):
-                await bot.send_message(chat_id, part)
-            if self.issuance is not None and view.status in ISSUABLE_STATUSES:
-                issued = await asyncio.to_thread(self.issuance.for_submission, submission_id)
-                if issued is not None:
-                    await self.send_credential(bot, chat_id, issued)
-        except Forbidden:
-            logger.info("learner blocked the bot; result of %s not sent", submission_id)
+            if done.exception() is not None:  # grading's own fallback failed too: what is stored is sent
+                logger.error("grading submission %s raised: %s", submission_id, done.exception())
+            await self.pushes.deliver_submission(bot, submission_id)
         except Exception:
-            logger.exception("could not send the result of submission %s", submission_id)
+            logger.exception("could not send the result of submission %s; the next poll tries again", submission_id)
         finally:
-            self._awaiting_result.discard(submission_id)
+            self.pushes.awaiting.discard(submission_id)
 
     # -------------------------------------------------------------- credentials
 
     async def send_credential(self, bot: Bot, chat_id: int, issued: IssuedCredential) -> bool:
         """Send the signed credential as a JSON document (once per credential); True when it was sent now."""
-        from issuance.api import credential_json
-
-        with self._sent_lock:
-            if issued.uuid in self._credentials_sent:
-                return False
-            self._credentials_sent.add(issued.uuid)
-        data = io.BytesIO(credential_json(issued.document).encode("utf-8"))
-        caption = (f"Your credential for {self._title(issued.credential_id)}: a signed Open Badges 3.0 credential. "
-                   "Keep this file; anyone can check it on the Verify page of the web app.")
-        try:
-            await bot.send_document(chat_id, InputFile(data, filename=f"credential-{issued.uuid}.json"),
-                                    caption=caption[:1024])
-        except Exception:
-            with self._sent_lock:
-                self._credentials_sent.discard(issued.uuid)
-            raise
-        return True
+        return await self.pushes.send_credential(bot, chat_id, issued)
 
     def attach_issuance(self, bot: Bot) -> Callable[[], None]:
-        """Send each newly issued credential of a Telegram learner to their chat (from the issuing thread onto
-        the running event loop); a credential whose result message is still to come is sent with it instead.
-        Call on the bot's event loop; returns the unsubscribe function."""
-        if self.issuance is None:
-            return lambda: None
-        loop = asyncio.get_running_loop()
-
-        def on_issued(issued: IssuedCredential) -> None:
-            user = telegram_user(issued.learner_id)
-            if user is None:
-                return
-            if issued.submission_id in self._awaiting_result:
-                return  # the result message is on its way and brings the credential
-            try:
-                scheduled = asyncio.run_coroutine_threadsafe(self._deliver(bot, user, issued), loop)
-            except RuntimeError:
-                logger.info("bot stopped; credential %s not sent (the web app has it)", issued.id)
-                return
-            self._notifications.add(scheduled)
-            scheduled.add_done_callback(self._notifications.discard)
-
-        return self.issuance.on_issued(on_issued)
-
-    async def _deliver(self, bot: Bot, chat_id: int, issued: IssuedCredential) -> None:
-        try:
-            if await self.send_credential(bot, chat_id, issued):
-                logger.info("sent credential %s to its learner", issued.id)
-        except Forbidden:
-            logger.info("learner blocked the bot; credential %s not sent", issued.id)
-        except Exception:
-            logger.exception("could not send credential %s", issued.id)
+        """Start pushing outcomes and credentials to Telegram learners (:meth:`Pushes.start`; the bot's
+        ``post_init`` does this). Call on the bot's event loop; returns the function that stops it."""
+        return self.pushes.start(bot)
 
 
 def _size(size: int) -> str:
