@@ -449,5 +449,5 @@ def catalogue_routes(service: AssistantService) -> list[BaseRoute]:
     return [
         APIRoute(CATALOGUE_PATH, catalogue_list, methods=get, include_in_schema=False),
         APIRoute(CATALOGUE_PATH + "/", catalogue_list, methods=get, include_in_schema=False),
-        APIRoute(CATALOGUE_PATH + "/{entity_id}", catalogue_entry, methods=get, include_in_schema=False),
+        APIRoute(CATALOGUE_PATH + "/{entity_id:path}", catalogue_entry, methods=get, include_in_schema=False),
     ]
