@@ -3,9 +3,9 @@
 
 Every answer, figure and citation comes from the service; this module only turns its events into
 chat messages (streamed), renders the citations as a "Sources:" line of links to their catalogue pages
-(:mod:`stackwise.web.catalogue_pages`) and keeps bad input and errors inside the conversation instead of raising. "Forget me" shows what is stored and deletes it after a
-confirmation (:class:`stackwise.forget.LearnerData`). The learner is the browser's learner key
-(:mod:`stackwise.identity`).
+(:mod:`stackwise.web.catalogue_pages`) and keeps bad input and errors inside the conversation instead of
+raising. "Forget me" shows what is stored and deletes it after a confirmation
+(:class:`stackwise.forget.LearnerData`). The learner is the browser's learner key (:mod:`stackwise.identity`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio i
 import gradio as gr  # noqa: E402
 
 from assistant.api import Answer, AssistantError, AssistantService, Citation  # noqa: E402
-from stackwise.web.catalogue_pages import CATALOGUE_PATH, page_link  # noqa: E402
 from stackwise.forget import LearnerData  # noqa: E402
 from stackwise.identity import KEY_PREFIX, learner_id_for_key, new_learner_key, parse_learner_key  # noqa: E402
+from stackwise.web.catalogue_pages import CATALOGUE_PATH, page_link  # noqa: E402
 
 log = logging.getLogger(__name__)
 
