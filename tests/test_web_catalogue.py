@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests import catalogue_factory as factory
+from tests.test_web_app import served, texts
+from tests.test_web_browser import browser  # noqa: F401, F811  (the shared module-scoped Chromium fixture)
 
 AI_LEADERSHIP = "ai-leadership-certificate"
 
@@ -332,7 +334,6 @@ def test_the_served_app_has_the_catalogue_without_issuance_and_links_its_sources
     from gradio_client import Client
 
     from stackwise.web.chat import ASK_FROM_URL_JS
-    from tests.test_web_app import served, texts
 
     price = assistant.catalogue.credentials["data-strategy"].price
     with served(assistant) as url:
@@ -354,3 +355,52 @@ def test_the_served_app_has_the_catalogue_without_issuance_and_links_its_sources
         assert len(prefill) == 1 and prefill[0]["outputs"] == [question_box]
         assert any('href="/catalogue"' in str(c.get("props", {}).get("value", "")) or
                    "](/catalogue)" in str(c.get("props", {}).get("value", "")) for c in config["components"])
+
+
+# ---------------------------------------------------------------- in a real browser (headless Chromium)
+
+
+@pytest.mark.browser
+def test_browse_filter_open_and_ask_in_the_browser_at_phone_width(browser, assistant):  # noqa: F811
+    """At 390 px: the pages pass axe-core's WCAG 2 A/AA rules and do not scroll sideways; the filter form works
+    without JavaScript; a credential opens by its title; "Ask about this" puts its question in the chat's box,
+    and the answer's source links back to the page."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import expect
+
+    axe = Axe()
+    wcag = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    credential = assistant.catalogue.credentials["data-strategy"]
+    level = credential.eqf_level
+    with served(assistant) as url:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{url}catalogue")
+        page.select_option("#filter-eqf", str(level))
+        page.get_by_role("button", name="Show matching credentials").click()
+        page.wait_for_url(re.compile(rf"eqf={level}"))
+        assert sorted(listed(page.content())) == sorted(
+            cid for cid, c in assistant.catalogue.credentials.items() if c.eqf_level == level)
+        context.close()
+
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.set_default_timeout(30_000)
+        for path in ("catalogue", f"catalogue/{credential.id}", f"catalogue/{AI_LEADERSHIP}", "catalogue/nope",
+                     "catalogue?eqf=x"):
+            page.goto(url + path)
+            results = axe.run(page, options=wcag)
+            assert results.violations_count == 0, f"{path}: {results.generate_report()}"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        page.goto(f"{url}catalogue")
+        page.get_by_role("link", name=credential.title, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(credential.title)
+        page.click("#ask-about-this")
+        box = page.get_by_role("textbox", name="Your question")
+        expect(box).to_have_value(re.compile(re.escape(credential.title)))
+        page.get_by_text("Your learner key").first.click()
+        expect(page.locator("#learner-key textarea, #learner-key input").first).to_have_value(re.compile(r"^swk-"))
+        box.press("Enter")
+        source = page.locator(".message.bot").last.get_by_role("link", name=f"{credential.title} ({credential.id})")
+        expect(source).to_have_attribute("href", f"/catalogue/{credential.id}", timeout=60_000)
+        page.close()
