@@ -147,6 +147,7 @@ def test_an_empty_value_is_no_filter(client, demo):
     ({"delivery": "by-pigeon"}, "Delivery mode 'by-pigeon' is not in the catalogue; choose one of: self_paced"),
     ({"participation": "telepathy"}, "Participation 'telepathy' is not in the catalogue"),
     ({"currency": "XYZ"}, "Currency 'XYZ' is not in the catalogue"),
+    ({"provider": "x" * 5000}, f"Provider '{'x' * 40}…' is not in the catalogue"),  # a long value is shortened
     ({"ects_min": "5", "ects_max": "2"}, "The minimum ECTS (5) is above the maximum (2)"),
 ])
 def test_a_bad_filter_value_gets_a_clear_message_and_is_left_out(client, demo, query, message):

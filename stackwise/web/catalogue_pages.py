@@ -134,8 +134,14 @@ class ParsedFilters(BaseModel):
     raw: dict[str, str]  # what the form showed (bad values too, so the learner sees what to correct)
 
 
-def _choice_problem(name: str, value: str, known: list[str], what: str) -> str:
-    return f"{what} {value!r} is not in the catalogue; choose one of: {', '.join(known)}. That filter was left out."
+def _shown(value: str, limit: int = 40) -> str:
+    """A value as the learner typed it, quoted, and shortened when long."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _choice_problem(value: str, known: list[str], what: str) -> str:
+    choices = ", ".join(known) if len(known) <= 8 else f"{', '.join(known[:8])}, … (see the {what} list)"
+    return f"{what} {_shown(value)} is not in the catalogue; choose one of: {choices}. That filter was left out."
 
 
 def parse_filters(params: Mapping[str, str], catalogue: Catalogue) -> ParsedFilters:
@@ -147,16 +153,16 @@ def parse_filters(params: Mapping[str, str], catalogue: Catalogue) -> ParsedFilt
         filters = Filters.model_validate(given)
     except ValidationError as exc:
         bad = {str(error["loc"][0]) for error in exc.errors()}
-        problems += [f"{_PROBLEMS.get(name, name)} (got {given[name]!r}); that filter was left out." for name in
+        problems += [f"{_PROBLEMS.get(name, name)} (got {_shown(given[name])}); that filter was left out." for name in
                      FILTER_NAMES if name in bad]
         filters = Filters.model_validate({k: v for k, v in given.items() if k not in bad})
     drop: dict[str, None] = {}
     if filters.provider is not None and filters.provider not in catalogue.providers:
-        problems.append(_choice_problem("provider", filters.provider, sorted(catalogue.providers), "Provider"))
+        problems.append(_choice_problem(filters.provider, sorted(catalogue.providers), "Provider"))
         drop["provider"] = None
     currencies = sorted({c.price.currency for c in catalogue.credentials.values()})
     if filters.currency is not None and filters.currency.upper() not in currencies:
-        problems.append(_choice_problem("currency", filters.currency, currencies, "Currency"))
+        problems.append(_choice_problem(filters.currency, currencies, "Currency"))
         drop["currency"] = None
     elif filters.currency is not None:
         filters = filters.model_copy(update={"currency": filters.currency.upper()})
@@ -165,7 +171,7 @@ def parse_filters(params: Mapping[str, str], catalogue: Catalogue) -> ParsedFilt
                               ("participation", PARTICIPATIONS, "Participation")):
         value = getattr(filters, name)
         if value is not None and value not in known:
-            problems.append(_choice_problem(name, value, known, what))
+            problems.append(_choice_problem(value, known, what))
             drop[name] = None
     if filters.ects_min is not None and filters.ects_max is not None and filters.ects_min > filters.ects_max:
         problems.append(f"The minimum ECTS ({number(filters.ects_min)}) is above the maximum "
@@ -432,6 +438,7 @@ def catalogue_routes(service: AssistantService) -> list[BaseRoute]:
 
     def catalogue_entry(entity_id: str, request: Request) -> Response:
         catalogue = service.catalogue
+        entity_id = entity_id.strip("/")
         wants_pathway = request.query_params.get("kind") == "pathway"
         if entity_id in catalogue.credentials and not wants_pathway:
             view = credential_view(catalogue, catalogue.credentials[entity_id])
