@@ -131,6 +131,14 @@ def test_pathways_are_filtered_by_provider_and_level(client, demo):
         pid for pid, p in demo.catalogue.pathways.items() if p.eqf_level == level)
 
 
+def test_the_list_filtered_by_a_provider_says_who_the_provider_is(client, demo):
+    provider = demo.catalogue.providers["kursora"]
+    page = client.get("/catalogue", params={"provider": provider.id})
+    assert f"<title>{html.escape(provider.name, quote=False)}: catalogue · Stackwise</title>" in page.text
+    about = text_of(page.text[page.text.index('id="provider"'):page.text.index("</section>")])
+    assert f"About {provider.name}" in about and provider.quality_assurance in about
+
+
 def test_an_empty_value_is_no_filter(client, demo):
     page = client.get("/catalogue", params={name: "" for name in ("provider", "eqf", "ects_min", "price_max")})
     assert page.status_code == 200 and sorted(listed(page.text)) == sorted(demo.catalogue.credentials)

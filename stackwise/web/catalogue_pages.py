@@ -401,7 +401,14 @@ def list_view(catalogue: Catalogue, parsed: ParsedFilters) -> dict[str, Any]:
                  "provider": _provider_name(catalogue, p.awarding_body),
                  "count": len([c for c in p.credential_ids() if c in catalogue.credentials])}
                 for p in matching_pathways(catalogue, f)]
+    provider = catalogue.providers.get(f.provider) if f.provider else None
     return {
+        "provider": provider and {
+            "name": provider.name, "description": provider.description, "facts": {k: v for k, v in {
+                "Kind": words(provider.kind), "Type": provider.organization_type,
+                "Where": ", ".join(filter(None, (provider.locality, country(provider.country)))),
+                "Quality assurance": provider.quality_assurance}.items() if v},
+            "website": str(provider.website) if provider.website else None},
         "raw": parsed.raw,
         "problems": parsed.problems,
         "filters": f,
@@ -446,7 +453,8 @@ def catalogue_routes(service: AssistantService) -> list[BaseRoute]:
                                     if entity_id in catalogue.pathways else None)
             return render("catalogue_credential.html.j2", page_url=str(request.url), **view)
         if entity_id in catalogue.pathways:
-            return render("catalogue_pathway.html.j2", **pathway_view(service, catalogue.pathways[entity_id]))
+            return render("catalogue_pathway.html.j2", page_url=str(request.url),
+                          **pathway_view(service, catalogue.pathways[entity_id]))
         close = difflib.get_close_matches(entity_id, [*catalogue.credentials, *catalogue.pathways], n=3, cutoff=0.6)
         suggestions = [_ref(catalogue, i) if i in catalogue.credentials
                        else _pathway_ref(catalogue, catalogue.pathways[i]) for i in dict.fromkeys(close)]
