@@ -138,7 +138,7 @@ def test_facts_question_answers_from_the_catalogue_entry(client, key, svc):
     history, _, _ = client.predict("How much does Data Strategy cost?", [], [], key, api_name="/chat")
     reply = texts(history)[-1][1]
     assert f"costs {price.currency} {price.amount:,}" in reply
-    assert reply.endswith("**Sources:** Data Strategy (data-strategy)")
+    assert reply.endswith("**Sources:** [Data Strategy (data-strategy)](/catalogue/data-strategy)")
 
 
 @pytest.mark.parametrize(("message", "expected"), [
@@ -157,7 +157,7 @@ def test_bad_input_gets_a_clear_reply_not_an_error(client, key, message, expecte
 def test_plan_tab_renders_the_plan_answer(client, svc):
     expected = svc.plan_answer(["data-strategy"], AI_LEADERSHIP)
     shown = client.predict(AI_LEADERSHIP, ["data-strategy"], api_name="/plan")
-    sources = "**Sources:** " + "; ".join(c.label for c in expected.citations)
+    sources = "**Sources:** " + "; ".join(f"[{c.label}](/catalogue/{c.id})" for c in expected.citations)
     assert [line for line in shown.splitlines() if line] == [*filter(None, expected.text.splitlines()), sources]
     assert money(svc.plan(["data-strategy"], AI_LEADERSHIP)["route"]["total_price"]) in shown
 
@@ -261,4 +261,4 @@ def test_a_refusal_shows_as_an_answer_without_a_sources_line():
     shown = render_answer(refusal)
     assert shown.startswith("The catalogue does not say.") and "Sources" not in shown
     answered = refusal.model_copy(update={"refused": False, "text": "Data Strategy costs EUR 1,150."})
-    assert render_answer(answered).endswith("**Sources:** Data Strategy (data-strategy)")
+    assert render_answer(answered).endswith("**Sources:** [Data Strategy (data-strategy)](/catalogue/data-strategy)")

@@ -2,10 +2,10 @@
 :class:`assistant.service.AssistantService`.
 
 Every answer, figure and citation comes from the service; this module only turns its events into
-chat messages (streamed), renders the citations as a "Sources:" line and keeps bad input and errors
-inside the conversation instead of raising. "Forget me" shows what is stored and deletes it after a
-confirmation (:class:`stackwise.forget.LearnerData`). The learner is the browser's learner key
-(:mod:`stackwise.identity`).
+chat messages (streamed), renders the citations as a "Sources:" line of links to their catalogue pages
+(:mod:`stackwise.web.catalogue_pages`) and keeps bad input and errors inside the conversation instead of
+raising. "Forget me" shows what is stored and deletes it after a confirmation
+(:class:`stackwise.forget.LearnerData`). The learner is the browser's learner key (:mod:`stackwise.identity`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from stackwise.config import enforce_offline
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
 
-from assistant.api import Answer, AssistantError, AssistantService  # noqa: E402
+from assistant.api import Answer, AssistantError, AssistantService, Citation  # noqa: E402
 from stackwise.forget import LearnerData  # noqa: E402
 from stackwise.identity import KEY_PREFIX, learner_id_for_key, new_learner_key, parse_learner_key  # noqa: E402
+from stackwise.web.catalogue_pages import CATALOGUE_PATH, page_link  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,18 @@ NO_KEY = "This browser has no learner key yet; reload the page."
 NOT_A_KEY = (f"That is not a learner key: a key looks like `{KEY_PREFIX}` followed by 24 letters, digits, `-` "
              "or `_`.")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s")
+_LINK_TEXT = re.compile(r"([\\\[\]])")  # what would end a markdown link's text early
+MAX_ASKED_CHARS = 2000  # the longest question the service takes
+# on page load: the question a catalogue page's "Ask about this" put in the URL (/?ask=...) goes into the question
+# box (nothing is sent), and leaves the address so a reload does not put it there again
+ASK_FROM_URL_JS = f"""(current) => {{
+  const url = new URL(window.location.href);
+  const asked = url.searchParams.get("ask");
+  if (!asked) return current;
+  url.searchParams.delete("ask");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+  return asked.slice(0, {MAX_ASKED_CHARS});
+}}"""
 
 
 def as_markdown(text: str) -> str:
@@ -56,12 +69,28 @@ def as_markdown(text: str) -> str:
     return "\n".join(lines)
 
 
+def source_link(citation: Citation) -> str:
+    """A citation as a markdown link to its catalogue page: ``[Title (id)](/catalogue/id)`` (a provider's is the
+    catalogue filtered by that provider)."""
+    text = _LINK_TEXT.sub(r"\\\1", citation.label)
+    return f"[{text}]({page_link(citation.id, citation.kind)})"
+
+
 def render_answer(answer: Answer) -> str:
-    """Answer text as markdown, with its citations as a "Sources:" line underneath (labels ``Title (id)``)."""
+    """Answer text as markdown, with its citations as a "Sources:" line underneath (labels ``Title (id)``, each a
+    link to its catalogue page)."""
     text = as_markdown(answer.text)
     if not answer.citations or answer.refused:  # a refusal's text already names the nearest entries
         return text
-    return f"{text}\n\n**Sources:** " + "; ".join(c.label for c in answer.citations)
+    return f"{text}\n\n**Sources:** " + "; ".join(source_link(c) for c in answer.citations)
+
+
+def link_catalogue(demo: gr.Blocks, message: gr.Textbox) -> None:
+    """Under the question box: a link to the catalogue pages; on page load the question of a catalogue page's
+    "Ask about this" link (``/?ask=...``) is put in ``message`` (:data:`ASK_FROM_URL_JS`, in the browser)."""
+    gr.Markdown(f"[Browse the catalogue]({CATALOGUE_PATH}): every credential and pathway, with filters by "
+                "provider, level, ECTS, price and delivery.", elem_id="catalogue-link")
+    demo.load(None, inputs=[message], outputs=[message], js=ASK_FROM_URL_JS, api_visibility="private")
 
 
 def _shown_question(message: str) -> str:

@@ -43,7 +43,8 @@ from stackwise.identity import (  # noqa: E402
     new_learner_key,
     parse_learner_key,
 )
-from stackwise.web.chat import EXAMPLES, NOT_A_KEY, ChatWeb  # noqa: E402
+from stackwise.web.catalogue_pages import catalogue_routes  # noqa: E402
+from stackwise.web.chat import EXAMPLES, NOT_A_KEY, ChatWeb, link_catalogue  # noqa: E402
 
 if TYPE_CHECKING:
     from grader.api import GraderService
@@ -131,6 +132,7 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                                      scale=5, max_lines=4, autofocus=True)
                 send = gr.Button("Send", variant="primary", scale=1)
             gr.Examples(EXAMPLES, inputs=[message], label="Try asking")
+            link_catalogue(demo, message)  # the catalogue pages' link, and their "Ask about this" (/?ask=...)
             with gr.Row(equal_height=True):
                 status = gr.Markdown("", latex_delimiters=[])
                 forget_button = gr.Button("Forget me", variant="stop", size="sm", scale=0, min_width=120)
@@ -190,6 +192,7 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
            prevent_thread_lock: bool = False, quiet: bool = False, grader: GraderService | None = None,
            issuance: IssuanceService | None = None) -> gr.Blocks:
     """Serve the web chat on ``host:port`` (local only: never a share link); warms the model first if asked.
+    The catalogue pages (:func:`stackwise.web.catalogue_pages.catalogue_routes`) are always served.
 
     With ``grader``, the grader tabs are served too and submissions a stopped process left ungraded are
     queued for grading (:meth:`GraderService.resume_pending`). With ``issuance``, its tabs and HTTP routes
@@ -209,14 +212,14 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
         pending = grader.resume_pending()
         if pending:
             log.info("grading %d submission(s) left ungraded by the last run", len(pending))
-    app_kwargs: dict[str, Any] = {}
+    app_kwargs: dict[str, Any] = {"routes": catalogue_routes(service)}  # /catalogue pages, always served
     if issuance is not None:
         from stackwise.web.routes import issuance_routes
 
         issued = issuance.issue_pending()
         if issued:
             log.info("issued %d credential(s) left unissued by the last run", len(issued))
-        app_kwargs["routes"] = issuance_routes(issuance)
+        app_kwargs["routes"] += issuance_routes(issuance)
     demo = build_app(service, grader, issuance)
     demo.queue(default_concurrency_limit=1)  # one answer at a time: the model shares two cores
     demo.launch(server_name=host, server_port=port, share=False, max_file_size=MAX_UPLOAD,
