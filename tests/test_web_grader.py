@@ -176,11 +176,13 @@ class Learner:
         self.key, _box, self.listing, _timer, *_chat = self.client.predict(key, api_name="/learner_start")
 
     def submit(self, files: list[Path] = (), links: str = "", reflection: str = "",
-               credential: str = CREDENTIAL) -> tuple[str, str]:
+               credential: str = CREDENTIAL, pasted: str | None = None) -> tuple[str, str]:
+        """Without ``pasted`` the call sends the seven values older clients send (the paste box is optional)."""
         from gradio_client import handle_file
 
-        message, listing, *_ = self.client.predict(credential, [handle_file(str(f)) for f in files], links,
-                                                   reflection, "", "", self.key, api_name="/submit_evidence")
+        values = [credential, [handle_file(str(f)) for f in files], links, reflection, "", "", self.key]
+        message, listing, *_ = self.client.predict(*values, *([] if pasted is None else [pasted]),
+                                                   api_name="/submit_evidence")
         return text(message), text(listing)
 
     def submissions(self) -> str:
@@ -228,20 +230,27 @@ def test_login_failure_then_success(url):
 
 
 def test_queue_lists_review_items_by_age_or_by_reason(url, grader):
-    older = seed_review(grader, "webkey-one", reasons=("low_confidence",))
+    older = seed_review(grader, "webkey-one", reasons=("low_confidence:maturity-assessment,operating-model",))
     newer = seed_review(grader, "webkey-two", reasons=("prompt_injection",))
+    titles = {c.id: c.title for c in grader.catalogue.credentials[CREDENTIAL].rubric.criteria}
+    unsure = (f"The AI grader is unsure of the level of {titles['maturity-assessment']} and "
+              f"{titles['operating-model']}.")
     desk = Desk(url)
     desk.login("bob", PASSWORDS["bob"])
 
     _, by_age = desk.queue("age")
     assert [row[0] for row in by_age] == [older[:8], newer[:8]]
-    assert by_age[0][1] == "Data Strategy (data-strategy)" and by_age[0][2] == "low_confidence"
-    assert by_age[0][4] == "4/12" and by_age[0][5] == "review"
+    assert by_age[0][:3] == [older[:8], "Data Strategy", unsure]  # sentences naming the criteria, not codes
+    assert by_age[1][2] == "The evidence contains text that looks like instructions aimed at the grader."
+    assert by_age[0][4:] == ["4/12", "—"]
+    assert "low_confidence" not in str(by_age) and "prompt_injection" not in str(by_age)
     _, by_reason = desk.queue("reason")
     assert [row[0] for row in by_reason] == [newer[:8], older[:8]]  # prompt injection is the most urgent
 
     message, header, evidence, ai_grade = desk.open(older)
     assert f"Submission `{older}`" in header and "Not claimed" in header
+    assert f"Why it needs review: {unsure}" in header and "low_confidence" not in header + ai_grade
+    assert f"- {unsure}" in ai_grade
     assert EVIDENCE in evidence and "https://example.org/roadmap" in evidence
     assert "I learned to weigh feasibility against value." in evidence
     assert "Ada Lovelace" not in header + evidence + ai_grade  # the learner's identity is not shown
@@ -343,17 +352,35 @@ def test_logout_gives_the_lease_back_and_ends_the_session(url, grader):
     assert bob.claim().startswith("You hold submission")
 
 
-def test_assessor_tab_explains_setup_when_no_accounts_file(settings, monkeypatch):
-    from stackwise.web.grader_handlers import GraderWeb
+def test_without_accounts_the_tab_shows_a_login_only_and_the_operator_is_warned_once(settings, monkeypatch, caplog):
+    from stackwise.identity import learner_id_for_key, new_learner_key
+    from stackwise.web import grader_handlers
+    from stackwise.web.grader_handlers import NOT_CONFIGURED, GraderWeb
+    from stackwise.web.grader_render import NO_ASSESSOR
     from stackwise.web.grader_tabs import build_grader_app
 
     monkeypatch.delenv(ASSESSORS_FILE_ENV, raising=False)
+    monkeypatch.setattr(grader_handlers, "_warned", [])  # as at the start of a process
     service = make_service(settings)
-    demo = build_grader_app(service)
-    notes = [b.value for b in demo.blocks.values() if type(b).__name__ == "Markdown" and isinstance(b.value, str)]
-    assert any(ASSESSORS_FILE_ENV in n and "python -m grader.accounts hash" in n for n in notes)
+    with caplog.at_level("WARNING", logger="stackwise.web.grader_handlers"):
+        demo = build_grader_app(service)
+        build_grader_app(service)  # a second build (or tab) does not repeat it
+    warnings = [r.getMessage() for r in caplog.records if r.name == "stackwise.web.grader_handlers"]
+    assert len(warnings) == 1 and "no assessor accounts are configured" in warnings[0]
+    assert f"{ASSESSORS_FILE_ENV} is not set" in warnings[0] and "python -m grader.accounts hash" in warnings[0]
+
+    page = " ".join(str(getattr(b, "value", "")) + str(getattr(b, "label", "")) + str(getattr(b, "info", ""))
+                    for b in demo.blocks.values())
+    assert "bcrypt" not in page and "grader.accounts" not in page and "password_hash" not in page
+    assert "Username" in page and "Password" in page
     _session, message, *_ = GraderWeb(service).login("alice", "whatever", "age", "")
-    assert ASSESSORS_FILE_ENV in message and "python -m grader.accounts hash" in message
+    assert message == NOT_CONFIGURED and "README" in message and "bcrypt" not in message
+
+    key = new_learner_key()
+    sid = seed_review(service, learner_id_for_key(key))
+    listing, _timer = GraderWeb(service).my_submissions(key)
+    assert f"Submission `{sid}`" in listing and NO_ASSESSOR in listing
+    assert "Waiting for an assessor" not in listing and "an assessor is checking" not in listing
 
 
 def test_sessions_expire_and_removed_accounts_are_logged_out(grader, accounts_file):
@@ -429,7 +456,8 @@ def test_learner_sees_only_their_own_submissions(url, grader):
 
     listing = ada.submissions()
     assert f"Submission `{mine}`" in listing and theirs not in listing
-    assert "Under review: an assessor is checking the grade." in listing and "status **review**" in listing
+    assert "Waiting for an assessor to check the grade. Estimated wait: no estimate yet" in listing
+    assert "status **review**" in listing
     assert "Points:" not in listing  # the AI's provisional grade is not shown while it is under review
     listing = bea.submissions()
     assert f"Submission `{theirs}`" in listing and mine not in listing
@@ -453,7 +481,8 @@ def test_empty_file_is_stored_with_a_clear_error_without_the_model(url, grader, 
     assert f"Submission `{sid}`" in listing and "Could not be graded. essay.txt: file is empty" in listing
 
     message, _ = learner.submit()  # an empty form is not stored at all
-    assert message == "Nothing was sent: add at least one file, a link or a reflective statement."
+    assert message == ("Nothing was sent: add at least one file, pasted evidence, a link or a reflective "
+                       "statement.")
     assert len(grader.queue.submissions_for_learner(learner_id_for_key(learner.key))) == 1
 
 
@@ -500,12 +529,12 @@ def test_a_submission_is_received_at_once_and_graded_in_the_background(grader):
     from stackwise.web.grader_handlers import GraderWeb
 
     web, key = GraderWeb(grader), new_learner_key()
-    message, listing, timer, files, links, reflection, token = web.submit(
+    message, listing, timer, files, links, reflection, token, pasted = web.submit(
         CREDENTIAL, [], "https://example.org/roadmap", EVIDENCE, "Ada Lovelace", "ada@example.org", key, "token-1")
     assert message.startswith("**Received — being graded.** Submission id: `")
     sid = message.split("`")[1]
     assert f"Submission `{sid}`" in listing and timer.active is True  # the list polls until it is graded
-    assert (files, links, reflection) == (None, "", "") and token != "token-1"  # the form is cleared
+    assert (files, links, reflection, pasted) == (None, "", "", "") and token != "token-1"  # the form is cleared
     again = web.submit(CREDENTIAL, [], "https://example.org/roadmap", EVIDENCE, "", "", key, "token-1")[0]
     assert f"`{sid}`" in again
     deadline = time.monotonic() + 20
