@@ -54,7 +54,7 @@ def human_duration(seconds: float) -> str:
     if seconds < 60:
         return "under a minute"
     minutes = round(seconds / 60)
-    if minutes < 90:
+    if minutes < 120:
         return f"about {minutes} minute{'' if minutes == 1 else 's'}"
     hours = round(seconds / 3600)
     if hours < 48:

@@ -103,9 +103,9 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
                 rubric = gr.Markdown(web.rubric(None), latex_delimiters=[])
             with gr.Column(scale=2):
                 files = gr.File(label=FILES_LABEL, file_count="multiple", type="filepath")
-                pasted = gr.Textbox(label=PASTE_LABEL, lines=6, max_lines=20, elem_id="pasted-evidence",
-                                    info=f"instead of a file, or as well: kept as {PASTED_FILENAME} (up to "
-                                         f"{MAX_TOTAL_CHARS:,} characters)")
+                pasted_evidence = gr.Textbox(label=PASTE_LABEL, lines=6, max_lines=20, elem_id="pasted-evidence",
+                                             info=f"instead of a file, or as well: kept as {PASTED_FILENAME} (up "
+                                                  f"to {MAX_TOTAL_CHARS:,} characters)")
                 links = gr.Textbox(label="Links (optional)", lines=2, max_lines=6,
                                    placeholder="https://… (one per line; recorded, not opened)")
                 reflection = gr.Textbox(label="Reflective statement (optional)", lines=5, max_lines=20)
@@ -139,8 +139,10 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
         pasted.submit(**use_io, api_visibility="private")
     credential.change(web.rubric, inputs=[credential], outputs=[rubric], api_name="rubric")
     # the pasted text comes last, so API clients that send the first seven values keep working
-    submit.click(web.submit, inputs=[credential, files, links, reflection, name, email, key, token, pasted],
-                 outputs=[submit_msg, *listing, files, links, reflection, token, pasted], api_name="submit_evidence")
+    submit.click(web.submit, inputs=[credential, files, links, reflection, name, email, key, token,
+                                         pasted_evidence],
+                 outputs=[submit_msg, *listing, files, links, reflection, token, pasted_evidence],
+                 api_name="submit_evidence")
     refresh.click(web.my_submissions, inputs=[key], outputs=listing, api_name="my_submissions")
     timer.tick(web.my_submissions, inputs=[key], outputs=listing, show_progress="hidden", api_visibility="private")
     return web
