@@ -213,17 +213,14 @@ def render_evidence(detail: SubmissionDetail) -> str:
 
 
 def render_ai_grade(detail: SubmissionDetail, criteria: Sequence[_Criterion]) -> str:
-    """The latest AI grade: why it is in review (sentences), then per criterion the level, confidence and
-    distribution, the grader's rationale with its quotes, and the feedback written for the learner."""
+    """The latest AI grade: per criterion the level, confidence and distribution, the grader's rationale with
+    its quotes, and the feedback written for the learner (why it is in review is in :func:`render_header`)."""
     if not detail.grades:
         return "No AI grade recorded."
     grade = detail.grades[-1]
     known = {c.id: c for c in criteria}
-    titles = {c.id: c.title for c in criteria}
     lines = [f"**AI grade:** {_points(grade.total_points, grade.max_points)} points, decision "
              f"**{md_text(grade.decision)}** · model {md_text(grade.model)}, prompt {md_text(grade.prompt_version)}"]
-    if grade.reasons:
-        lines += ["", "**Why it needs review:**", *(f"- {md_text(r)}" for r in reason_sentences(grade.reasons, titles))]
     if grade.engine_version:
         bar = ("no calibrated threshold yet (every submission is reviewed)" if grade.decision_threshold is None
                else f"decides alone at confidence ≥ {grade.decision_threshold:.2f}")
