@@ -835,3 +835,15 @@ def settled(grader: GraderService, sid: str) -> SubmissionDetail:
         assert time.monotonic() < deadline, "the background grader never picked the submission up"
         time.sleep(0.05)
     return detail
+
+
+def test_the_account_set_up_lives_in_the_cli_help(capsys):
+    """What the public Assessor tab no longer shows: how to make accounts (also in the README)."""
+    from grader.accounts import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "python -m grader.accounts hash --username alice" in out and f"{ASSESSORS_FILE_ENV}=" in out
+    assert "password_hash" in out and "bcrypt hashes only" in out
