@@ -243,14 +243,14 @@ def test_queue_lists_review_items_by_age_or_by_reason(url, grader):
     assert [row[0] for row in by_age] == [older[:8], newer[:8]]
     assert by_age[0][:3] == [older[:8], "Data Strategy", unsure]  # sentences naming the criteria, not codes
     assert by_age[1][2] == "The evidence contains text that looks like instructions aimed at the grader."
-    assert by_age[0][4:] == ["4/12", "—"]
+    assert by_age[0][3] == "0 min; AI 4/12" and len(by_age[0]) == 4
     assert "low_confidence" not in str(by_age) and "prompt_injection" not in str(by_age)
     _, by_reason = desk.queue("reason")
     assert [row[0] for row in by_reason] == [newer[:8], older[:8]]  # prompt injection is the most urgent
 
     message, header, evidence, ai_grade = desk.open(older)
     assert f"Submission `{older}`" in header and "Not claimed" in header
-    assert f"Why it needs review: {unsure}" in header and "low_confidence" not in header + ai_grade
+    assert f"**Why it needs review:**\n\n- {unsure}" in header and "low_confidence" not in header + ai_grade
     assert unsure not in ai_grade  # said once, in the header
     assert EVIDENCE in evidence and "https://example.org/roadmap" in evidence
     assert "I learned to weigh feasibility against value." in evidence
@@ -275,6 +275,7 @@ def test_claim_conflict_between_two_assessors(url, grader):
     assert message.startswith("Cannot claim: ") and "claimed by 'alice' until" in message
     _, header, _, _ = bob.open(sid)
     assert "Claimed by **alice**" in header
+    assert bob.queue()[1][0][3].endswith("; AI 4/12; claimed by alice")  # the queue says who holds it
     message, _ = bob.decide("approve")
     assert message.startswith("Not saved: ") and "does not hold the lease" in message
     assert grader.queue.get_submission(sid, assessor=Assessor(username="audit")).status is Status.review
@@ -684,8 +685,8 @@ def test_the_ai_grade_shows_the_rationale_quotes_and_learner_feedback_per_criter
     web = GraderWeb(grader)
     session, *_ = web.login("alice", PASSWORDS["alice"], "age", "")
     header, ai_grade = web.open(session, sid)[6], web.open(session, sid)[9]
-    assert f"Why it needs review: A quote the AI grader relied on for {title} does not appear" in header
-    assert "The AI grader's total is close to the pass mark." in header and "quote_not_found" not in header
+    assert f"- A quote the AI grader relied on for {title} does not appear word for word" in header
+    assert "\n- The AI grader's total is close to the pass mark." in header and "quote_not_found" not in header
     section = ai_grade.split(f"#### {title}", 1)[1].split("####", 1)[0]
     assert "**Grader's rationale:** The roadmap is costed and \"phased\"." in section
     assert "> “ranked twelve use cases”" in section
@@ -698,7 +699,7 @@ def test_the_ai_grade_shows_the_rationale_quotes_and_learner_feedback_per_criter
 def test_queue_table_has_few_columns_that_share_the_width():
     from stackwise.web.grader_render import QUEUE_COLUMNS, QUEUE_WIDTHS
 
-    assert len(QUEUE_COLUMNS) == len(QUEUE_WIDTHS) <= 6
+    assert len(QUEUE_COLUMNS) == len(QUEUE_WIDTHS) == 4
     assert sum(float(w.rstrip("%")) for w in QUEUE_WIDTHS) == 100  # fits the table's width: no side-scrolling
 
 

@@ -43,8 +43,8 @@ LEARNER_STATUS = {
 }
 NO_ASSESSOR = ("This instance has no assessor yet; your submission is kept and will be reviewed when one is set "
                "up.")
-QUEUE_COLUMNS = ["Submission", "Credential", "Why it needs review", "Waiting", "AI points", "Claimed by"]
-QUEUE_WIDTHS = ["11%", "19%", "40%", "10%", "9%", "11%"]  # together 100%: the table fits without side-scrolling
+QUEUE_COLUMNS = ["Submission", "Credential", "Why it needs review", "Waiting and AI points"]
+QUEUE_WIDTHS = ["14%", "20%", "44%", "22%"]  # together 100%: the table fits without side-scrolling
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,8 +79,8 @@ def render_quote(quote: Any) -> str:
 
 
 def render_reasons(codes: Sequence[str], titles: Mapping[str, str]) -> str:
-    """The review reasons as sentences (one place: :func:`grader.api.reason_sentences`), escaped, joined."""
-    return " ".join(md_text(s) for s in reason_sentences(codes, titles))
+    """The review reasons as a Markdown list of sentences (:func:`grader.api.reason_sentences`), escaped."""
+    return "\n".join(f"- {md_text(r)}" for r in reason_sentences(codes, titles))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def render_header(catalogue: Any, detail: SubmissionDetail, me: Assessor, now: d
              f"Submission `{detail.id}` · status **{detail.status.value}** · sent {_when(detail.created_at)}"
              + (f" · resubmission of `{detail.previous_submission_id}`" if detail.previous_submission_id else "")]
     if codes:
-        lines.append(f"Why it needs review: {render_reasons(codes, titles)}")
+        lines.append(f"**Why it needs review:**\n\n{render_reasons(codes, titles)}")
     live = detail.claimed_by and detail.lease_expires_at is not None and detail.lease_expires_at > now
     if detail.status is not Status.review:
         lines.append("This submission is no longer in review.")
@@ -270,13 +270,15 @@ def render_header(catalogue: Any, detail: SubmissionDetail, me: Assessor, now: d
 
 
 def queue_rows(catalogue: Any, items: Sequence[QueueItem]) -> list[list[str]]:
-    """The review queue as table rows (:data:`QUEUE_COLUMNS`): short id, credential title, the reasons as
-    sentences naming the criteria, how long it has waited, the AI's points, and who holds it."""
+    """The review queue as table rows (:data:`QUEUE_COLUMNS`, four so they fit): short id, credential title,
+    the reasons as sentences naming the criteria, and how long it has waited, the AI's points and who holds
+    it."""
     rows = []
     for i in items:
         credential = catalogue.credentials.get(i.credential_id)
         titles = {c.id: c.title for c in _criteria(catalogue, i.credential_id)}
+        state = (f"{_age(i.age_seconds)}; AI {_points(i.ai_total_points, i.ai_max_points)}"
+                 + (f"; claimed by {i.claimed_by}" if i.claimed_by else ""))
         rows.append([i.submission_id[:8], credential.title if credential is not None else i.credential_id,
-                     " ".join(reason_sentences(i.reasons, titles)), _age(i.age_seconds),
-                     _points(i.ai_total_points, i.ai_max_points), i.claimed_by or "—"])
+                     " ".join(reason_sentences(i.reasons, titles)), state])
     return rows
