@@ -43,7 +43,7 @@ LEARNER_STATUS = {
 }
 NO_ASSESSOR = ("This instance has no assessor yet; your submission is kept and will be reviewed when one is set "
                "up.")
-QUEUE_COLUMNS = ["Submission", "Credential", "Why it needs review", "Waiting and AI points"]
+QUEUE_COLUMNS = ["Submission", "Credential", "Why it needs review", "Waiting"]  # "3 h; AI 4/12; claimed by …"
 QUEUE_WIDTHS = ["14%", "20%", "44%", "22%"]  # together 100%: the table fits without side-scrolling
 
 
