@@ -152,7 +152,8 @@ def render_rubric(catalogue: Any, credential_id: str | None) -> str:
                   "| Level | Points | What it looks like |", "|---|---|---|"]
         lines += [f"| {md_text(lv.label)} | {lv.points} | {md_text(lv.descriptor)} |" for lv in criterion.levels]
     lines += ["", f"Files: {', '.join(ACCEPTED_SUFFIXES)} (up to {MAX_FILE_BYTES // 1_048_576} MB each). "
-                  "Links are recorded, not opened: put what matters in a file or the reflective statement."]
+                  "Or paste the text instead. Links are recorded, not opened: put what matters in a file, the "
+                  "pasted text or the reflective statement."]
     return "\n".join(lines)
 
 

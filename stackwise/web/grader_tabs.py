@@ -139,8 +139,7 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
         pasted.submit(**use_io, api_visibility="private")
     credential.change(web.rubric, inputs=[credential], outputs=[rubric], api_name="rubric")
     # the pasted text comes last, so API clients that send the first seven values keep working
-    submit.click(web.submit, inputs=[credential, files, links, reflection, name, email, key, token,
-                                         pasted_evidence],
+    submit.click(web.submit, inputs=[credential, files, links, reflection, name, email, key, token, pasted_evidence],
                  outputs=[submit_msg, *listing, files, links, reflection, token, pasted_evidence],
                  api_name="submit_evidence")
     refresh.click(web.my_submissions, inputs=[key], outputs=listing, api_name="my_submissions")
