@@ -212,7 +212,8 @@ class ReviewQueue(QueueRecords):
         reads; no learner data."""
         out: list[ReviewTime] = []
         with self._sessions() as session:
-            decisions = session.scalars(select(DecisionRow).order_by(DecisionRow.id.desc()).limit(max(0, limit)))
+            decisions = list(session.scalars(select(DecisionRow).order_by(DecisionRow.id.desc())
+                                             .limit(max(0, limit))))
             for d in decisions:
                 grade = session.get(GradeRow, d.grade_id) if d.grade_id is not None else None
                 requested = session.scalar(select(func.max(AuditRow.created_at)).where(

@@ -32,6 +32,7 @@ from grader.models import (
     SubmissionIn,
 )
 from grader.queue import GraderQueue, rubrics_from_catalogue
+from grader.reasons import REASONS
 from grader.service import GraderService
 
 # gradio's own queueing code trips pandas 3 deprecation warnings on every event; they are not ours
@@ -613,7 +614,7 @@ def _bundled() -> Path:
 def test_every_reason_code_the_grader_can_record_has_a_sentence():
     """A new reason code without a sentence in grader.reasons fails here (not a raw code on the assessor's screen)."""
     from grader.models import REASON_PRIORITY
-    from grader.reasons import REASONS, is_known, reason_name, reason_sentence
+    from grader.reasons import is_known, reason_name, reason_sentence
 
     produced = _policy_reasons()
     names = {reason_name(c) for c in produced}
@@ -627,9 +628,9 @@ def test_every_reason_code_the_grader_can_record_has_a_sentence():
     assert set(REASONS) >= names
 
 
-@pytest.mark.parametrize("code", sorted(__import__("grader.reasons", fromlist=["REASONS"]).REASONS))
+@pytest.mark.parametrize("code", sorted(REASONS))
 def test_each_reason_reads_as_a_sentence_naming_the_criteria(code):
-    from grader.reasons import REASONS, reason_sentence
+    from grader.reasons import reason_sentence
 
     titles = {"maturity-assessment": "Data maturity assessment", "operating-model": "Operating model"}
     _sentence, names_criteria = REASONS[code]
