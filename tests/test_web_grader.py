@@ -849,3 +849,11 @@ def test_the_account_set_up_lives_in_the_cli_help(capsys):
     assert exit_.value.code == 0
     assert "python -m grader.accounts hash --username alice" in out and f"{ASSESSORS_FILE_ENV}=" in out
     assert "password_hash" in out and "bcrypt hashes only" in out
+
+
+def test_reasons_with_criteria_rank_and_filter_by_their_name(grader):
+    """``quote_not_found:<criteria>`` is as urgent as ``quote_not_found`` (ahead of ``near_threshold``)."""
+    older = seed_review(grader, "webkey-older", reasons=("near_threshold",))
+    newer = seed_review(grader, "webkey-newer", reasons=("quote_not_found:operating-model",))
+    assert [i.submission_id for i in grader.queue.list_queue(sort="reason")] == [newer, older]
+    assert [i.submission_id for i in grader.queue.list_queue(reason="quote_not_found")] == [newer]
