@@ -156,10 +156,25 @@ def authenticate_issuer_admin(username: str, password: str, *,
     return assessor, is_issuer_admin(username, path=path)
 
 
+SETUP_STEPS = f"""\
+setting up assessor accounts (the web app's Assessor tab shows only the log-in):
+  1. python -m grader.accounts hash --username alice     asks for the password, prints an [[assessors]] entry
+     (--role issuer-admin: the account may also revoke credentials)
+  2. put the entries in a TOML (or YAML) file outside the repository, e.g. /etc/stackwise/assessors.toml:
+       [[assessors]]
+       username = "alice"
+       display_name = "Alice Example"
+       password_hash = "$2b$12$..."
+  3. start the app with {ASSESSORS_FILE_ENV}=/etc/stackwise/assessors.toml stackwise serve
+the file holds bcrypt hashes only (plain passwords are refused) and is re-read at every log-in; without
+accounts the server logs a warning at start and learners are told their submission waits for an assessor."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m grader.accounts hash [--username NAME]``: print an assessors-file entry (password read
     without echo, or from stdin when piped)."""
-    parser = argparse.ArgumentParser(prog="python -m grader.accounts", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grader.accounts", description=__doc__.split("\n")[0],
+                                     epilog=SETUP_STEPS, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     hash_cmd = sub.add_parser("hash", help="hash a password for the assessors file")
     hash_cmd.add_argument("--username", default="USERNAME")

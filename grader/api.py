@@ -22,6 +22,9 @@ Everything else in ``grader/`` is internal and may move; import from here. Conte
 - **evidence intake** (what an upload may be, checked before it is stored): :func:`extract_file`,
   :func:`sniff_media_type`, :func:`check_archive`, :data:`DOCX`, :data:`PDF`, :data:`TEXT_TYPES`,
   :data:`MAX_FILE_BYTES`, :data:`MAX_TOTAL_CHARS`, :data:`MB`, :data:`DEFAULT_LIMITS`.
+- **plain words**: :func:`reason_sentence` / :func:`reason_sentences` (review reason codes as sentences naming
+  the criteria, :mod:`grader.reasons`), :func:`estimate_wait` / :func:`describe_wait` (a learner's wait for an
+  assessor, from :meth:`GraderQueue.review_times`, :mod:`grader.waiting`).
 - **accounts**: :func:`authenticate`, :func:`authenticate_issuer_admin`, :func:`is_issuer_admin`,
   :func:`load_assessors`, :func:`assessors_file`.
 - **forget me**: :func:`learner_data` (what is held), :func:`erase_learner` (delete it, keep the audit's
@@ -142,6 +145,7 @@ from grader.queue import (
     rubric_scorer,
     rubrics_from_catalogue,
 )
+from grader.reasons import reason_name, reason_sentence, reason_sentences
 from grader.scoring import STRATEGIES, RubricScorer, Scorer
 from grader.service import GraderService, to_grade_result
 from grader.short_answer import (
@@ -160,6 +164,7 @@ from grader.short_answer import (
     scale_for,
 )
 from grader.text_features import text_stats
+from grader.waiting import ReviewTime, WaitEstimate, describe_wait, estimate_wait, human_duration
 
 # numpy and scipy come in with these: imported on first use, so a channel that only queues and reviews
 # does not pay for them
@@ -236,6 +241,9 @@ __all__ = [
     # evidence intake
     "extract_file", "sniff_media_type", "check_archive", "DOCX", "PDF", "TEXT_TYPES", "MAX_FILE_BYTES",
     "MAX_TOTAL_CHARS", "MB", "DEFAULT_LIMITS",
+    # plain words: review reasons as sentences, the learner's waiting-time estimate
+    "reason_name", "reason_sentence", "reason_sentences", "ReviewTime", "WaitEstimate", "describe_wait",
+    "estimate_wait", "human_duration",
     # accounts
     "authenticate", "authenticate_issuer_admin", "is_issuer_admin", "load_assessors", "assessors_file",
     # forget me

@@ -73,7 +73,7 @@ REASON_PRIORITY: tuple[str, ...] = (
     "near_threshold",
     "low_confidence",
     "appeal",
-)
+)  # a code with arguments ("low_confidence:a,b") ranks by its name (grader.reasons.reason_name)
 
 
 class _Model(BaseModel):

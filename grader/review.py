@@ -40,9 +40,11 @@ from grader.models import (
     ReviewDecision,
     Status,
 )
+from grader.reasons import reason_name
 from grader.records import _T, DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS, QueueRecords
 from grader.rubrics import Rescorer, RubricLike, as_rescorer
 from grader.store import (
+    AuditRow,
     CriterionGradeRow,
     DecisionRow,
     EngineRecordRow,
@@ -51,6 +53,7 @@ from grader.store import (
     SubmissionRow,
     append_audit,
 )
+from grader.waiting import RECENT_DECISIONS, ReviewTime
 
 
 class ReviewQueue(QueueRecords):
@@ -76,7 +79,8 @@ class ReviewQueue(QueueRecords):
             for sub, grade in session.execute(query):
                 reasons = list(sub.review_reasons or [])
                 live = sub.claimed_by is not None and sub.lease_expires_at is not None and sub.lease_expires_at > now
-                if (reason is not None and reason not in reasons) or (live and not include_claimed):
+                named = {*reasons, *(reason_name(r) for r in reasons)}  # "low_confidence:a,b" counts too
+                if (reason is not None and reason not in named) or (live and not include_claimed):
                     continue
                 items.append(QueueItem(
                     submission_id=sub.id, credential_id=sub.credential_id, reasons=reasons,
@@ -88,7 +92,8 @@ class ReviewQueue(QueueRecords):
                     model=grade.model if grade else None, prompt_version=grade.prompt_version if grade else None))
 
         def urgency(item: QueueItem) -> int:
-            ranks = [REASON_PRIORITY.index(r) if r in REASON_PRIORITY else len(REASON_PRIORITY) for r in item.reasons]
+            ranks = [REASON_PRIORITY.index(reason_name(r)) if reason_name(r) in REASON_PRIORITY
+                     else len(REASON_PRIORITY) for r in item.reasons]
             return min(ranks, default=len(REASON_PRIORITY))
 
         if sort == "reason":
@@ -199,6 +204,33 @@ class ReviewQueue(QueueRecords):
                               comment=comment, criteria=outcome["criteria"], total_points=outcome["total"],
                               max_points=outcome["max"], rubric_passed=outcome["passed"], status=outcome["status"],
                               decided_at=now)
+
+    def review_times(self, limit: int = RECENT_DECISIONS) -> list[ReviewTime]:
+        """The latest ``limit`` assessor decisions, newest first: seconds each submission spent in review (from
+        the grade that sent it there, or a later request for review) and seconds from the deciding assessor's
+        first claim to the decision (None without a recorded claim). What :func:`grader.waiting.estimate_wait`
+        reads; no learner data."""
+        out: list[ReviewTime] = []
+        with self._sessions() as session:
+            decisions = list(session.scalars(select(DecisionRow).order_by(DecisionRow.id.desc())
+                                             .limit(max(0, limit))))
+            for d in decisions:
+                grade = session.get(GradeRow, d.grade_id) if d.grade_id is not None else None
+                requested = session.scalar(select(func.max(AuditRow.created_at)).where(
+                    AuditRow.submission_id == d.submission_id, AuditRow.event_type == "review_requested",
+                    AuditRow.created_at <= d.created_at))
+                starts = [t for t in (grade.created_at if grade else None, requested) if t is not None]
+                if not starts:
+                    continue
+                entered = max(starts)
+                claimed = session.scalar(select(func.min(AuditRow.created_at)).where(
+                    AuditRow.submission_id == d.submission_id, AuditRow.event_type == "claimed",
+                    AuditRow.actor == d.assessor, AuditRow.created_at >= entered,
+                    AuditRow.created_at <= d.created_at))
+                out.append(ReviewTime(in_review_seconds=(d.created_at - entered).total_seconds(),
+                                      handling_seconds=(d.created_at - claimed).total_seconds()
+                                      if claimed is not None else None))
+        return out
 
     def agreement_stats(self, credential_id: str | None = None) -> list[AgreementStat]:
         """Per criterion: how many assessor reviews kept the AI's level, and what they changed it to."""

@@ -29,14 +29,15 @@ from stackwise.identity import (  # noqa: E402
     LoginThrottle,
     client_address,
 )
-from stackwise.web.grader_learner import LearnerHandlers, problem  # noqa: E402
+from stackwise.web.grader_learner import LearnerHandlers, assessors_configured, problem  # noqa: E402
 from stackwise.web.grader_render import (  # noqa: E402
     MAX_CRITERIA,
+    QUEUE_COLUMNS,
     _age,
-    _credential_label,
     _criteria,
     _points,
     _when,
+    queue_rows,
     render_ai_grade,
     render_evidence,
     render_header,
@@ -45,16 +46,25 @@ from stackwise.web.text import md_text  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-NOT_CONFIGURED = (
-    "**Assessor log-in is not configured.** To enable it:\n\n"
-    "1. Make an entry with a bcrypt password hash: `python -m grader.accounts hash --username alice` "
-    "(asks for the password; prints the entry).\n"
-    "2. Put the entries in a TOML (or YAML) file outside the repository, e.g. `/etc/stackwise/assessors.toml`:\n\n"
-    "   ```toml\n   [[assessors]]\n   username = \"alice\"\n   display_name = \"Alice Example\"\n"
-    "   password_hash = \"$2b$12$...\"\n   ```\n"
-    "3. Start the app with `STACKWISE_ASSESSORS_FILE=/etc/stackwise/assessors.toml stackwise serve`.\n\n"
-    "The file holds hashes only (plain passwords are refused) and is re-read at every log-in."
-)
+NOT_CONFIGURED = ("Log-in is not available yet: this instance has no assessor accounts. The operator sets them up "
+                  "(see the README, or `python -m grader.accounts --help`).")
+OPERATOR_WARNING = ("no assessor accounts are configured (%s): submissions the AI grader sends to review wait "
+                    "until an assessor can log in; learners are told so. Create accounts with `python -m "
+                    "grader.accounts hash` and set %s (see the README)")
+_warned: list[bool] = []  # the operator is warned once per process
+
+
+def warn_if_no_assessors() -> bool:
+    """Log a warning to the operator, once per process, when nobody can log in as an assessor. Returns
+    whether it warned now."""
+    if _warned or assessors_configured():
+        return False
+    where = accounts.assessors_file()
+    state = f"{accounts.ASSESSORS_FILE_ENV} is not set" if where is None else f"{where} has no valid account"
+    log.warning(OPERATOR_WARNING, state, accounts.ASSESSORS_FILE_ENV)
+    _warned.append(True)
+    return True
+
 
 N_DETAIL = 5 + 3 * MAX_CRITERIA + 1  # outputs of an opened submission (see GraderWeb._detail)
 DECIDED = {"approve": "Approved", "reject": "Rejected", "resubmit": "Sent back for resubmission"}
@@ -118,13 +128,9 @@ class GraderWeb(LearnerHandlers):
         """Outputs: queue table, submission picker, agreement table."""
         items: list[QueueItem] = self.queue.list_queue(credential_id=credential_id or None,
                                                       sort="reason" if sort == "reason" else "age")
-        rows = [[i.submission_id[:8], _credential_label(self.catalogue, i.credential_id), ", ".join(i.reasons),
-                 _age(i.age_seconds), _points(i.ai_total_points, i.ai_max_points), i.ai_decision or "",
-                 i.claimed_by or ""] for i in items]
-        table = pd.DataFrame(rows, columns=["Submission", "Credential", "Reasons", "Waiting", "AI points",
-                                            "AI decision", "Claimed by"])
-        choices = [(f"{i.submission_id[:8]} · {i.credential_id} · {', '.join(i.reasons)} · {_age(i.age_seconds)}",
-                    i.submission_id) for i in items]
+        table = pd.DataFrame(queue_rows(self.catalogue, items), columns=QUEUE_COLUMNS)
+        choices = [(f"{i.submission_id[:8]} · {i.credential_id} · waiting {_age(i.age_seconds)}", i.submission_id)
+                   for i in items]
         ids = {i.submission_id for i in items}
         picker = gr.update(choices=choices, value=pick if pick in ids else None)
         return table, picker, self._agreement(credential_id)

@@ -26,23 +26,46 @@ import gradio.utils as gr_utils  # noqa: E402
 
 from grader.api import (  # noqa: E402
     DOCX,
+    MAX_TOTAL_CHARS,
+    AssessorsFileInvalid,
     EvidenceError,
     GraderError,
     GraderService,
     Status,
     SubmissionIn,
+    SubmissionView,
     UnknownCredential,
     Unreadable,
+    assessors_file,
     check_archive,
+    describe_wait,
+    estimate_wait,
+    load_assessors,
     sniff_media_type,
 )
 from stackwise.identity import KEY_PREFIX, learner_id_for_key, new_learner_key, parse_learner_key  # noqa: E402
-from stackwise.web.grader_render import render_rubric, render_submissions  # noqa: E402
+from stackwise.web.grader_render import (  # noqa: E402
+    LEARNER_STATUS,
+    NO_ASSESSOR,
+    render_rubric,
+    render_submissions,
+)
 from stackwise.web.text import md_text  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 PENDING = frozenset({Status.received, Status.grading})
+PASTED_FILENAME = "pasted-evidence.txt"  # pasted text is stored as this plain-text file, beside any uploads
+
+
+def assessors_configured() -> bool:
+    """Can anyone log in as an assessor now? (an assessors file that names at least one valid account)"""
+    if assessors_file() is None:
+        return False
+    try:
+        return bool(load_assessors())
+    except AssessorsFileInvalid:
+        return False
 
 
 def problem(exc: Exception) -> str:
@@ -65,9 +88,28 @@ class LearnerHandlers:
             return "This browser has no learner key yet; reload the page.", gr.Timer(active=False)
         try:
             views = self.queue.submissions_for_learner(learner_id_for_key(key))
+            notes = self._review_notes(views)
         except Exception as exc:
             return problem(exc), gr.Timer(active=False)
-        return render_submissions(self.catalogue, views), gr.Timer(active=any(v.status in PENDING for v in views))
+        return (render_submissions(self.catalogue, views, notes),
+                gr.Timer(active=any(v.status in PENDING for v in views)))
+
+    def _review_notes(self, views: Sequence[SubmissionView]) -> dict[str, str]:
+        """What happens next to each submission in review: the estimated wait for an assessor (from the queue
+        and recent decisions, :func:`grader.api.estimate_wait`), or that no assessor is set up yet."""
+        waiting = [v for v in views if v.status is Status.review]
+        if not waiting:
+            return {}
+        if not assessors_configured():
+            return {v.id: NO_ASSESSOR for v in waiting}
+        items = self.queue.list_queue(sort="age")  # reviewed oldest first
+        place = {item.submission_id: (n, item.age_seconds) for n, item in enumerate(items)}
+        history = self.queue.review_times()
+        notes = {}
+        for view in waiting:
+            ahead, waited = place.get(view.id, (len(items), 0.0))
+            notes[view.id] = f"{LEARNER_STATUS[Status.review]} {describe_wait(estimate_wait(ahead, waited, history))}"
+        return notes
 
     def learner_start(self, stored: str | None) -> tuple[str, str, str, Any]:
         """On page load: keep this browser's key (or make one). Outputs: key state, key box, submissions, timer."""
@@ -95,12 +137,17 @@ class LearnerHandlers:
 
     def submit(self, credential_id: str | None, files: Sequence[str] | str | None, links_text: str | None,
                reflection: str | None, name: str | None, email: str | None, stored: str | None,
-               token: str | None) -> tuple[Any, ...]:
+               token: str | None, pasted: str | None = None) -> tuple[Any, ...]:
         """Store the evidence and grade it in the background.
 
-        Outputs: message, submissions, timer, files, links, reflection, idempotency token.
+        ``pasted``: evidence pasted into the form; it is stored as a plain-text file (:data:`PASTED_FILENAME`)
+        beside any uploaded files and read by the same intake (type, size and text limits, the injection
+        screen), so pasting and uploading a ``.txt`` are the same to the grader. Both may be given: they are
+        combined.
+
+        Outputs: message, submissions, timer, files, links, reflection, idempotency token, paste box.
         """
-        keep = (gr.skip(),) * 6
+        keep = (gr.skip(),) * 7
 
         def refuse(message: str) -> tuple[Any, ...]:
             return (message, *keep)
@@ -115,6 +162,7 @@ class LearnerHandlers:
         reflection = (reflection or "").strip()
         name = " ".join((name or "").split())[:200]
         email = (email or "").strip() or None  # links, reflection and email are checked by SubmissionIn
+        pasted = pasted if isinstance(pasted, str) else ""
         uploads, wrong = [], []
         for path in paths:
             filename = Path(path).name
@@ -138,8 +186,17 @@ class LearnerHandlers:
                     except EvidenceError as exc:
                         wrong.append(str(exc))
             uploads.append((filename, data, media_type))
+        if pasted.strip():
+            refusal = self._pasted_refusal(pasted)
+            if refusal:
+                return refuse(refusal)
+            uploads.append((PASTED_FILENAME, pasted.encode("utf-8"), "text/plain"))
+        elif pasted and not uploads and not links and not reflection:
+            return refuse("Nothing was sent: the pasted evidence is empty (only spaces or blank lines). Paste your "
+                          "text, or upload a file.")
         if not uploads and not links and not reflection:
-            return refuse("Nothing was sent: add at least one file, a link or a reflective statement.")
+            return refuse("Nothing was sent: add at least one file, pasted evidence, a link or a reflective "
+                          "statement.")
         if wrong:
             those = "that file" if len(wrong) == 1 else "those files"
             return refuse(f"Nothing was sent: {'; '.join(md_text(w) for w in wrong)}. Remove {those} and submit again.")
@@ -154,9 +211,11 @@ class LearnerHandlers:
             return refuse(f"Nothing was sent: {md_text(exc)}")
         except Exception as exc:
             return refuse(problem(exc))
+        kept = (f" Your pasted text is kept as *{PASTED_FILENAME}*"
+                + (f" beside {len(paths)} uploaded file(s)." if paths else ".") if pasted.strip() else "")
         if view.status in PENDING:
             message = (f"**Received — being graded.** Submission id: `{view.id}`. The result appears under "
-                       "*My submissions* below (grading takes a few minutes).")
+                       f"*My submissions* below (grading takes a few minutes).{kept}")
         elif view.status is Status.error:
             message = (f"Stored as submission `{view.id}`, but it cannot be graded: "
                        f"{md_text(view.error_message or 'unknown problem')}. Fix the evidence and submit again.")
@@ -164,7 +223,18 @@ class LearnerHandlers:
             message = f"Already received: submission `{view.id}` is {view.status.value}."
         listing = self._submissions(key)
         discard_uploads(paths)  # the bytes are in the database now
-        return (message, *listing, None, "", "", new_token())
+        return (message, *listing, None, "", "", new_token(), "")
+
+    def _pasted_refusal(self, pasted: str) -> str:
+        """Why pasted evidence cannot be sent ("" when it can): over the evidence's text budget or the file limit."""
+        if len(pasted) > MAX_TOTAL_CHARS:
+            return (f"Nothing was sent: the pasted evidence has {len(pasted):,} characters; the limit is "
+                    f"{MAX_TOTAL_CHARS:,}. Paste the most relevant excerpts.")
+        size, limit = len(pasted.encode("utf-8")), self.service.intake_limits.max_file_bytes
+        if size > limit:
+            return (f"Nothing was sent: the pasted evidence is {size / 1_048_576:.1f} MB; the limit is "
+                    f"{limit / 1_048_576:.0f} MB. Paste the most relevant excerpts.")
+        return ""
 
 
 def upload_folder() -> Path:

@@ -6,12 +6,22 @@ Pure functions of the views :class:`grader.service.GraderService` returns; untru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from grader.api import MAX_FILE_BYTES, TEXT_TYPES, Assessor, Status, SubmissionDetail, SubmissionView
+from grader.api import (
+    MAX_FILE_BYTES,
+    TEXT_TYPES,
+    Assessor,
+    QueueItem,
+    Status,
+    SubmissionDetail,
+    SubmissionView,
+    reason_sentences,
+)
 from stackwise.web.text import md_text
 
 MAX_CRITERIA = 6  # knowledge.schema.Rubric allows 3..6 criteria: one override slot each
@@ -23,7 +33,7 @@ ACCEPTED_SUFFIXES = sorted({*TEXT_TYPES, ".pdf", ".docx"})
 LEARNER_STATUS = {
     Status.received: "Received — waiting to be graded.",
     Status.grading: "Being graded by the AI grader (this can take a few minutes).",
-    Status.review: "Under review: an assessor is checking the grade.",
+    Status.review: "Waiting for an assessor to check the grade.",
     Status.passed: "Passed — ready to issue.",
     Status.failed: "Not passed.",
     Status.approved: "Approved by an assessor — ready to issue.",
@@ -31,6 +41,46 @@ LEARNER_STATUS = {
     Status.resubmission_requested: "The assessor asks for a resubmission: send new evidence for this credential.",
     Status.error: "Could not be graded.",
 }
+NO_ASSESSOR = ("This instance has no assessor yet; your submission is kept and will be reviewed when one is set "
+               "up.")
+QUEUE_COLUMNS = ["Submission", "Credential", "Why it needs review", "Waiting"]  # "3 h; AI 4/12; claimed by …"
+QUEUE_WIDTHS = ["14%", "20%", "44%", "22%"]  # together 100%: the table fits without side-scrolling
+
+
+# --------------------------------------------------------------------------------------------------
+# Plain words: quotes, markdown leftovers
+
+_QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "„": "“", "«": "»", "”": "”"}
+_STRONG = re.compile(r"(\*\*|__|`+)")  # bold markers and code ticks carried over from a Markdown file
+_EMPHASIS = re.compile(r"(?<![\w*])[*_](?=\S)([^*_\n]*?\S)[*_](?![\w*])")  # *word* or _word_
+_LINE_MARK = re.compile(r"(?m)^\s*(?:#{1,6}\s+|>\s*|[-*+]\s+)")  # heading, blockquote and bullet marks
+
+
+def plain(text: Any) -> str:
+    """``text`` without Markdown markup left over from the evidence (``**bold**``, ``_em_``, `` `code` ``,
+    heading/bullet marks), whitespace collapsed. Not escaped: pass the result through :func:`md_text`."""
+    text = _LINE_MARK.sub("", str(text or ""))
+    text = _EMPHASIS.sub(r"\1", _STRONG.sub("", text))
+    return " ".join(text.split())
+
+
+def unquote(text: str) -> str:
+    """``text`` without the quotation marks it came wrapped in (so a quote is not shown as “"…"”)."""
+    text = text.strip()
+    while len(text) >= 2 and _QUOTE_PAIRS.get(text[0]) == text[-1]:
+        text = text[1:-1].strip()
+    return text
+
+
+def render_quote(quote: Any) -> str:
+    """A verbatim quote from the evidence as one Markdown blockquote line, in typographic quotation marks,
+    without Markdown leftovers or doubled quotation marks, escaped."""
+    return f"> “{md_text(unquote(plain(quote)))}”"
+
+
+def render_reasons(codes: Sequence[str], titles: Mapping[str, str]) -> str:
+    """The review reasons as a Markdown list of sentences (:func:`grader.api.reason_sentences`), escaped."""
+    return "\n".join(f"- {md_text(r)}" for r in reason_sentences(codes, titles))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -102,17 +152,24 @@ def render_rubric(catalogue: Any, credential_id: str | None) -> str:
                   "| Level | Points | What it looks like |", "|---|---|---|"]
         lines += [f"| {md_text(lv.label)} | {lv.points} | {md_text(lv.descriptor)} |" for lv in criterion.levels]
     lines += ["", f"Files: {', '.join(ACCEPTED_SUFFIXES)} (up to {MAX_FILE_BYTES // 1_048_576} MB each). "
-                  "Links are recorded, not opened: put what matters in a file or the reflective statement."]
+                  "Or paste the text instead. Links are recorded, not opened: put what matters in a file, the "
+                  "pasted text or the reflective statement."]
     return "\n".join(lines)
 
 
-def render_submissions(catalogue: Any, views: Sequence[SubmissionView]) -> str:
-    """A learner's own submissions, newest first: status, points, and the final level per criterion."""
+def render_submissions(catalogue: Any, views: Sequence[SubmissionView],
+                       review_notes: Mapping[str, str] | None = None) -> str:
+    """A learner's own submissions, newest first: status, points, and the final level per criterion.
+
+    ``review_notes``: submission id -> what happens next for one in review (the waiting-time estimate, or that
+    this instance has no assessor yet); without one the plain status is shown."""
     if not views:
         return "You have no submissions yet."
     parts = []
     for view in views[:SHOWN_SUBMISSIONS]:
         status = LEARNER_STATUS[view.status]
+        if view.status is Status.review and review_notes and view.id in review_notes:
+            status = review_notes[view.id]
         if view.status is Status.error and view.error_message:
             status += f" {md_text(view.error_message)}"
         lines = [f"#### {md_text(_credential_label(catalogue, view.credential_id))}",
@@ -157,18 +214,18 @@ def render_evidence(detail: SubmissionDetail) -> str:
 
 
 def render_ai_grade(detail: SubmissionDetail, criteria: Sequence[_Criterion]) -> str:
-    """The latest AI grade per criterion: level, confidence, distribution, rationale and quotes."""
+    """The latest AI grade: per criterion the level, confidence and distribution, the grader's rationale with
+    its quotes, and the feedback written for the learner (why it is in review is in :func:`render_header`)."""
     if not detail.grades:
         return "No AI grade recorded."
     grade = detail.grades[-1]
     known = {c.id: c for c in criteria}
     lines = [f"**AI grade:** {_points(grade.total_points, grade.max_points)} points, decision "
-             f"**{md_text(grade.decision)}** · reasons: {md_text(', '.join(grade.reasons) or 'none')} · "
-             f"model {md_text(grade.model)}, prompt {md_text(grade.prompt_version)}"]
+             f"**{md_text(grade.decision)}** · model {md_text(grade.model)}, prompt {md_text(grade.prompt_version)}"]
     if grade.engine_version:
         bar = ("no calibrated threshold yet (every submission is reviewed)" if grade.decision_threshold is None
                else f"decides alone at confidence ≥ {grade.decision_threshold:.2f}")
-        lines.append(f"P(pass) **{(grade.p_pass or 0):.2f}** · {bar} · engine {md_text(grade.engine_version)}")
+        lines += ["", f"P(pass) **{(grade.p_pass or 0):.2f}** · {bar} · engine {md_text(grade.engine_version)}"]
     feedback = {f.criterion_id: f for f in grade.feedback}
     for c in grade.criteria:
         criterion = known.get(c.criterion_id, _Criterion(c.criterion_id, c.criterion_id))
@@ -177,23 +234,30 @@ def render_ai_grade(detail: SubmissionDetail, criteria: Sequence[_Criterion]) ->
                             for lv in order if lv in c.distribution)
         lines += ["", f"#### {md_text(criterion.title)}",
                   f"**{md_text(criterion.level(c.level_id))}** · confidence {c.confidence:.2f}",
-                  "", f"Distribution: {spread or '—'}", "", f"Rationale: {md_text(c.rationale) or '—'}"]
-        lines += [f"> “{md_text(q)}”" for q in c.quotes]
-        if c.criterion_id in feedback:
-            fb = feedback[c.criterion_id]
-            lines += ["", f"Model's reason: {md_text(fb.rationale)}"]
-            lines += [f"> “{md_text(q)}”" for q in fb.quotes if q not in c.quotes]
+                  "", f"Distribution: {spread or '—'}",
+                  "", f"**Grader's rationale:** {md_text(plain(c.rationale)) or '—'}"]
+        quotes = list(dict.fromkeys(unquote(plain(q)) for q in c.quotes if plain(q)))
+        fb = feedback.get(c.criterion_id)
+        if fb is not None:
+            quotes += [q for q in dict.fromkeys(unquote(plain(q)) for q in fb.quotes if plain(q)) if q not in quotes]
+        for quote in quotes:  # each its own blockquote, so two quotes never run together
+            lines += ["", render_quote(quote)]
+        if fb is not None:
+            lines += ["", f"**Feedback for the learner:** {md_text(plain(fb.rationale)) or '—'}"]
             if fb.next_step:
-                lines.append(f"Next level: {md_text(fb.next_step)}")
+                lines += ["", f"**To reach the next level:** {md_text(plain(fb.next_step))}"]
     return "\n".join(lines)
 
 
 def render_header(catalogue: Any, detail: SubmissionDetail, me: Assessor, now: datetime) -> str:
-    reasons = ", ".join(detail.grades[-1].reasons) if detail.grades else ""
+    """Which submission is open, why it is in review (sentences naming the criteria) and who holds it."""
+    codes = detail.grades[-1].reasons if detail.grades else []
+    titles = {c.id: c.title for c in _criteria(catalogue, detail.credential_id, detail)}
     lines = [f"### {md_text(_credential_label(catalogue, detail.credential_id))}",
              f"Submission `{detail.id}` · status **{detail.status.value}** · sent {_when(detail.created_at)}"
-             + (f" · reasons: {md_text(reasons)}" if reasons else "")
              + (f" · resubmission of `{detail.previous_submission_id}`" if detail.previous_submission_id else "")]
+    if codes:
+        lines.append(f"**Why it needs review:**\n\n{render_reasons(codes, titles)}")
     live = detail.claimed_by and detail.lease_expires_at is not None and detail.lease_expires_at > now
     if detail.status is not Status.review:
         lines.append("This submission is no longer in review.")
@@ -205,3 +269,17 @@ def render_header(catalogue: Any, detail: SubmissionDetail, me: Assessor, now: d
         lines.append("Not claimed: claim it before deciding.")
     return "\n\n".join(lines)
 
+
+def queue_rows(catalogue: Any, items: Sequence[QueueItem]) -> list[list[str]]:
+    """The review queue as table rows (:data:`QUEUE_COLUMNS`, four so they fit): short id, credential title,
+    the reasons as sentences naming the criteria, and how long it has waited, the AI's points and who holds
+    it."""
+    rows = []
+    for i in items:
+        credential = catalogue.credentials.get(i.credential_id)
+        titles = {c.id: c.title for c in _criteria(catalogue, i.credential_id)}
+        state = (f"{_age(i.age_seconds)}; AI {_points(i.ai_total_points, i.ai_max_points)}"
+                 + (f"; claimed by {i.claimed_by}" if i.claimed_by else ""))
+        rows.append([i.submission_id[:8], credential.title if credential is not None else i.credential_id,
+                     " ".join(reason_sentences(i.reasons, titles)), state])
+    return rows

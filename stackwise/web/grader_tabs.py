@@ -23,8 +23,16 @@ failed log-ins are throttled per (client, username), per client and per username
 server: the browser cannot forge it. Every assessor action re-checks that the session is live and the account
 still exists.
 
+**Evidence** is uploaded files, text pasted into *Or paste your evidence* (stored as a plain-text file beside
+the uploads, read by the same intake), links and a reflective statement.
+
+**Assessor accounts** are set up by the operator (README, ``python -m grader.accounts --help``); without any, the
+operator is warned in the log once at start, the Assessor tab still shows only the log-in, and learners whose
+submission is in review are told it waits until an assessor is set up.
+
 API endpoints (for ``gradio_client``): ``/learner_start`` (key), ``/use_key`` (pasted, key), ``/rubric``
-(credential), ``/submit_evidence`` (credential, files, links, reflection, name, email, key),
+(credential), ``/submit_evidence`` (credential, files, links, reflection, name, email, key, pasted text — the last
+optional),
 ``/my_submissions`` (key); ``/assessor_login`` (username, password), ``/assessor_logout``, ``/review_queue``
 (sort, credential), ``/open_submission`` (submission id), ``/claim``, ``/release``, ``/approve``, ``/reject``,
 ``/resubmit`` (levels and notes per criterion slot, comment). Assessor endpoints act for the session's
@@ -41,12 +49,22 @@ from stackwise.config import enforce_offline
 enforce_offline()  # GRADIO_ANALYTICS_ENABLED=False and friends, before gradio is imported
 import gradio as gr  # noqa: E402
 
-from grader import accounts  # noqa: E402
-from grader.api import Decision, GraderService  # noqa: E402
+from grader.api import MAX_TOTAL_CHARS, Decision, GraderService  # noqa: E402
 from stackwise.identity import KEY_PREFIX, KEY_STORAGE, KEY_STORAGE_OBFUSCATION  # noqa: E402
-from stackwise.web.grader_handlers import NOT_CONFIGURED, GraderWeb  # noqa: E402
-from stackwise.web.grader_learner import new_token  # noqa: E402
-from stackwise.web.grader_render import ACCEPTED_SUFFIXES, MAX_CRITERIA, POLL_SECONDS  # noqa: E402
+from stackwise.web.grader_handlers import GraderWeb, warn_if_no_assessors  # noqa: E402
+from stackwise.web.grader_learner import PASTED_FILENAME, new_token  # noqa: E402
+from stackwise.web.grader_render import (  # noqa: E402
+    ACCEPTED_SUFFIXES,
+    MAX_CRITERIA,
+    POLL_SECONDS,
+    QUEUE_COLUMNS,
+    QUEUE_WIDTHS,
+)
+
+# Labels other tests and the end-to-end browser journey find the controls by (keep them stable)
+PASTE_LABEL = "Or paste your evidence"
+FILES_LABEL = f"Evidence files ({', '.join(ACCEPTED_SUFFIXES)})"
+QUEUE_LABEL = "Review queue"
 
 # --------------------------------------------------------------------------------------------------
 # Layout and wiring
@@ -84,8 +102,10 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
                                          label="Credential", info="the credential this evidence is for")
                 rubric = gr.Markdown(web.rubric(None), latex_delimiters=[])
             with gr.Column(scale=2):
-                files = gr.File(label=f"Evidence files ({', '.join(ACCEPTED_SUFFIXES)})", file_count="multiple",
-                                type="filepath")
+                files = gr.File(label=FILES_LABEL, file_count="multiple", type="filepath")
+                pasted_evidence = gr.Textbox(label=PASTE_LABEL, lines=6, max_lines=20, elem_id="pasted-evidence",
+                                             info=f"instead of a file, or as well: kept as {PASTED_FILENAME} (up "
+                                                  f"to {MAX_TOTAL_CHARS:,} characters)")
                 links = gr.Textbox(label="Links (optional)", lines=2, max_lines=6,
                                    placeholder="https://… (one per line; recorded, not opened)")
                 reflection = gr.Textbox(label="Reflective statement (optional)", lines=5, max_lines=20)
@@ -118,8 +138,10 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
         use.click(**use_io, api_name="use_key")
         pasted.submit(**use_io, api_visibility="private")
     credential.change(web.rubric, inputs=[credential], outputs=[rubric], api_name="rubric")
-    submit.click(web.submit, inputs=[credential, files, links, reflection, name, email, key, token],
-                 outputs=[submit_msg, *listing, files, links, reflection, token], api_name="submit_evidence")
+    # the pasted text comes last, so API clients that send the first seven values keep working
+    submit.click(web.submit, inputs=[credential, files, links, reflection, name, email, key, token, pasted_evidence],
+                 outputs=[submit_msg, *listing, files, links, reflection, token, pasted_evidence],
+                 api_name="submit_evidence")
     refresh.click(web.my_submissions, inputs=[key], outputs=listing, api_name="my_submissions")
     timer.tick(web.my_submissions, inputs=[key], outputs=listing, show_progress="hidden", api_visibility="private")
     return web
@@ -128,11 +150,12 @@ def add_learner_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | No
 def add_assessor_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | None = None) -> GraderWeb:
     """Add the "Assessor" tab (in-app log-in, review queue, decisions) to ``demo``; returns its handlers."""
     web = web or GraderWeb(service)
+    warn_if_no_assessors()  # the operator hears it in the log; the public tab shows the log-in only
     with gr.Tab("Assessor"):
         session = gr.State(None)  # AssessorSession, on the server only
         web.assessor_session = session
         opened = gr.State(None)  # the submission shown: {"id", "criteria", "ai"}
-        message = gr.Markdown(NOT_CONFIGURED if accounts.assessors_file() is None else "", latex_delimiters=[])
+        message = gr.Markdown("", latex_delimiters=[])
         with gr.Column(visible=True) as login_panel:
             with gr.Row():
                 username = gr.Textbox(label="Username", max_lines=1)
@@ -148,7 +171,8 @@ def add_assessor_tab(demo: gr.Blocks, service: GraderService, web: GraderWeb | N
                 credential = gr.Dropdown([("All credentials", ""), *_credential_choices(web.catalogue)], value="",
                                          label="Credential")
                 refresh = gr.Button("Refresh queue", scale=0, min_width=150)
-            queue_table = gr.Dataframe(label="Review queue", interactive=False, wrap=True)
+            queue_table = gr.Dataframe(label=QUEUE_LABEL, interactive=False, wrap=True, headers=QUEUE_COLUMNS,
+                                       column_widths=QUEUE_WIDTHS, elem_id="review-queue")
             with gr.Row(equal_height=True):
                 pick = gr.Dropdown(choices=[], value=None, label="Submission", scale=3)
                 claim = gr.Button("Claim", variant="primary", scale=0, min_width=110)
