@@ -1,0 +1,102 @@
+"""Reusable checks for the browser tests: axe-core accessibility violations and screenshots at two widths.
+
+- :func:`axe_violations`: runs axe-core (bundled by ``axe_playwright_python``: offline, nothing downloads) on a
+  Playwright page and returns its violations of the WCAG 2 A/AA rules as :class:`Violation`\\ s;
+- :func:`screenshots`: full-page PNGs at desktop (1280 px) and phone (390 px) width, into
+  ``$STACKWISE_SCREENSHOTS`` (default ``/tmp/stackwise-screenshots``);
+- :func:`live_region_texts`: what the page's ``aria-live`` regions would announce (to catch i18n keys such as
+  ``common.complete`` reaching a screen reader).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+WCAG_AA_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
+SCREENSHOTS_ENV = "STACKWISE_SCREENSHOTS"
+DEFAULT_SCREENSHOTS = Path("/tmp/stackwise-screenshots")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One axe rule broken: its id, impact, help text and the broken nodes (CSS targets and a message each)."""
+
+    id: str
+    impact: str
+    help: str
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+    def targets(self) -> list[str]:
+        return [" ".join(map(str, node.get("target", []))) for node in self.nodes]
+
+    def __str__(self) -> str:
+        lines = [f"{self.id} ({self.impact}): {self.help}"]
+        for node in self.nodes[:8]:
+            message = node.get("failureSummary", "").replace("\n", " ")
+            lines.append(f"  - {' '.join(map(str, node.get('target', [])))}: {message[:240]}")
+        if len(self.nodes) > 8:
+            lines.append(f"  … and {len(self.nodes) - 8} more")
+        return "\n".join(lines)
+
+
+def axe_violations(page: Any, *, tags: Iterable[str] = WCAG_AA_TAGS, rules: Iterable[str] | None = None,
+                   exclude: Iterable[str] = ()) -> list[Violation]:
+    """The axe-core violations on ``page`` now: of the rules with ``tags`` (WCAG 2.0/2.1/2.2 A and AA by
+    default), or only of ``rules`` (axe rule ids, e.g. ``["color-contrast"]``) when given.
+
+    ``exclude``: CSS selectors of parts not to check (keep these narrow and say why at the call site)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options: dict[str, Any] = {"resultTypes": ["violations"]}
+    if rules is not None:
+        options["runOnly"] = {"type": "rule", "values": list(rules)}
+    else:
+        options["runOnly"] = {"type": "tag", "values": list(tags)}
+    excluded = [[selector] for selector in exclude]
+    context: dict[str, Any] | None = {"include": [["body"]], "exclude": excluded} if excluded else None
+    results = Axe().run(page, context=context, options=options)
+    return [Violation(id=v["id"], impact=v.get("impact") or "", help=v.get("help", ""), nodes=v.get("nodes", []))
+            for v in results.response["violations"]]
+
+
+def report(violations: Iterable[Violation]) -> str:
+    """Violations as readable lines (for assertion messages)."""
+    return "\n".join(str(v) for v in violations) or "no violations"
+
+
+def screenshot_dir() -> Path:
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or DEFAULT_SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshots(page: Any, name: str, widths: dict[str, dict[str, int]] | None = None) -> list[Path]:
+    """Full-page PNGs of ``page`` at each width (default: ``name-desktop.png`` at 1280 px and ``name-phone.png`` at
+    390 px) in :func:`screenshot_dir`; the viewport is restored afterwards. Returns the files written."""
+    original = page.viewport_size
+    written = []
+    try:
+        for label, size in (widths or WIDTHS).items():
+            page.set_viewport_size(size)
+            page.wait_for_timeout(300)  # let the layout settle (resize observers) before the shot
+            path = screenshot_dir() / f"{name}-{label}.png"
+            page.screenshot(path=str(path), full_page=True)
+            written.append(path)
+    finally:
+        if original:
+            page.set_viewport_size(original)
+    return written
+
+
+def live_region_texts(page: Any) -> list[str]:
+    """The text of every ``aria-live``/``role=status|alert`` region of the page (what a screen reader announces)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll(
+        '[aria-live], [role="status"], [role="alert"], [role="log"]'))
+        .map(el => (el.textContent || '').trim()).filter(Boolean)""")
