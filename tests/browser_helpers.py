@@ -100,3 +100,32 @@ def live_region_texts(page: Any) -> list[str]:
     return page.evaluate("""() => Array.from(document.querySelectorAll(
         '[aria-live], [role="status"], [role="alert"], [role="log"]'))
         .map(el => (el.textContent || '').trim()).filter(Boolean)""")
+
+
+SPLIT_WORDS_JS = """(selector) => {
+  const split = [];
+  for (const cell of document.querySelectorAll(selector)) {
+    if (!cell.getClientRects().length) continue;  // not shown
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    let node;
+    while ((node = walker.nextNode())) {
+      const re = /\\S+/g;
+      let match;
+      while ((match = re.exec(node.textContent))) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0)
+                             .map(r => Math.round(r.top)));
+        if (tops.size > 1) split.push(match[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+
+def split_words(page: Any, selector: str = "table th, table td") -> list[str]:
+    """The words inside the elements matching ``selector`` that the page draws across two lines or more
+    (e.g. "Poi nts"): each word's text range is measured; a word whose boxes sit on different lines is split."""
+    return page.evaluate(SPLIT_WORDS_JS, selector)

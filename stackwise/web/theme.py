@@ -6,7 +6,9 @@
 - **contrast >= 4.5:1** (WCAG 2 AA): placeholders, field hints, the footer and the selected tab in darker greys and
   orange; primary and "stop" buttons dark enough behind white text, light and dark mode alike;
 - **tables wrap between words**: headers and cells break at spaces only (Gradio's tables break anywhere,
-  "Poi nts"), a table wider than a phone scrolls sideways inside its block;
+  "Poi nts"), a table wider than a phone scrolls sideways inside its block, and a scrolling table can be
+  reached with the keyboard (the page script gives Gradio's tables a tab stop: arrow keys move and scroll);
+- **named boxes**: Gradio's empty file/image box is named ("Empty value") on a plain ``div``; given ``role="img"``;
 - **a page title per tab**: "Chat — Stackwise", "Plan — Stackwise", … set whenever the selected tab changes,
   whichever module added the tab;
 - **screen readers hear words, not keys**: after every action Gradio's status announcer (an ``aria-live``
@@ -48,17 +50,16 @@ THEME_COLOURS: dict[str, str] = {
 }
 
 CSS = """
-/* tables: break lines between words, never inside one ("Poi nts"); a wide table scrolls inside its block */
+/* tables: break lines between words, never inside one ("Poi nts"); a header is as wide as its longest word */
 .gradio-container table th, .gradio-container table td,
 .gradio-container table th *, .gradio-container table td * {
   word-break: normal !important;
   overflow-wrap: normal !important;
   hyphens: manual !important;
 }
-.gradio-container table th, .gradio-container table th * { min-width: max-content; }
-.gradio-container .table-wrap, .gradio-container .md table { overflow-x: auto; }
-/* the selected tab's label in the accessible accent (Gradio draws it in orange-500, 2.8:1) */
-.gradio-container [role="tab"].selected { color: var(--color-accent); }
+.gradio-container table th, .gradio-container table th * { min-width: min-content; }
+/* a table wider than its block (a phone) scrolls sideways inside it, not the whole page */
+.gradio-container .md table, .gradio-container .prose table { display: block; max-width: 100%; overflow-x: auto; }
 """
 
 # Keys Gradio's own components ask for that its bundled locales lack (Gradio 6.31: the status announcer's)
@@ -73,6 +74,17 @@ JS = """
     const label = tab ? tab.textContent.trim() : "";
     const title = label ? label + separator + site : site;
     if (document.title !== title) document.title = title;
+    // a region that scrolls must be reachable by keyboard (WCAG 2.1.1): Gradio's tables move focus between
+    // cells with the arrow keys (scrolling with it) but give no cell a tab stop until one is clicked
+    document.querySelectorAll(".virtual-table-viewport").forEach((viewport) => {
+      const first = viewport.querySelector("th, td");
+      if (first && !viewport.querySelector("th[tabindex='0'], td[tabindex='0']")) first.tabIndex = 0;
+    });
+    // Gradio labels an empty file or image box ("Empty value") on a plain div, where a name is not allowed
+    document.querySelectorAll("div.empty[aria-label]:not([role])").forEach((box) => box.setAttribute("role", "img"));
+    document.querySelectorAll(".md table:not([tabindex]), .prose table:not([tabindex])").forEach((table) => {
+      if (table.scrollWidth > table.clientWidth + 1) table.tabIndex = 0;
+    });
   };
   let queued = false;
   const schedule = () => {
@@ -80,9 +92,11 @@ JS = """
     queued = true;
     requestAnimationFrame(() => { queued = false; update(); });
   };
-  // Gradio sets the title at load (gr.Blocks(title=...)): watch <title> as well as the tabs' aria-selected
+  // Gradio sets the title at load (gr.Blocks(title=...)) and redraws tables: watch <title>, the tabs'
+  // aria-selected and the cells' tabindex
   new MutationObserver(schedule).observe(document.documentElement, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ["aria-selected"]});
+    subtree: true, childList: true, attributes: true, attributeFilter: ["aria-selected", "tabindex"]});
+  window.addEventListener("resize", schedule);
   update();
 }
 """.replace("__SITE__", json.dumps(SITE)).replace("__SEPARATOR__", json.dumps(TITLE_SEPARATOR))
