@@ -46,13 +46,32 @@ class Violation:
         return "\n".join(lines)
 
 
+SETTLED_JS = """() => {
+  const busy = Array.from(document.querySelectorAll('[data-testid="status-tracker"]:not(.hide)'))
+    .some((tracker) => tracker.getClientRects().length > 0);
+  const moving = document.getAnimations().some((a) => a.playState === 'running'
+    && a.effect && a.effect.getTiming().iterations !== Infinity);
+  return !busy && !moving;
+}"""
+
+
+def settle(page: Any, timeout_ms: int = 30_000) -> None:
+    """Wait until no Gradio event is pending (components fade while one runs) and no finite animation or
+    transition is running, so that what is measured is what a user reads."""
+    page.wait_for_function(SETTLED_JS, timeout=timeout_ms)
+
+
 def axe_violations(page: Any, *, tags: Iterable[str] = WCAG_AA_TAGS, rules: Iterable[str] | None = None,
-                   exclude: Iterable[str] = ()) -> list[Violation]:
-    """The axe-core violations on ``page`` now: of the rules with ``tags`` (WCAG 2.0/2.1/2.2 A and AA by
-    default), or only of ``rules`` (axe rule ids, e.g. ``["color-contrast"]``) when given.
+                   exclude: Iterable[str] = (), settled: bool = True) -> list[Violation]:
+    """The axe-core violations on ``page`` (after :func:`settle`, unless ``settled=False``): of the rules
+    with ``tags`` (WCAG 2.0/2.1/2.2 A and AA by default), or only of ``rules`` (axe rule ids, e.g.
+    ``["color-contrast"]``) when given.
 
     ``exclude``: CSS selectors of parts not to check (keep these narrow and say why at the call site)."""
     from axe_playwright_python.sync_playwright import Axe
+
+    if settled:
+        settle(page)
 
     options: dict[str, Any] = {"resultTypes": ["violations"]}
     if rules is not None:
@@ -85,7 +104,7 @@ def screenshots(page: Any, name: str, widths: dict[str, dict[str, int]] | None =
     try:
         for label, size in (widths or WIDTHS).items():
             page.set_viewport_size(size)
-            page.wait_for_timeout(300)  # let the layout settle (resize observers) before the shot
+            settle(page)
             path = screenshot_dir() / f"{name}-{label}.png"
             page.screenshot(path=str(path), full_page=True)
             written.append(path)
@@ -129,3 +148,38 @@ def split_words(page: Any, selector: str = "table th, table td") -> list[str]:
     """The words inside the elements matching ``selector`` that the page draws across two lines or more
     (e.g. "Poi nts"): each word's text range is measured; a word whose boxes sit on different lines is split."""
     return page.evaluate(SPLIT_WORDS_JS, selector)
+
+
+def record_announcements(page: Any) -> None:
+    """From now on, keep every text the page's live regions (``aria-live``, ``role=status|alert``) show, in
+    order; read them with :func:`announcements` (Gradio's announcer clears itself a second after speaking)."""
+    page.evaluate("""() => {
+      if (window.__stackwiseAnnounced) return;
+      window.__stackwiseAnnounced = [];
+      const seen = () => document.querySelectorAll('[aria-live], [role="status"], [role="alert"]').forEach((r) => {
+        const text = (r.textContent || '').trim();
+        const list = window.__stackwiseAnnounced;
+        if (text && list[list.length - 1] !== text) list.push(text);
+      });
+      new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+
+
+def announcements(page: Any) -> list[str]:
+    """The live regions' texts seen since :func:`record_announcements`."""
+    return page.evaluate("() => window.__stackwiseAnnounced || []")
+
+
+def page_overflow(page: Any) -> int:
+    """How many pixels the page is wider than the viewport (0: nothing makes a phone scroll sideways)."""
+    return page.evaluate("() => Math.max(0, document.documentElement.scrollWidth"
+                         " - document.documentElement.clientWidth)")
+
+
+def tab_buttons(page: Any) -> list[dict[str, Any]]:
+    """The page's tab buttons (``role=tab``): label, whether selected, and their box (x, y, width, height)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('[role="tab"]')).map((tab) => {
+      const box = tab.getBoundingClientRect();
+      return {label: tab.textContent.trim(), selected: tab.getAttribute('aria-selected') === 'true',
+              x: box.x, y: box.y, width: box.width, height: box.height};
+    })""")
