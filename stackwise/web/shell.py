@@ -5,7 +5,8 @@ the grader and issuance, served on loopback.
   "Submit evidence" and "Assessor" tabs from :mod:`stackwise.web.grader_tabs` when a grader service is given,
   and "My credentials", "Verify" and "Revoke" from :mod:`stackwise.web.issuance_tabs` when an issuance service
   is given);
-- :func:`launch` serves it on ``127.0.0.1`` (never a public share link);
+- :func:`launch` serves it on ``127.0.0.1`` (never a public share link), with the look of
+  :mod:`stackwise.web.theme` (contrast, tables, a title per tab) for every tab;
 - :func:`run_server` builds the configured services and serves them until interrupted (for the CLI).
 
 **Identity**: the learner is the browser's learner key (:mod:`stackwise.identity`: random, kept in
@@ -141,11 +142,11 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                     confirm = gr.Button("Yes, delete everything", variant="stop", size="sm", scale=0, min_width=200)
                     cancel = gr.Button("Cancel", size="sm", scale=0, min_width=120)
             with gr.Tab("Plan"):
-                with gr.Row():
-                    pathway = gr.Dropdown(choices=pathway_choices, label="Pathway",
+                with gr.Row():  # side by side on a desktop, one above the other on a phone (min_width)
+                    pathway = gr.Dropdown(choices=pathway_choices, label="Pathway", min_width=300,
                                           value=pathway_choices[0][1] if pathway_choices else None)
                     plan_holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True,
-                                               label="Credentials I hold")
+                                               label="Credentials I hold", min_width=300)
                 plan_button = gr.Button("Plan my route", variant="primary")
                 plan_output = gr.Markdown(label="Plan")
             assessor_session = None
