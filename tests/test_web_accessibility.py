@@ -5,7 +5,8 @@ catalogue, real index, SQLite memory), the grader's tabs on a scratch queue with
 assessor's queue tables have rows), and the issuance tabs; no model is loaded (``warm=False``, no chat question).
 On every tab it checks the WCAG 2 A/AA rules of axe-core (bundled, offline: :mod:`tests.browser_helpers`), the
 page title, that no word of a table is split across lines, that nothing makes a phone scroll sideways, and, at
-390 px, that every tab button is on screen (no "…" menu) and the page opens at its top (no autofocus scroll).
+390 px, that every tab button is on screen (no "…" menu) and the page opens at its top (no autofocus scroll);
+the phone pass runs in the dark colour scheme too.
 Screenshots of each tab go to ``$STACKWISE_SCREENSHOTS`` (default ``/tmp/stackwise-screenshots``).
 
 Needs the system Chromium, like ``tests/test_web_browser.py`` (whose ``browser`` fixture this reuses).
@@ -74,9 +75,10 @@ def app(assistant, tmp_path_factory) -> Iterator[SimpleNamespace]:
             issuance.close()
 
 
-def open_app(browser, url: str, size: dict[str, int]):  # noqa: F811
-    """A fresh page on the app, once the learner's key and data have loaded."""
-    page = browser.new_page(viewport=size)
+def open_app(browser, url: str, size: dict[str, int], scheme: str = "light"):  # noqa: F811
+    """A fresh page on the app (the browser set to a light or dark colour scheme), once the learner's key and
+    data have loaded."""
+    page = browser.new_page(viewport=size, color_scheme=scheme)
     page.set_default_timeout(30_000)
     page.goto(url)
     loaded(page)
@@ -125,10 +127,10 @@ def test_plan_takes_a_single_held_id_as_one_credential(assistant):
     assert web.plan(AI_LEADERSHIP, "") == web.plan(AI_LEADERSHIP, [])  # an empty box: nothing held
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
-def test_every_tab_is_accessible_titled_and_fits(browser, app, width):  # noqa: F811
+@pytest.mark.parametrize(("width", "scheme"), [("desktop", "light"), ("phone", "light"), ("phone", "dark")])
+def test_every_tab_is_accessible_titled_and_fits(browser, app, width, scheme):  # noqa: F811
     size = WIDTHS[width]
-    page = open_app(browser, app.url, size)
+    page = open_app(browser, app.url, size, scheme)
     try:
         assert page.evaluate("() => window.scrollY") == 0  # nothing (autofocus) scrolled past the header
         tabs = tab_buttons(page)
@@ -149,7 +151,8 @@ def test_every_tab_is_accessible_titled_and_fits(browser, app, width):  # noqa: 
                 problems[label] = report(violations)
             assert split_words(page) == [], f"{label}: words split inside table cells"
             assert page_overflow(page) == 0, f"{label}: the page is wider than {size['width']} px"
-            screenshots(page, f"{slug(label)}", widths={width: size})
+            suffix = "" if scheme == "light" else f"-{scheme}"
+            screenshots(page, f"{slug(label)}{suffix}", widths={width: size})
         assert problems == {}, "\n".join(f"[{tab}] {text}" for tab, text in problems.items())
     finally:
         page.close()
