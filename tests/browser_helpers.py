@@ -128,7 +128,7 @@ SPLIT_WORDS_JS = """(selector) => {
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     let node;
     while ((node = walker.nextNode())) {
-      const re = /\\S+/g;
+      const re = /[^\\s\\-\\u2010-\\u2014\\/]+[\\-\\u2010-\\u2014\\/]*/g;  // a break after a hyphen or slash is fine
       let match;
       while ((match = re.exec(node.textContent))) {
         const range = document.createRange();
@@ -146,7 +146,8 @@ SPLIT_WORDS_JS = """(selector) => {
 
 def split_words(page: Any, selector: str = "table th, table td") -> list[str]:
     """The words inside the elements matching ``selector`` that the page draws across two lines or more
-    (e.g. "Poi nts"): each word's text range is measured; a word whose boxes sit on different lines is split."""
+    (e.g. "Poi nts"): each word's text range is measured; a word whose boxes sit on different lines is split.
+    A line may end after a hyphen or a slash ("trade-" / "offs"): the parts either side count as words."""
     return page.evaluate(SPLIT_WORDS_JS, selector)
 
 
