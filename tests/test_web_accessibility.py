@@ -9,7 +9,8 @@ page title, that no word of a table is split across lines, that nothing makes a 
 the phone pass runs in the dark colour scheme too.
 Screenshots of each tab go to ``$STACKWISE_SCREENSHOTS`` (default ``/tmp/stackwise-screenshots``).
 
-Needs the system Chromium, like ``tests/test_web_browser.py`` (whose ``browser`` fixture this reuses).
+The ``browser`` tests need the system Chromium, like ``tests/test_web_browser.py`` (whose ``browser`` fixture
+they reuse).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from tests.test_web_app import AI_LEADERSHIP, free_port, money
 from tests.test_web_browser import browser  # noqa: F401  (the shared module-scoped Chromium fixture)
 from tests.test_web_grader import PASSWORDS, no_model, seed_review, write_accounts
 
-pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 # the tabs the app's modules add (shell: Chat, Plan; grader_tabs; issuance_tabs); others may join them
 KNOWN_TABS = {"Chat", "Plan", "Submit evidence", "Assessor", "My credentials", "Verify", "Revoke"}
@@ -127,6 +128,7 @@ def test_plan_takes_a_single_held_id_as_one_credential(assistant):
     assert web.plan(AI_LEADERSHIP, "") == web.plan(AI_LEADERSHIP, [])  # an empty box: nothing held
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(("width", "scheme"), [("desktop", "light"), ("phone", "light"), ("phone", "dark")])
 def test_every_tab_is_accessible_titled_and_fits(browser, app, width, scheme):  # noqa: F811
     size = WIDTHS[width]
@@ -158,6 +160,7 @@ def test_every_tab_is_accessible_titled_and_fits(browser, app, width, scheme):  
         page.close()
 
 
+@pytest.mark.browser
 def test_plan_after_a_held_credential_is_recorded_and_announcements_are_words(browser, app):  # noqa: F811
     """A held credential recorded for the learner (as a chat that mentions one does) reaches the Plan tab as that
     credential, and the screen reader's announcements after each action are words, not i18n keys."""
@@ -168,7 +171,6 @@ def test_plan_after_a_held_credential_is_recorded_and_announcements_are_words(br
     total = money(svc.plan([HELD], AI_LEADERSHIP)["route"]["total_price"])
     page = open_app(browser, app.url, PHONE)
     try:
-        record_announcements(page)
         page.get_by_label("Credentials I hold").first.click()
         page.get_by_role("option", name=held_label).click()
         expect(page.get_by_text("Saved: you hold 1 credential(s).")).to_be_visible()
@@ -184,8 +186,10 @@ def test_plan_after_a_held_credential_is_recorded_and_announcements_are_words(br
         answer = plan_panel.get_by_text(re.compile(r"Total "))
         expect(answer.first).to_contain_text(f"Total {total},")
         expect(plan_panel).not_to_contain_text("unknown credential")
-        page.wait_for_function("() => (window.__stackwiseAnnounced || []).includes('Complete')")
+        # Gradio's announcer speaks once the event is done: wait for that, then read what it said
+        page.wait_for_function("() => (window.__stackwiseAnnounced || []).some(t => /complete/i.test(t))")
         said = announcements(page)
+        assert "Complete" in said
         assert not [text for text in said if re.search(r"\b(common|status|errors)\.[a-z_]+", text)], said
         screenshots(page, "plan-after-holding")
     finally:
