@@ -59,13 +59,17 @@ CSS = """
 }
 .gradio-container table th, .gradio-container table th * { min-width: min-content; }
 /* a table wider than its block (a phone) scrolls sideways inside it, not the whole page */
-.gradio-container .md table, .gradio-container .prose table { display: block; max-width: 100%; overflow-x: auto; }
+.gradio-container .md table, .gradio-container .prose table {
+  display: block; width: max-content; max-width: 100%; overflow-x: auto;
+  border: 0 !important; padding: 0 !important;  /* the cells draw the borders; no second frame */
+}
 """
 
 # Keys Gradio's own components ask for that its bundled locales lack (Gradio 6.31: the status announcer's)
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": {"common.complete": "Complete"}}
 
-# The document title follows the selected tab (of the outer tab row), whichever module added the tab
+# The page script, for every tab whichever module added it: the title follows the selected tab (of the outer
+# tab row); Gradio tables get a tab stop; empty file boxes a role for their name; wide markdown tables a tab stop
 JS = """
 () => {
   const site = __SITE__, separator = __SEPARATOR__;
