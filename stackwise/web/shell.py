@@ -175,7 +175,9 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         message.submit(**chat_io, api_name="chat")
         send.click(**chat_io, api_visibility="private")
         holding.input(web.save_holding, inputs=[holding, key], outputs=[status], api_name="save_holding")
-        holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => [held]")  # browser-side copy
+        # browser-side copy; a js function returns the list of its outputs' values: a bare list of ids would be
+        # read as that list, and the Plan box got one id as a string (planned as its letters)
+        holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => [held]")
         shown = [*listing, holding, chatbot, status]
         demo.load(learner_start, inputs=[key], outputs=[key, key_box, *shown], api_name="learner_start")
         use_io = dict(fn=use_key, inputs=[pasted, key], outputs=[key, key_box, pasted, key_msg, *shown])
