@@ -175,8 +175,8 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         message.submit(**chat_io, api_name="chat")
         send.click(**chat_io, api_visibility="private")
         holding.input(web.save_holding, inputs=[holding, key], outputs=[status], api_name="save_holding")
-        # browser-side copy; a js function returns the list of its outputs' values: a bare list of ids would be
-        # read as that list, and the Plan box got one id as a string (planned as its letters)
+        # browser-side copy; a js function returns the list of its outputs' values: a bare list of ids was read as
+        # that, so the Plan box got the first id alone, as a string (then planned as its letters)
         holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => [held]")
         shown = [*listing, holding, chatbot, status]
         demo.load(learner_start, inputs=[key], outputs=[key, key_box, *shown], api_name="learner_start")
