@@ -204,11 +204,12 @@ class ChatWeb:
     def forget_cancel(self) -> tuple[Any, str, Any]:
         return None, "Nothing was deleted.", gr.update(visible=False)
 
-    def plan(self, pathway: str | None, holding: list[str] | None) -> str:
+    def plan(self, pathway: str | None, holding: list[str] | str | None) -> str:
         if not pathway:
             return "Please choose a pathway."
+        held = [holding] if isinstance(holding, str) and holding else list(holding or [])  # one id: one credential
         try:
-            return render_answer(self.service.plan_answer(list(holding or []), pathway))
+            return render_answer(self.service.plan_answer(held, pathway))
         except AssistantError as exc:
             return str(exc)
         except Exception as exc:

@@ -5,7 +5,8 @@ the grader and issuance, served on loopback.
   "Submit evidence" and "Assessor" tabs from :mod:`stackwise.web.grader_tabs` when a grader service is given,
   and "My credentials", "Verify" and "Revoke" from :mod:`stackwise.web.issuance_tabs` when an issuance service
   is given);
-- :func:`launch` serves it on ``127.0.0.1`` (never a public share link);
+- :func:`launch` serves it on ``127.0.0.1`` (never a public share link), with the look of
+  :mod:`stackwise.web.theme` (contrast, tables, a title per tab) for every tab;
 - :func:`run_server` builds the configured services and serves them until interrupted (for the CLI).
 
 **Identity**: the learner is the browser's learner key (:mod:`stackwise.identity`: random, kept in
@@ -43,6 +44,7 @@ from stackwise.identity import (  # noqa: E402
     new_learner_key,
     parse_learner_key,
 )
+from stackwise.web import theme  # noqa: E402
 from stackwise.web.catalogue_pages import catalogue_routes  # noqa: E402
 from stackwise.web.chat import EXAMPLES, NOT_A_KEY, ChatWeb, link_catalogue  # noqa: E402
 
@@ -106,7 +108,7 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
 
     # ------------------------------------------------------------------ layout
 
-    with gr.Blocks(title="Stackwise assistant", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
+    with gr.Blocks(title=theme.SITE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         key = gr.BrowserState("", storage_key=KEY_STORAGE, secret=KEY_STORAGE_OBFUSCATION)
         pending = gr.State(None)  # the learner whose "Forget me" awaits confirmation (server side)
         gr.Markdown("# Stackwise pathway advisor\nAnswers come from the credential catalogue; every answer "
@@ -122,42 +124,44 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                                     placeholder=f"{KEY_PREFIX}…", type="password")
                 use = gr.Button("Use this key", scale=0, min_width=140)
             key_msg = gr.Markdown("", latex_delimiters=[])
-        with gr.Tab("Chat"):
-            holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True,
-                                  label="Credentials I hold", info="saved for you; the planner counts them")
-            chatbot = gr.Chatbot(label="Stackwise assistant", height=460, latex_delimiters=[],
-                                 placeholder="Ask about credentials, prices, pathways or what you still need.")
-            with gr.Row():
-                message = gr.Textbox(label="Your question", placeholder="Type a question and press Enter",
-                                     scale=5, max_lines=4, autofocus=True)
-                send = gr.Button("Send", variant="primary", scale=1)
-            gr.Examples(EXAMPLES, inputs=[message], label="Try asking")
-            link_catalogue(demo, message)  # the catalogue pages' link, and their "Ask about this" (/?ask=...)
-            with gr.Row(equal_height=True):
-                status = gr.Markdown("", latex_delimiters=[])
-                forget_button = gr.Button("Forget me", variant="stop", size="sm", scale=0, min_width=120)
-            with gr.Row(visible=False) as confirm_row:
-                confirm = gr.Button("Yes, delete everything", variant="stop", size="sm", scale=0, min_width=200)
-                cancel = gr.Button("Cancel", size="sm", scale=0, min_width=120)
-        with gr.Tab("Plan"):
-            with gr.Row():
-                pathway = gr.Dropdown(choices=pathway_choices, value=pathway_choices[0][1] if pathway_choices else None,
-                                      label="Pathway")
-                plan_holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True,
-                                           label="Credentials I hold")
-            plan_button = gr.Button("Plan my route", variant="primary")
-            plan_output = gr.Markdown(label="Plan")
-        assessor_session = None
-        if grader is not None:
-            from stackwise.web.grader_tabs import add_grader_tabs
+        # one row of tabs that wraps onto more rows on a phone (Gradio's default folds them into a "…" menu)
+        with gr.Tabs(overflow_behavior="wrap", elem_id="stackwise-tabs"):
+            with gr.Tab("Chat"):
+                holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True,
+                                      label="Credentials I hold", info="saved for you; the planner counts them")
+                chatbot = gr.Chatbot(label="Stackwise assistant", height=460, latex_delimiters=[],
+                                     placeholder="Ask about credentials, prices, pathways or what you still need.")
+                with gr.Row():
+                    message = gr.Textbox(label="Your question", placeholder="Type a question and press Enter",
+                                         scale=5, max_lines=4)  # no autofocus: it scrolls a phone past the header
+                    send = gr.Button("Send", variant="primary", scale=1)
+                gr.Examples(EXAMPLES, inputs=[message], label="Try asking")
+                link_catalogue(demo, message)  # the catalogue pages' link, and their "Ask about this" (/?ask=...)
+                with gr.Row(equal_height=True):
+                    status = gr.Markdown("", latex_delimiters=[])
+                    forget_button = gr.Button("Forget me", variant="stop", size="sm", scale=0, min_width=120)
+                with gr.Row(visible=False) as confirm_row:
+                    confirm = gr.Button("Yes, delete everything", variant="stop", size="sm", scale=0, min_width=200)
+                    cancel = gr.Button("Cancel", size="sm", scale=0, min_width=120)
+            with gr.Tab("Plan"):
+                with gr.Row():  # side by side on a desktop, one above the other on a phone (min_width)
+                    pathway = gr.Dropdown(choices=pathway_choices, label="Pathway", min_width=300,
+                                          value=pathway_choices[0][1] if pathway_choices else None)
+                    plan_holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True,
+                                               label="Credentials I hold", min_width=300)
+                plan_button = gr.Button("Plan my route", variant="primary")
+                plan_output = gr.Markdown(label="Plan")
+            assessor_session = None
+            if grader is not None:
+                from stackwise.web.grader_tabs import add_grader_tabs
 
-            grader_handlers = add_grader_tabs(demo, grader, key)
-            assessor_session = getattr(grader_handlers, "assessor_session", None)
-        listing = list(grader_handlers.listing) if grader_handlers is not None else []
-        if issuance is not None:
-            from stackwise.web.issuance_tabs import add_issuance_tabs
+                grader_handlers = add_grader_tabs(demo, grader, key)
+                assessor_session = getattr(grader_handlers, "assessor_session", None)
+            listing = list(grader_handlers.listing) if grader_handlers is not None else []
+            if issuance is not None:
+                from stackwise.web.issuance_tabs import add_issuance_tabs
 
-            add_issuance_tabs(demo, issuance, key if grader is not None else None, assessor_session)
+                add_issuance_tabs(demo, issuance, key if grader is not None else None, assessor_session)
 
         # ------------------------------------------------------------------ events
         def then_listing(event: Any) -> None:
@@ -173,7 +177,9 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
         message.submit(**chat_io, api_name="chat")
         send.click(**chat_io, api_visibility="private")
         holding.input(web.save_holding, inputs=[holding, key], outputs=[status], api_name="save_holding")
-        holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => held")  # browser-side copy
+        # browser-side copy; a js function returns the list of its outputs' values: a bare list of ids was read as
+        # that, so the Plan box got the first id alone, as a string (then planned as its letters)
+        holding.change(None, inputs=[holding], outputs=[plan_holding], js="(held) => [held]")
         shown = [*listing, holding, chatbot, status]
         demo.load(learner_start, inputs=[key], outputs=[key, key_box, *shown], api_name="learner_start")
         use_io = dict(fn=use_key, inputs=[pasted, key], outputs=[key, key_box, pasted, key_msg, *shown])
@@ -224,7 +230,7 @@ def launch(service: AssistantService, host: str = "127.0.0.1", port: int = 7860,
     demo.queue(default_concurrency_limit=1)  # one answer at a time: the model shares two cores
     demo.launch(server_name=host, server_port=port, share=False, max_file_size=MAX_UPLOAD,
                 prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=False, ssr_mode=False,
-                mcp_server=False, enable_monitoring=False, app_kwargs=app_kwargs)
+                mcp_server=False, enable_monitoring=False, app_kwargs=app_kwargs, **theme.launch_options())
     return demo
 
 
