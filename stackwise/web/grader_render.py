@@ -220,8 +220,11 @@ def render_ai_grade(detail: SubmissionDetail, criteria: Sequence[_Criterion]) ->
         return "No AI grade recorded."
     grade = detail.grades[-1]
     known = {c.id: c for c in criteria}
+    scored_by = (f"model {md_text(grade.model)}, prompt {md_text(grade.prompt_version)}"
+                 if grade.model and grade.model != "none"  # the engine's combiner asked the model nothing
+                 else "scored from the evidence's text and embedding features (no question to the model)")
     lines = [f"**AI grade:** {_points(grade.total_points, grade.max_points)} points, decision "
-             f"**{md_text(grade.decision)}** · model {md_text(grade.model)}, prompt {md_text(grade.prompt_version)}"]
+             f"**{md_text(grade.decision)}** · {scored_by}"]
     if grade.engine_version:
         bar = ("no calibrated threshold yet (every submission is reviewed)" if grade.decision_threshold is None
                else f"decides alone at confidence ≥ {grade.decision_threshold:.2f}")

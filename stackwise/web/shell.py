@@ -130,6 +130,7 @@ def build_app(service: AssistantService, grader: GraderService | None = None,
                 holding = gr.Dropdown(choices=credential_choices, value=[], multiselect=True,
                                       label="Credentials I hold", info="saved for you; the planner counts them")
                 chatbot = gr.Chatbot(label="Stackwise assistant", height=460, latex_delimiters=[],
+                                     buttons=["copy", "copy_all"],  # no "share" (Spaces only; an unlabelled button)
                                      placeholder="Ask about credentials, prices, pathways or what you still need.")
                 with gr.Row():
                     message = gr.Textbox(label="Your question", placeholder="Type a question and press Enter",

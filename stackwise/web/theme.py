@@ -89,6 +89,11 @@ JS = """
     document.querySelectorAll(".md table:not([tabindex]), .prose table:not([tabindex])").forEach((table) => {
       if (table.scrollWidth > table.clientWidth + 1) table.tabIndex = 0;
     });
+    // a block with a maximum height (the assessor's AI grade) scrolls: it takes a tab stop when nothing in it can
+    document.querySelectorAll(".block:not([tabindex])").forEach((block) => {
+      if (block.scrollHeight > block.clientHeight + 1 && /auto|scroll/.test(getComputedStyle(block).overflowY)
+          && !block.querySelector("a[href], button, input, textarea, select, [tabindex]")) block.tabIndex = 0;
+    });
   };
   let queued = false;
   const schedule = () => {
