@@ -85,6 +85,16 @@ def assessors_file() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def assessors_configured() -> bool:
+    """Can anyone log in as an assessor now? (an assessors file that names at least one valid account)"""
+    if assessors_file() is None:
+        return False
+    try:
+        return bool(load_assessors())
+    except AssessorsFileInvalid:
+        return False
+
+
 def load_assessors(path: Path | str | None = None) -> dict[str, AssessorAccount]:
     """Accounts by username from ``path`` (default: ``$STACKWISE_ASSESSORS_FILE``; none configured = none)."""
     path = Path(path) if path is not None else assessors_file()

@@ -43,6 +43,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from grader.accounts import (
+    assessors_configured,
     assessors_file,
     authenticate,
     authenticate_issuer_admin,
@@ -246,6 +247,7 @@ __all__ = [
     "estimate_wait", "human_duration",
     # accounts
     "authenticate", "authenticate_issuer_admin", "is_issuer_admin", "load_assessors", "assessors_file",
+    "assessors_configured",
     # forget me
     "learner_data", "erase_learner", "GraderErasure",
     # errors

@@ -419,3 +419,23 @@ async def test_real_grading_sends_the_learner_a_result(assistant, shared_setting
     assert view.status in (Status.passed, Status.failed, Status.review), view.error_message
     expected = {Status.passed: " passed", Status.failed: " did not pass", Status.review: "an assessor"}
     assert expected[view.status] in result
+
+
+def test_review_message_says_when_this_instance_has_no_assessor(tmp_path, monkeypatch):
+    """The bot does not promise an assessor who does not exist (issue 15's honest states)."""
+    from datetime import UTC, datetime
+
+    from grader.accounts import ASSESSORS_FILE_ENV
+    from grader.models import SubmissionView
+    from stackwise.telegram.drafts import format_result
+    from tests.test_web_grader import write_accounts
+
+    now = datetime.now(UTC)
+    view = SubmissionView(id="s1", credential_id="data-strategy", learner_id="tg:1", status=Status.review,
+                          ready_to_issue=False, created_at=now, updated_at=now)
+    monkeypatch.delenv(ASSESSORS_FILE_ENV, raising=False)
+    alone = format_result(view, None)
+    assert "no assessor yet" in alone and "kept" in alone
+    monkeypatch.setenv(ASSESSORS_FILE_ENV, str(write_accounts(tmp_path / "assessors.toml")))
+    staffed = format_result(view, None)
+    assert "will be decided by an assessor" in staffed and "no assessor" not in staffed

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from grader.api import DOCX, MAX_FILE_BYTES, PDF, Status, SubmissionIn, SubmissionView
+from grader.api import DOCX, MAX_FILE_BYTES, PDF, Status, SubmissionIn, SubmissionView, assessors_configured
 
 if TYPE_CHECKING:
     from knowledge.api import Credential
@@ -156,7 +156,11 @@ def format_result(view: SubmissionView, credential: Credential | None) -> str:
         head += f". {retry}"
     elif view.status == Status.review:
         head = (f"{what} will be decided by an assessor, who reviews the grade before it counts. "
-                "I will send you the decision here when it is made; /status shows it too.")
+                "I will send you the decision here when it is made; /status shows it too."
+                if assessors_configured() else
+                f"{what} needs an assessor's review, but this instance has no assessor yet: your submission is "
+                "kept and will be reviewed when one is set up. I will send you the decision here; /status shows "
+                "it too.")
     elif view.status == Status.approved:
         head = f"{what} was approved by an assessor" + (f" with {points}." if points else ".")
     elif view.status == Status.rejected:

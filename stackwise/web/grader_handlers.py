@@ -22,14 +22,23 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from grader import accounts  # noqa: E402
-from grader.api import ClaimConflict, Decision, GraderError, GraderService, QueueItem, Status, SubmissionDetail  # noqa: E402
+from grader.api import (  # noqa: E402
+    ClaimConflict,
+    Decision,
+    GraderError,
+    GraderService,
+    QueueItem,
+    Status,
+    SubmissionDetail,
+    assessors_configured,  # noqa: E402
+)
 from stackwise.identity import (  # noqa: E402
     SESSION_SECONDS,
     AssessorSession,
     LoginThrottle,
     client_address,
 )
-from stackwise.web.grader_learner import LearnerHandlers, assessors_configured, problem  # noqa: E402
+from stackwise.web.grader_learner import LearnerHandlers, problem  # noqa: E402
 from stackwise.web.grader_render import (  # noqa: E402
     MAX_CRITERIA,
     QUEUE_COLUMNS,

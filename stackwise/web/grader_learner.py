@@ -27,7 +27,6 @@ import gradio.utils as gr_utils  # noqa: E402
 from grader.api import (  # noqa: E402
     DOCX,
     MAX_TOTAL_CHARS,
-    AssessorsFileInvalid,
     EvidenceError,
     GraderError,
     GraderService,
@@ -36,11 +35,10 @@ from grader.api import (  # noqa: E402
     SubmissionView,
     UnknownCredential,
     Unreadable,
-    assessors_file,
+    assessors_configured,
     check_archive,
     describe_wait,
     estimate_wait,
-    load_assessors,
     sniff_media_type,
 )
 from stackwise.identity import KEY_PREFIX, learner_id_for_key, new_learner_key, parse_learner_key  # noqa: E402
@@ -56,16 +54,6 @@ log = logging.getLogger(__name__)
 
 PENDING = frozenset({Status.received, Status.grading})
 PASTED_FILENAME = "pasted-evidence.txt"  # pasted text is stored as this plain-text file, beside any uploads
-
-
-def assessors_configured() -> bool:
-    """Can anyone log in as an assessor now? (an assessors file that names at least one valid account)"""
-    if assessors_file() is None:
-        return False
-    try:
-        return bool(load_assessors())
-    except AssessorsFileInvalid:
-        return False
 
 
 def problem(exc: Exception) -> str:
