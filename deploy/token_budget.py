@@ -109,8 +109,8 @@ def summary(result: dict) -> dict:
             ("evidence_tokens", "judge_passages", "judge_new_tokens", "feedback_prompt", "checks_prefix",
              "checks_questions")}
     # shipped grader: judge passages (prefix cached) + one feedback request (prompt + completion cap)
-    mean["prompt_tokens"] = round(mean["judge_new_tokens"] + mean["judge_passages"] + mean["feedback_prompt"], 1)
-    mean["completion_tokens_max"] = result["feedback_max_tokens"] + mean["judge_passages"]
+    mean["prompt_tokens"] = round(mean["judge_new_tokens"] + mean["feedback_prompt"], 1)
+    mean["completion_tokens_max"] = result["feedback_max_tokens"] + mean["judge_passages"]  # one token a passage
     return mean
 
 

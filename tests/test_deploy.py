@@ -174,3 +174,22 @@ def test_with_secrets_exports_the_secret_files(tmp_path):
     kept = subprocess.run([str(DEPLOY / "with-secrets"), "env"], env={**env, "PGPASSWORD": "given"},
                           capture_output=True, text=True, check=True).stdout
     assert "PGPASSWORD=given" in kept.splitlines()
+
+
+def test_token_budget_counts_the_grader_prompts():
+    """The sizing's measurement (deploy/token_budget.py) runs on the bundled tokenizer and counts real prompts."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("token_budget", DEPLOY / "token_budget.py")
+    assert spec is not None and spec.loader is not None
+    budget = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(budget)
+    result = budget.measure()
+    assert result["items"] >= 10 and all(r["credential"] for r in result["rows"])
+    assert result["judge_head_tokens"] > 100
+    for row in result["rows"]:
+        assert row["feedback_prompt"] > row["evidence_tokens"] > 0  # the evidence is inside the feedback prompt
+        assert row["judge_passages"] >= 1 and row["judge_new_tokens"] > row["judge_passages"]
+    mean = budget.summary(result)
+    assert mean["prompt_tokens"] == pytest.approx(mean["judge_new_tokens"] + mean["feedback_prompt"], abs=0.2)
+    assert mean["completion_tokens_max"] > result["feedback_max_tokens"]
