@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from langchain_core.embeddings import Embeddings
 
@@ -117,6 +117,26 @@ class LazyEmbeddings(Embeddings):
         return get_embeddings().embed_query(text)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reaching_server(method: Callable[P, R]) -> Callable[P, R]:
+    """A Chroma server that stops answering mid-way raises :class:`IndexUnavailable` naming its URL."""
+
+    @wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        import httpx
+
+        try:
+            return method(*args, **kwargs)
+        except httpx.TransportError as exc:  # refused, reset, timed out
+            location = getattr(args[0], "location", "?")
+            raise IndexUnavailable(f"lost the Chroma server at {location} (STACKWISE_CHROMA_URL): {exc}") from exc
+
+    return call
+
+
 class CatalogueIndex:
     """A Chroma collection of catalogue documents plus what is needed to search it."""
 
@@ -158,11 +178,13 @@ class CatalogueIndex:
 
     # ------------------------------------------------------------------ writing
 
+    @_reaching_server
     def _stored_hashes(self) -> dict[str, str]:
         stored = self.store.get(include=["metadatas"])
         return {doc_id: str((meta or {}).get("content_hash", "")) for doc_id, meta in
                 zip(stored["ids"], stored["metadatas"], strict=True)}
 
+    @_reaching_server
     def sync(self, catalogue: Catalogue, *, rebuild: bool = False, progress: bool = False) -> SyncStats:
         """Make the index hold exactly the catalogue's documents, embedding only what changed."""
         if rebuild:
@@ -196,9 +218,11 @@ class CatalogueIndex:
 
     # ------------------------------------------------------------------ reading
 
+    @_reaching_server
     def count(self) -> int:
         return len(self.store.get(include=[])["ids"])
 
+    @_reaching_server
     def documents(self) -> list[CatalogueDocument]:
         """Every stored document (for lexical search), in id order."""
         stored = self.store.get(include=["documents", "metadatas"])
@@ -208,6 +232,7 @@ class CatalogueIndex:
         ]
         return sorted(docs, key=lambda d: d.id)
 
+    @_reaching_server
     def dense(self, query: str, k: int) -> list[tuple[str, float]]:
         """(document id, cosine similarity) for the ``k`` nearest documents."""
         results = self.store.similarity_search_with_score(query, k=k)

@@ -127,6 +127,15 @@ def test_a_server_that_is_down_gives_one_clear_line(settings, monkeypatch):
         assistant_service(settings.model_copy(update={"chroma_url": down}))
 
 
+def test_a_server_that_stops_mid_way_is_named(tmp_path, demo):
+    with chroma_server(tmp_path / "data") as url:
+        index = CatalogueIndex.open(url, collection="stopping")
+        assert index.count() == 0
+    for call in (index.count, lambda: index.dense("ethics", 3), lambda: index.sync(demo)):
+        with pytest.raises(IndexUnavailable, match=f"lost the Chroma server at {url}"):
+            call()
+
+
 @pytest.mark.parametrize("url", ["http://", "ftp://127.0.0.1:8000", "http://127.0.0.1:notaport",
                                  "http://127.0.0.1:8000/some/path"])
 def test_a_malformed_url_is_named(url):
