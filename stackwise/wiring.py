@@ -48,9 +48,9 @@ def _assistant(settings_json: str):
     catalogue = _catalogue(settings)
     try:
         index = CatalogueIndex.open(settings.index_location)  # the Chroma server when STACKWISE_CHROMA_URL is set
+        index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
     except IndexUnavailable as exc:
         raise SetupError(str(exc)) from exc
-    index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
     memory = ConversationMemory(settings.db_url)
     return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(model_config(settings)))
 
