@@ -329,6 +329,7 @@ def run(settings: Any, set_name: str, modes: Sequence[str] = ("hybrid",), *, lim
     base = settings.home / "evals" / "sets" / qs.set
     catalogue_dir, notes = import_set(qs, base / "catalogue")
     eval_settings = settings.model_copy(update={"catalogue": catalogue_dir, "chroma_dir": base / "chroma",
+                                                "chroma_url": None,  # its own catalogue: never the shared server
                                                 "database_url": f"sqlite:///{base / 'memory.db'}"})
     service = assistant_service(eval_settings)
     service.warm_up()

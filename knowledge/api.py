@@ -40,7 +40,14 @@ from knowledge.schema import (
 
 if TYPE_CHECKING:
     from knowledge.ctdl import CtdlImport, CtdlImportError, import_ctdl, write_catalogue
-    from knowledge.index import CatalogueIndex, IndexNotBuilt, entity_id, get_embeddings, unique_entities
+    from knowledge.index import (
+        CatalogueIndex,
+        IndexNotBuilt,
+        IndexUnavailable,
+        entity_id,
+        get_embeddings,
+        unique_entities,
+    )
     from knowledge.search import Hit, Mode, SearchError, search
 
 _LAZY = {
@@ -50,6 +57,7 @@ _LAZY = {
     "write_catalogue": "knowledge.ctdl",
     "CatalogueIndex": "knowledge.index",
     "IndexNotBuilt": "knowledge.index",
+    "IndexUnavailable": "knowledge.index",
     "entity_id": "knowledge.index",
     "get_embeddings": "knowledge.index",
     "unique_entities": "knowledge.index",
@@ -69,7 +77,7 @@ __all__ = [
     "CatalogueIndex", "search", "Hit", "Mode", "get_embeddings", "entity_id", "unique_entities",
     "catalogue_documents",
     # errors
-    "KnowledgeError", "CatalogueInvalid", "CtdlImportError", "IndexNotBuilt", "SearchError",
+    "KnowledgeError", "CatalogueInvalid", "CtdlImportError", "IndexNotBuilt", "IndexUnavailable", "SearchError",
 ]
 
 

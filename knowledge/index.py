@@ -1,4 +1,5 @@
-"""The persistent retrieval index: catalogue documents embedded offline into a local Chroma directory.
+"""The persistent retrieval index: catalogue documents embedded offline into a local Chroma directory,
+or into a Chroma server (``chroma run``) when the index is opened on an ``http(s)://`` URL.
 
 Re-indexing is incremental: each document's content hash is stored with it, so an unchanged
 catalogue costs one metadata read and no embedding. The embedding model is all-MiniLM-L6-v2 from
@@ -9,11 +10,12 @@ function (which would download a model) is never used.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import urllib.parse
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from langchain_core.embeddings import Embeddings
 
@@ -31,6 +33,41 @@ BATCH = 64
 
 class IndexNotBuilt(KnowledgeError):
     """The index directory has no catalogue yet."""
+
+
+class IndexUnavailable(KnowledgeError):
+    """The Chroma server cannot be reached, or its URL is malformed; the message names the URL."""
+
+
+@dataclass(frozen=True)
+class ChromaServer:
+    """Where a Chroma server listens, read from a URL such as ``http://127.0.0.1:8000``."""
+
+    host: str
+    port: int
+    ssl: bool
+
+    @classmethod
+    def parse(cls, url: str) -> ChromaServer:
+        parts = urllib.parse.urlsplit(url.strip())
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 or parts.path.strip("/") \
+                or parts.query or parts.fragment:
+            raise IndexUnavailable(f"the Chroma server URL {url!r} is malformed; use http(s)://host[:port]")
+        ssl = parts.scheme == "https"
+        return cls(parts.hostname, port or (443 if ssl else 8000), ssl)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+def is_server_url(location: object) -> bool:
+    """Whether an index location names a Chroma server rather than a local directory."""
+    return isinstance(location, str) and location.strip().lower().startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True)
@@ -80,38 +117,74 @@ class LazyEmbeddings(Embeddings):
         return get_embeddings().embed_query(text)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reaching_server(method: Callable[P, R]) -> Callable[P, R]:
+    """A Chroma server that stops answering mid-way raises :class:`IndexUnavailable` naming its URL."""
+
+    @wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        import httpx
+
+        try:
+            return method(*args, **kwargs)
+        except httpx.TransportError as exc:  # refused, reset, timed out
+            location = getattr(args[0], "location", "?")
+            raise IndexUnavailable(f"lost the Chroma server at {location} (STACKWISE_CHROMA_URL): {exc}") from exc
+
+    return call
+
+
 class CatalogueIndex:
     """A Chroma collection of catalogue documents plus what is needed to search it."""
 
-    def __init__(self, store: Chroma, location: Path):
+    def __init__(self, store: Chroma, location: Path | str):
         self.store = store
         self.location = location
 
     @classmethod
-    def open(cls, location: Path, collection: str = COLLECTION) -> CatalogueIndex:
-        """The index kept in the directory ``location`` (created if missing; Chroma's telemetry off)."""
+    def open(cls, location: Path | str, collection: str = COLLECTION) -> CatalogueIndex:
+        """The index kept in the directory ``location`` (created if missing), or on the Chroma server when
+        ``location`` is an ``http(s)://`` URL (:class:`IndexUnavailable` if it cannot be reached). Chroma's
+        telemetry is off and its default embedding function is never used: the embeddings are the project's."""
         import chromadb
         from langchain_chroma import Chroma
 
-        location.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(
-            path=str(location), settings=chromadb.config.Settings(anonymized_telemetry=False)
-        )
-        store = Chroma(
-            collection_name=collection,
-            embedding_function=LazyEmbeddings(),
-            client=client,
-            collection_metadata={"hnsw:space": "cosine", "embedding_model": EMBEDDING_MODEL},
-        )
-        return cls(store, location)
+        settings = chromadb.config.Settings(anonymized_telemetry=False)
+
+        def store_on(client: Any) -> Chroma:
+            return Chroma(
+                collection_name=collection,
+                embedding_function=LazyEmbeddings(),
+                client=client,
+                collection_metadata={"hnsw:space": "cosine", "embedding_model": EMBEDDING_MODEL},
+            )
+
+        if not is_server_url(location):
+            location = Path(location)
+            location.mkdir(parents=True, exist_ok=True)
+            return cls(store_on(chromadb.PersistentClient(path=str(location), settings=settings)), location)
+        server = ChromaServer.parse(str(location))
+        try:
+            store = store_on(chromadb.HttpClient(host=server.host, port=server.port, ssl=server.ssl,
+                                                 settings=settings))
+        except Exception as exc:  # chromadb raises ValueError, httpx errors, … for a server it cannot reach
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise IndexUnavailable(f"cannot reach the Chroma server at {server.url} (STACKWISE_CHROMA_URL): "
+                                   f"{reason}") from exc
+        return cls(store, server.url)
 
     # ------------------------------------------------------------------ writing
 
+    @_reaching_server
     def _stored_hashes(self) -> dict[str, str]:
         stored = self.store.get(include=["metadatas"])
         return {doc_id: str((meta or {}).get("content_hash", "")) for doc_id, meta in
                 zip(stored["ids"], stored["metadatas"], strict=True)}
 
+    @_reaching_server
     def sync(self, catalogue: Catalogue, *, rebuild: bool = False, progress: bool = False) -> SyncStats:
         """Make the index hold exactly the catalogue's documents, embedding only what changed."""
         if rebuild:
@@ -145,9 +218,11 @@ class CatalogueIndex:
 
     # ------------------------------------------------------------------ reading
 
+    @_reaching_server
     def count(self) -> int:
         return len(self.store.get(include=[])["ids"])
 
+    @_reaching_server
     def documents(self) -> list[CatalogueDocument]:
         """Every stored document (for lexical search), in id order."""
         stored = self.store.get(include=["documents", "metadatas"])
@@ -157,6 +232,7 @@ class CatalogueIndex:
         ]
         return sorted(docs, key=lambda d: d.id)
 
+    @_reaching_server
     def dense(self, query: str, k: int) -> list[tuple[str, float]]:
         """(document id, cosine similarity) for the ``k`` nearest documents."""
         results = self.store.similarity_search_with_score(query, k=k)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
     model_dir: Path | None = None
     chroma_dir: Path | None = None
+    chroma_url: str | None = Field(default=None, description="a Chroma server (`chroma run`), e.g. "
+                                   "http://127.0.0.1:8000, instead of the local directory chroma_dir")
     database_url: str | None = None
     n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     n_ctx: int = 4096
@@ -106,6 +108,11 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.chroma_dir or self.home / "chroma"
+
+    @property
+    def index_location(self) -> Path | str:
+        """Where the catalogue index lives: the Chroma server's URL when set, else the local directory."""
+        return self.chroma_url.strip() if self.chroma_url and self.chroma_url.strip() else self.chroma_path
 
     @property
     def shared_path(self) -> Path:

@@ -41,13 +41,16 @@ def _catalogue(settings: Settings):
 @lru_cache(maxsize=4)
 def _assistant(settings_json: str):
     from assistant.api import AssistantService, ConversationMemory
-    from knowledge.api import CatalogueIndex
+    from knowledge.api import CatalogueIndex, IndexUnavailable
     from llm import load_model
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
-    index = CatalogueIndex.open(settings.chroma_path)
-    index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
+    try:
+        index = CatalogueIndex.open(settings.index_location)  # the Chroma server when STACKWISE_CHROMA_URL is set
+        index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
+    except IndexUnavailable as exc:
+        raise SetupError(str(exc)) from exc
     memory = ConversationMemory(settings.db_url)
     return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(model_config(settings)))
 

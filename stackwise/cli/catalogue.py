@@ -91,11 +91,14 @@ def index_cmd(
     rebuild: Annotated[bool, typer.Option(help="drop the index and embed everything again")] = False,
 ) -> None:
     """Embed the catalogue into the persistent Chroma index (unchanged documents are skipped)."""
-    from knowledge.api import CatalogueIndex
+    from knowledge.api import CatalogueIndex, IndexUnavailable
 
     cat = load_or_fail(catalogue_path(catalogue))
     started = time.perf_counter()
-    index = CatalogueIndex.open(get_settings().chroma_path)
+    try:
+        index = CatalogueIndex.open(get_settings().index_location)
+    except IndexUnavailable as exc:
+        fail(str(exc))
     stats = index.sync(cat, rebuild=rebuild, progress=sys.stderr.isatty())
     typer.echo(f"indexed {stats.total} documents in {time.perf_counter() - started:.1f}s: {stats.added} added, "
                f"{stats.updated} updated, {stats.removed} removed, {stats.unchanged} unchanged "
@@ -110,14 +113,14 @@ def search_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Ranked catalogue chunks for a query, with ids and scores."""
-    from knowledge.api import CatalogueIndex, IndexNotBuilt, SearchError, search
+    from knowledge.api import CatalogueIndex, IndexNotBuilt, IndexUnavailable, SearchError, search
 
     if mode not in {"hybrid", "dense", "bm25"}:
         fail(f"unknown mode {mode!r}; use hybrid, dense or bm25")
     try:
-        index = CatalogueIndex.open(get_settings().chroma_path)
+        index = CatalogueIndex.open(get_settings().index_location)
         hits = search(index, query, k=k, mode=mode)
-    except (IndexNotBuilt, SearchError) as exc:
+    except (IndexNotBuilt, IndexUnavailable, SearchError) as exc:
         fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"query": query, "mode": mode, "results": [h.model_dump() for h in hits]}, indent=2))

@@ -25,14 +25,14 @@ def eval_retrieval_cmd(
 ) -> None:
     """Hit rate and latency of dense, BM25 and hybrid search on a labelled query set."""
     from evals import retrieval
-    from knowledge.api import CatalogueIndex, IndexNotBuilt
+    from knowledge.api import CatalogueIndex, IndexNotBuilt, IndexUnavailable
 
     path = queries or retrieval.DEFAULT_QUERIES
     if not path.is_file():
         fail(f"no such query set: {path}")
     try:
-        results = retrieval.run(CatalogueIndex.open(get_settings().chroma_path), path)
-    except IndexNotBuilt as exc:
+        results = retrieval.run(CatalogueIndex.open(get_settings().index_location), path)
+    except (IndexNotBuilt, IndexUnavailable) as exc:
         fail(str(exc))
     if as_json:
         typer.echo(json.dumps([r.model_dump() for r in results], indent=2))
