@@ -20,7 +20,7 @@ def worker_cmd(
 ) -> None:
     """Grade submissions from the database until stopped (SIGTERM/Ctrl-C finish the one in hand first).
     Run any number of them; set STACKWISE_GRADING=workers so the web app and the bot only enqueue."""
-    from grader.worker import GradingWorker
+    from grader.api import GradingWorker
 
     if poll <= 0:
         fail("--poll must be a positive number of seconds")
