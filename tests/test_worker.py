@@ -28,6 +28,11 @@ from grader.store import GradeRow
 from grader.worker import GradingWorker
 from storage import session_factory
 
+try:  # the throwaway PostgreSQL server's fixture, where that module is present
+    from tests.pg_server import postgres_server  # noqa: F401
+except ImportError:
+    postgres_server = None
+
 CREDENTIAL = "data-strategy"
 EVIDENCE = ("Data strategy report. I interviewed six teams, ranked twelve use cases by value and feasibility, "
             "and chose three for the first year: churn prediction, invoice matching and demand forecasting. "
@@ -126,10 +131,15 @@ def test_two_workers_racing_on_one_queue_grade_each_submission_exactly_once(db_u
     race(db_url, catalogue, scorer, workers=2, count=8)
 
 
-def test_workers_on_postgresql_claim_with_skip_locked(catalogue, scorer):
-    pg_server = pytest.importorskip("tests.pg_server", reason="the PostgreSQL fixture module is not here")
-    with pg_server.postgres_url() as url:  # the coordinator wires the fixture's real name after merging
+@pytest.mark.skipif(postgres_server is None, reason="the PostgreSQL fixture module (tests/pg_server.py) is not here")
+def test_workers_on_postgresql_claim_with_skip_locked(request, catalogue, scorer):
+    from tests.pg_server import _dispose, new_database
+
+    url = new_database(request.getfixturevalue("postgres_server"))
+    try:
         race(url, catalogue, scorer, workers=3, count=6)
+    finally:
+        _dispose(url)
 
 
 # ---- a worker killed mid-grade ---------------------------------------------------------------------------------
