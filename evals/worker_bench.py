@@ -5,8 +5,9 @@ For each worker count: a fresh SQLite database (or ``--database-url``, emptied b
 ``--submissions`` demo submissions (the evidence set's test split, cycled); that many ``stackwise worker``
 processes are started on an empty queue first and waited for (their start-up, loading the engine, is not
 counted), then the submissions are enqueued and timed until every one is graded; the workers are stopped with
-SIGTERM. Printed: wall seconds, submissions per minute, how the grades split between workers, and that each
-submission got exactly one grade. Nothing asserts on timing.
+SIGTERM. Each worker gets ``cores / workers`` threads (``OMP_NUM_THREADS``, ``STACKWISE_N_THREADS``).
+Printed: wall seconds, submissions per minute, how the grades split between workers, and that each submission
+got exactly one grade. Nothing asserts on timing.
 
 By default feedback and the injection judge are off, so the grade is the shipped engine alone (embeddings and
 the fitted combiner: no LLM) and the figure is the queue's and the engine's. ``--feedback`` turns model feedback
@@ -39,8 +40,10 @@ from storage import session_factory
 DONE = {Status.passed, Status.failed, Status.review, Status.error}
 
 
-def _env(home: Path, db_url: str, feedback: bool) -> dict[str, str]:
-    return {**os.environ, "STACKWISE_HOME": str(home), "STACKWISE_DATABASE_URL": db_url,
+def _env(home: Path, db_url: str, feedback: bool, workers: int) -> dict[str, str]:
+    threads = str(max(1, (os.cpu_count() or 1) // workers))  # the cores split between workers, not oversubscribed
+    return {**os.environ, "OMP_NUM_THREADS": threads, "STACKWISE_N_THREADS": threads,
+            "STACKWISE_HOME": str(home), "STACKWISE_DATABASE_URL": db_url,
             "STACKWISE_GRADING": "workers", "STACKWISE_GRADER_FEEDBACK": str(feedback).lower(),
             "STACKWISE_GRADER_INJECTION_JUDGE": str(feedback).lower()}
 
@@ -75,7 +78,7 @@ def run_one(workers: int, submissions: int, *, db_url: str | None, feedback: boo
     queue = GraderQueue(db_url)
     items = [i for i in load_evidence_dir() if i.split == "test"]
     tag = uuid.uuid4().hex[:6]
-    procs = _start(workers, _env(home, db_url, feedback), tag)
+    procs = _start(workers, _env(home, db_url, feedback, workers), tag)
     try:
         if warm_up:  # the first grade in each process pays for lazy loads: one per worker, not timed
             warm = [queue.create_submission(_submission(items, n, f"warm-{tag}")).id for n in range(workers)]
@@ -121,7 +124,8 @@ def _wait(queue: GraderQueue, sids: list[str], timeout: float = 3600) -> None:
 
 
 def render(rows: list[dict]) -> str:
-    lines = [f"grading workers on one queue, {os.cpu_count()} CPU core(s) on this machine",
+    lines = [f"grading workers on one queue, {os.cpu_count()} CPU core(s) on this machine (load average "
+             f"{os.getloadavg()[0]:.1f} at the end; each worker gets cores / workers threads)",
              f"{'workers':>7} {'graded':>6} {'seconds':>8} {'per min':>8}  split between workers; exactly once"]
     for r in rows:
         lines.append(f"{r['workers']:>7} {r['submissions']:>6} {r['seconds']:>8.1f} {r['per_minute']:>8.1f}  "
