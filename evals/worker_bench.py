@@ -1,7 +1,7 @@
 """Grading-worker throughput: submissions graded per minute with 1, 2, 4, ... ``stackwise worker`` processes on one
 queue, on this machine.
 
-For each worker count: a fresh SQLite database (or ``--database-url``, emptied by using fresh learner ids) gets
+For each worker count: a fresh SQLite database (or ``--database-url``, shared: fresh learner ids keep runs apart) gets
 ``--submissions`` demo submissions (the evidence set's test split, cycled); that many ``stackwise worker``
 processes are started on an empty queue first and waited for (their start-up, loading the engine, is not
 counted), then the submissions are enqueued and timed until every one is graded; the workers are stopped with
@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -52,12 +53,16 @@ def _start(count: int, env: dict[str, str], tag: str) -> list[subprocess.Popen]:
     procs = [subprocess.Popen([sys.executable, "-m", "stackwise.cli", "worker", "--poll", "0.1", "--id",
                                f"{tag}-w{i}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(count)]
-    for proc in procs:  # ready: the engine is loaded once the worker has started its loop
+    for proc in procs:  # ready once the worker has started its loop
+        seen = []
         for line in proc.stderr:
             if "grading worker" in line and "started" in line:
                 break
+            seen.append(line)
         else:
-            raise SystemExit(f"a worker exited before starting (code {proc.wait()})")
+            _stop(procs)
+            raise SystemExit(f"a worker exited before starting (code {proc.wait()}):\n{''.join(seen[-15:])}")
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep reading: a full pipe would block it
     return procs
 
 
@@ -66,7 +71,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
         try:
-            proc.communicate(timeout=120)
+            proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
 
