@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from typing import Annotated
 
 import typer
 
 from stackwise.cli.common import app, fail, grader_or_fail
+
+
+def _service():
+    """The configured grader; workers started together on a fresh database race to create its tables, so a
+    "table already exists" from the loser is retried (the tables are there then)."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(3):
+        try:
+            return grader_or_fail()
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                fail("cannot open the database: " + " ".join(str(exc.orig).split()))
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
 
 
 @app.command("worker")
@@ -27,7 +43,7 @@ def worker_cmd(
     if worker_id is not None and not worker_id.strip():
         fail("--id must not be empty")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    service = grader_or_fail()
+    service = _service()
     if worker_id:
         service.worker = worker_id.strip()
     worker = GradingWorker(service, poll_seconds=poll)
