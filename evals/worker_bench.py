@@ -86,7 +86,8 @@ def run_one(workers: int, submissions: int, *, db_url: str | None, feedback: boo
     procs = _start(workers, _env(home, db_url, feedback, workers), tag)
     try:
         if warm_up:  # the first grade in each process pays for lazy loads: one per worker, not timed
-            warm = [queue.create_submission(_submission(items, n, f"warm-{tag}")).id for n in range(workers)]
+            # other evidence than the timed ones (a copy of another learner's evidence goes to review)
+            warm = [queue.create_submission(_submission(items, -1 - n, f"warm-{tag}")).id for n in range(workers)]
             _wait(queue, warm)
         start = time.perf_counter()
         sids = [queue.create_submission(_submission(items, n, tag)).id for n in range(submissions)]
