@@ -5,6 +5,7 @@ Everything else in ``grader/`` is internal and may move; import from here. Conte
 - **services**: :class:`GraderService` (receive, grade in the background, retry, feedback, refit) over a
   :class:`GraderQueue` (submissions, the review queue, the *ready to issue* event: ``listeners=`` /
   :meth:`GraderQueue.subscribe`, per instance), built by :func:`open_queue` with :func:`rubrics_from_catalogue`;
+  :class:`GradingWorker` claims and grades submissions in a ``stackwise worker`` process;
   :func:`to_grade_result` turns a grading report into the stored :class:`GradeResult`; :class:`Listeners` is
   the per-instance event list (issuance uses it for its own *issued* event).
 - **scorers** (what the wiring assembles): :class:`EngineScorer` over :class:`EvidenceReader` and
@@ -166,6 +167,7 @@ from grader.short_answer import (
 )
 from grader.text_features import text_stats
 from grader.waiting import ReviewTime, WaitEstimate, describe_wait, estimate_wait, human_duration
+from grader.worker import GradingWorker, WorkerStats
 
 # numpy and scipy come in with these: imported on first use, so a channel that only queues and reviews
 # does not pay for them
@@ -226,7 +228,8 @@ _LAZY = {
 
 __all__ = [
     # services
-    "GraderService", "GraderQueue", "open_queue", "rubrics_from_catalogue", "to_grade_result",
+    "GraderService", "GradingWorker", "WorkerStats", "GraderQueue",
+    "open_queue", "rubrics_from_catalogue", "to_grade_result",
     "DEFAULT_GRADING_LEASE_SECONDS", "DEFAULT_LEASE_SECONDS", "Rescorer", "RubricLike", "rubric_scorer", "Listeners",
     # scorers
     "EngineScorer", "EvidenceReader", "CheckReader", "questions_for", "load_combiner", "save_combiner",

@@ -24,6 +24,7 @@ from grader.models import (
     CriterionGrade,
     ExtractedFile,
     GradeResult,
+    GradingJob,
     SubmissionIn,
     SubmissionView,
 )
@@ -91,7 +92,8 @@ class GraderService:
                  feedback_factory: Callable[[], FeedbackWriter] | None = None,
                  refit: Callable[[], Any] | None = None, refit_after: int = 0,
                  fitted_on: Callable[[], int] | None = None, intake_limits: IntakeLimits | None = None,
-                 lease_seconds: float = DEFAULT_GRADING_LEASE_SECONDS, sweep_seconds: float = SWEEP_SECONDS):
+                 lease_seconds: float = DEFAULT_GRADING_LEASE_SECONDS, sweep_seconds: float = SWEEP_SECONDS,
+                 enqueue_only: bool = False):
         self.catalogue = catalogue
         self.intake_limits = intake_limits or DEFAULT_LIMITS  # what reading one evidence file may cost
         self.queue = queue
@@ -111,6 +113,8 @@ class GraderService:
         self._queued: set[str] = set()  # submitted to this process's grading thread, not finished yet
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
+        # grading workers (``stackwise worker``, :mod:`grader.worker`) grade; this process only stores
+        self.enqueue_only = enqueue_only
 
     @property
     def scorer(self) -> Scorer:
@@ -145,7 +149,8 @@ class GraderService:
         """Store now, grade on the service's single grading thread (the model is used by one caller at a time).
 
         Returns the stored view (``received``) at once and the future of the graded view (None when nothing
-        is left to grade). Adapters show "received / being graded" and poll the queue for the result.
+        is left to grade, or when ``enqueue_only``: a grading worker grades it). Adapters show "received / being
+        graded" and poll the queue for the result.
         """
         view = self.receive(submission)
         if view.status.value != "received":
@@ -156,7 +161,10 @@ class GraderService:
         """Grade, in the background, submissions a stopped process left behind: ``received`` ones, and
         ``grading`` ones whose grading lease expired (the process died mid-grade; they go back to
         ``received`` first). Returns their ids. With ``keep_sweeping`` a daemon thread does the same every
-        ``sweep_seconds`` (a submission another process abandons, or one an assessor retried from the CLI)."""
+        ``sweep_seconds`` (a submission another process abandons, or one an assessor retried from the CLI).
+        With ``enqueue_only`` nothing is graded here (the grading workers do it): returns ``[]``."""
+        if self.enqueue_only:
+            return []
         self.queue.recover_stale_grading()
         pending = self.queue.pending_submissions()
         for submission_id in pending:
@@ -204,7 +212,10 @@ class GraderService:
                 logger.exception("sweeping for submissions to grade failed")
 
     def _enqueue(self, submission_id: str) -> Future[SubmissionView] | None:
-        """Submit to the grading thread unless this process already has it queued."""
+        """Submit to the grading thread unless this process already has it queued (or only enqueues: the
+        grading workers take it from the database)."""
+        if self.enqueue_only:
+            return None
         with self._lock:
             if submission_id in self._queued:
                 return None
@@ -245,6 +256,13 @@ class GraderService:
         Raises :class:`InvalidTransition` when another worker has it or it is graded, :class:`NotLeaseHolder`
         when this worker's lease expired meanwhile and the submission was taken up again (nothing recorded)."""
         job = self.queue.start_grading(submission_id, worker=self.worker, lease_seconds=self.lease_seconds)
+        return self.grade_claimed(job, feedback_now=feedback_now)
+
+    def grade_claimed(self, job: GradingJob, *, feedback_now: bool = True) -> SubmissionView:
+        """Grade a job this process already holds the grading lease on (:meth:`grade`, or a grading worker's
+        :meth:`~grader.queue.GraderQueue.claim_next`), renewing the lease while it works, and record the
+        decision. Raises :class:`NotLeaseHolder` when the lease was lost meanwhile (nothing recorded)."""
+        submission_id = job.submission_id
         with self._leased(submission_id), background_priority():
             view, report = self._grade_job(job)
         if report is None:

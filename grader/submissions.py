@@ -40,7 +40,7 @@ from grader.models import (
     SubmissionIn,
     SubmissionView,
 )
-from grader.records import _T, DEFAULT_GRADING_LEASE_SECONDS, MAX_LEASE_SECONDS, QueueRecords
+from grader.records import _CAS_ATTEMPTS, _T, DEFAULT_GRADING_LEASE_SECONDS, MAX_LEASE_SECONDS, QueueRecords
 from grader.store import (
     CriterionGradeRow,
     EngineRecordRow,
@@ -146,14 +146,56 @@ class Submissions(QueueRecords):
         """
         if not 0 < lease_seconds <= MAX_LEASE_SECONDS:
             raise ValueError(f"lease_seconds must be in (0, {MAX_LEASE_SECONDS}], got {lease_seconds}")
-        holder = worker or actor
         with self._sessions.begin() as session:
-            expires = self._clock() + timedelta(seconds=lease_seconds)
-            self._transition(session, submission_id, Status.grading, actor, "grading_started",
-                             sources={Status.received, Status.error},
-                             values={"error_message": None, "claimed_by": holder, "lease_expires_at": expires},
-                             details={"worker": holder, "lease_expires_at": expires.isoformat()},
-                             where=(_T.c.status.in_([Status.received.value, Status.error.value]),))
+            self._take_lease(session, submission_id, actor, worker or actor, lease_seconds,
+                             {Status.received, Status.error})
+        return self._job(submission_id)
+
+    def claim_next(self, worker: str, *, lease_seconds: float = DEFAULT_GRADING_LEASE_SECONDS) -> GradingJob | None:
+        """A grading worker's claim: the oldest ``received`` submission (``grading`` ones whose lease expired are
+        put back to ``received`` first, :meth:`recover_stale_grading`) moved to ``grading`` under ``worker``'s
+        lease, or None when nothing waits. Any number of workers may call it at once; each submission goes to one.
+
+        On PostgreSQL the row is picked with ``SELECT ... FOR UPDATE SKIP LOCKED`` (workers never wait on one
+        another's pick); elsewhere (SQLite) the oldest candidates are tried in turn with the compare-and-set of
+        :meth:`start_grading`, and a lost race moves on to the next.
+        """
+        if not 0 < lease_seconds <= MAX_LEASE_SECONDS:
+            raise ValueError(f"lease_seconds must be in (0, {MAX_LEASE_SECONDS}], got {lease_seconds}")
+        self.recover_stale_grading()
+        oldest = (select(_T.c.id).where(_T.c.status == Status.received.value)
+                  .order_by(_T.c.created_at, _T.c.id))
+        if self._sessions.kw["bind"].dialect.name == "postgresql":
+            with self._sessions.begin() as session:
+                sid = session.scalars(oldest.limit(1).with_for_update(skip_locked=True)).first()
+                if sid is None:
+                    return None
+                self._take_lease(session, sid, "grader", worker, lease_seconds, {Status.received})
+            return self._job(sid)
+        for _ in range(_CAS_ATTEMPTS):
+            with self._sessions() as session:
+                candidates = list(session.scalars(oldest.limit(_CAS_ATTEMPTS)))
+            if not candidates:
+                return None
+            for sid in candidates:
+                try:
+                    with self._sessions.begin() as session:
+                        self._take_lease(session, sid, "grader", worker, lease_seconds, {Status.received})
+                except GraderError:  # InvalidTransition: another worker took it first (or it is gone)
+                    continue
+                return self._job(sid)
+        return None
+
+    def _take_lease(self, session: Any, submission_id: str, actor: str, holder: str, lease_seconds: float,
+                    sources: set[Status]) -> None:
+        """``sources -> grading`` under ``holder``'s lease (one compare-and-set, one ``grading_started`` entry)."""
+        expires = self._clock() + timedelta(seconds=lease_seconds)
+        self._transition(session, submission_id, Status.grading, actor, "grading_started", sources=sources,
+                         values={"error_message": None, "claimed_by": holder, "lease_expires_at": expires},
+                         details={"worker": holder, "lease_expires_at": expires.isoformat()},
+                         where=(_T.c.status.in_([s.value for s in sources]),))
+
+    def _job(self, submission_id: str) -> GradingJob:
         with self._sessions() as session:
             row = self._row(session, submission_id)
             return GradingJob(submission_id=row.id, credential_id=row.credential_id, learner_id=row.learner_id,

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
                                          "passages of the evidence are aimed at the grader (P(yes) per passage)")
     grader_refit_after: int = Field(default=20, ge=0, description="refit the combiner after this many new "
                                     "assessor decisions (0: only with 'stackwise grader fit')")
+    grading: Literal["inline", "workers"] = Field(default="inline", description="who grades stored submissions: "
+                                                  "'inline' (the web app / bot process, on its grading thread) or "
+                                                  "'workers' (they only enqueue; `stackwise worker` processes grade)")
     # evidence intake: what reading one uploaded file may cost (grader.evidence.IntakeLimits)
     evidence_unpacked_mb: int = Field(default=40, gt=0, description="a DOCX may unpack to at most this many MB")
     evidence_part_mb: int = Field(default=16, gt=0, description="one DOCX part or PDF stream, unpacked, in MB")

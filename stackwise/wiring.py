@@ -127,7 +127,7 @@ def _grader(settings_json: str):
     return GraderService(catalogue, queue, lambda: make_scorer(settings),
                          feedback if settings.grader_feedback else None, refit=refit,
                          refit_after=settings.grader_refit_after, fitted_on=lambda: _fitted_on(settings),
-                         intake_limits=intake_limits(settings))
+                         intake_limits=intake_limits(settings), enqueue_only=settings.grading == "workers")
 
 
 def _fitted_on(settings: Settings) -> int:

@@ -5,7 +5,8 @@ Heavy libraries (torch, chromadb, llama.cpp) are imported inside commands so ``-
 One module per domain registers its commands on :data:`app` (:mod:`stackwise.cli.common`):
 :mod:`~stackwise.cli.catalogue`, :mod:`~stackwise.cli.assistant`, :mod:`~stackwise.cli.grader`,
 :mod:`~stackwise.cli.review`, :mod:`~stackwise.cli.issuance`, :mod:`~stackwise.cli.evaluation`,
-:mod:`~stackwise.cli.serve` (web and Telegram) and :mod:`~stackwise.cli.model` (model and ``setup``).
+:mod:`~stackwise.cli.serve` (web and Telegram),
+:mod:`~stackwise.cli.worker` (grading workers) and :mod:`~stackwise.cli.model` (model and ``setup``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from stackwise.config import enforce_offline
 enforce_offline()
 
 # the command modules register in this order, which is the order `stackwise --help` lists
-from stackwise.cli import catalogue, assistant, serve, grader, review, evaluation, issuance, model  # noqa: E402,F401  # isort: skip
+from stackwise.cli import catalogue, assistant, serve, grader, worker, review, evaluation, issuance, model  # noqa: E402,F401  # isort: skip
 from stackwise.cli.common import app  # noqa: E402
 
 __all__ = ["app", "main"]

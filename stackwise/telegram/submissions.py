@@ -263,14 +263,17 @@ class Submissions:
         if view.status == Status.error:  # stored straight as an error: pushed now, so the poll does not repeat it
             if not await self.pushes.deliver_submission(context.bot, view.id):  # a repeated /done: answer it
                 await self._reply(message, format_result(view, self._credential(view.credential_id)))
-        elif future is None:  # a redelivered /done: the submission exists already
+        elif future is None and not (getattr(self.grader, "enqueue_only", False) and view.status == Status.received):
+            # a redelivered /done: the submission exists already (with grading workers, a new one has no future:
+            # its result comes through the pushes' poll of the queue)
             await self._reply(message, f"Already received: submission {view.id} ({status_label(view)}). "
                                        "/status shows its progress.")
         else:
             await self._reply(message, (
                 f"Received: submission {view.id} for {self._title(view.credential_id)} is being graded. This "
                 "usually takes a minute or two; I will send you the result here, and /status shows it too."))
-            self._notify_when_graded(future, context.bot, message.chat_id, learner, view.id)
+            if future is not None:
+                self._notify_when_graded(future, context.bot, message.chat_id, learner, view.id)
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (who := self._who(update)) is None:
