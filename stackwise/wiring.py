@@ -38,6 +38,15 @@ def _catalogue(settings: Settings):
                          f"{exc}") from exc
 
 
+@lru_cache(maxsize=8)
+def prepare_database(url: str) -> None:
+    """Start-up, before any store opens ``url``: migrate it to the newest schema, or stamp a new or
+    pre-migration one (the rule: :mod:`stackwise.migrations`). Once per URL and process."""
+    from stackwise.migrations import upgrade
+
+    upgrade(url)
+
+
 @lru_cache(maxsize=4)
 def _assistant(settings_json: str):
     from assistant.api import AssistantService, ConversationMemory
@@ -48,6 +57,7 @@ def _assistant(settings_json: str):
     catalogue = _catalogue(settings)
     index = CatalogueIndex.open(settings.chroma_path)
     index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
+    prepare_database(settings.db_url)
     memory = ConversationMemory(settings.db_url)
     return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(model_config(settings)))
 
@@ -111,6 +121,7 @@ def _grader(settings_json: str):
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
+    prepare_database(settings.db_url)
     queue = open_queue(settings.db_url, rubrics=rubrics_from_catalogue(catalogue))
     def feedback():
         from grader.api import FeedbackWriter

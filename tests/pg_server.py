@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-INSTALL_HINT = "install PostgreSQL: `sudo apt-get install -y postgresql` (Debian/Ubuntu) or run scripts/install.sh as root"
+INSTALL_HINT = ("install PostgreSQL: `sudo apt-get install -y postgresql` (Debian/Ubuntu), "
+                "or run scripts/install.sh as root")
 USER = "stackwise"
 _counter = itertools.count()
 
@@ -36,7 +37,8 @@ def _binary_dir() -> Path:
                         key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
     if candidates:
         return candidates[-1].parent
-    pytest.fail(f"PostgreSQL binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: {INSTALL_HINT}")
+    pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: "
+                + INSTALL_HINT)
 
 
 def _free_port() -> int:

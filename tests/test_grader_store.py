@@ -43,7 +43,6 @@ from grader.store import AuditRow, FileRow, SubmissionRow
 from knowledge.schema import Rubric
 from storage import AuditLogImmutable, engine_for, session_factory
 from tests.catalogue_factory import rubric as rubric_data
-from tests.pg_server import database_url, postgres_server  # noqa: F401 (fixtures)
 
 CREDENTIAL = "cred-a"
 

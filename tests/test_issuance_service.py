@@ -40,7 +40,6 @@ from issuance.status import MIN_BITS, StatusList
 from knowledge import load_catalogue
 from stackwise.config import BUNDLED_CATALOGUE
 from tests.paths import shared_path
-from tests.pg_server import database_url, postgres_server  # noqa: F401 (fixtures)
 
 CREDENTIAL = "data-strategy"  # no expiry
 EXPIRING = "prompt-engineering"  # valid_for_months: 24

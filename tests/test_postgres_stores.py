@@ -16,7 +16,6 @@ from assistant.memory import ConversationMemory, Subject
 from grader.errors import InvalidTransition, NotLeaseHolder
 from stackwise.notify import DeliveryLog
 from storage import engine_for
-from tests.pg_server import database_url, postgres_server  # noqa: F401 (fixtures)
 from tests.test_grader_store import Clock, grade_result, new_queue, submission_in
 
 

@@ -23,7 +23,6 @@ from grader.models import (
     Totals,
 )
 from grader.queue import GraderQueue, rubric_scorer
-from tests.pg_server import database_url, postgres_server  # noqa: F401 (fixtures)
 from tests.test_grader_store import (
     ALICE,
     BOB,
