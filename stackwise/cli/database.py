@@ -1,4 +1,4 @@
-"""``stackwise db upgrade`` and ``stackwise db revision``: the database schema (Alembic, :mod:`stackwise.migrations`)."""
+"""``stackwise db upgrade`` and ``stackwise db revision``: the schema (Alembic, :mod:`stackwise.migrations`)."""
 
 from __future__ import annotations
 

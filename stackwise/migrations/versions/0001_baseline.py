@@ -82,7 +82,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("NOT ready_to_issue OR status IN ('approved', 'passed')", name='ck_grader_issuable'),
-    sa.CheckConstraint("status IN ('received', 'grading', 'passed', 'failed', 'review', 'approved', 'rejected', 'resubmission_requested', 'error')", name='ck_grader_submission_status'),
+    sa.CheckConstraint("status IN ('received', 'grading', 'passed', 'failed', 'review', 'approved', 'rejected', "
+                       "'resubmission_requested', 'error')", name='ck_grader_submission_status'),
     sa.ForeignKeyConstraint(['previous_submission_id'], ['grader_submissions.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('learner_id', 'idempotency_key', name='uq_grader_submission_idempotency'),
