@@ -21,7 +21,7 @@ def _url(url: str | None) -> str:
 def db_upgrade(
     url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: STACKWISE_DATABASE_URL)")] = None,
 ) -> None:
-    """Bring the database to the newest schema: migrate, or stamp one made before migrations existed."""
+    """Bring the database to the newest schema (keeps every row; the rule: stackwise/migrations)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from stackwise.migrations import upgrade
@@ -31,7 +31,7 @@ def db_upgrade(
         before, after = upgrade(target)
     except (SQLAlchemyError, RuntimeError) as exc:
         fail(f"cannot upgrade the database: {str(exc).splitlines()[0]}")
-    typer.echo(f"database at revision {after} (was {before or 'empty'})")
+    typer.echo(f"database at revision {after} (was {before or 'empty or unversioned'})")
 
 
 @db_app.command("revision")
