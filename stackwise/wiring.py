@@ -40,8 +40,8 @@ def _catalogue(settings: Settings):
 
 @lru_cache(maxsize=8)
 def prepare_database(url: str) -> None:
-    """Start-up, before any store opens ``url``: migrate it to the newest schema, or stamp a new or
-    pre-migration one (the rule: :mod:`stackwise.migrations`). Once per URL and process."""
+    """Start-up, before any store opens ``url``: bring it to the newest schema, keeping every row (an empty
+    one is created and stamped; the rule: :mod:`stackwise.migrations`). Once per URL and process."""
     from stackwise.migrations import upgrade
 
     upgrade(url)
