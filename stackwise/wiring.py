@@ -54,10 +54,10 @@ def _assistant(settings_json: str):
     from llm import load_model
 
     settings = Settings.model_validate_json(settings_json)
+    prepare_database(settings.db_url)  # before any store opens it
     catalogue = _catalogue(settings)
     index = CatalogueIndex.open(settings.chroma_path)
     index.sync(catalogue)  # cheap when unchanged; keeps answers in step with the catalogue
-    prepare_database(settings.db_url)
     memory = ConversationMemory(settings.db_url)
     return AssistantService(catalogue, index, memory, model_loader=lambda: load_model(model_config(settings)))
 
