@@ -128,3 +128,14 @@ def test_stackwise_db_upgrade_reports_the_revision_or_why_not(database_url: str)
     down = runner.invoke(app, ["db", "upgrade", "--url", "postgresql+psycopg://nobody@127.0.0.1:9/none"])
     assert down.exit_code == 2 and "cannot upgrade the database" in down.output
     assert "Traceback" not in down.output
+
+
+def test_head_names_the_newest_revision_and_every_revision_names_its_tables() -> None:
+    from alembic.script import ScriptDirectory
+
+    from stackwise.migrations import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_current_head() == HEAD
+    assert [r.revision for r in script.walk_revisions("base", "heads")][::-1] == list(TABLES_OF)
+    assert set().union(*TABLES_OF.values()) == {t.name for t in target_metadata().sorted_tables}
