@@ -15,6 +15,15 @@ if [ "${STACKWISE_SKIP_CHROMIUM:-0}" != 1 ] && ! command -v chromium >/dev/null 
     echo "warning: browser tests need Chromium: sudo apt-get install -y chromium chromium-driver" >&2
   fi
 fi
+# PostgreSQL for the store tests on a real server (tests/pg_server.py runs initdb/pg_ctl from the Debian package)
+if [ "${STACKWISE_SKIP_POSTGRES:-0}" != 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q && apt-get install -y -q postgresql
+  else
+    echo "warning: the PostgreSQL tests need the server binaries: sudo apt-get install -y postgresql" >&2
+  fi
+fi
 stamp=.venv/.stackwise-installed
 want="$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -38,6 +38,15 @@ def _catalogue(settings: Settings):
                          f"{exc}") from exc
 
 
+@lru_cache(maxsize=8)
+def prepare_database(url: str) -> None:
+    """Start-up, before any store opens ``url``: bring it to the newest schema, keeping every row (an empty
+    one is created and stamped; the rule: :mod:`stackwise.migrations`). Once per URL and process."""
+    from stackwise.migrations import upgrade
+
+    upgrade(url)
+
+
 @lru_cache(maxsize=4)
 def _assistant(settings_json: str):
     from assistant.api import AssistantService, ConversationMemory
@@ -45,6 +54,7 @@ def _assistant(settings_json: str):
     from llm import load_model
 
     settings = Settings.model_validate_json(settings_json)
+    prepare_database(settings.db_url)  # before any store opens it
     catalogue = _catalogue(settings)
     try:
         index = CatalogueIndex.open(settings.index_location)  # the Chroma server when STACKWISE_CHROMA_URL is set
@@ -114,6 +124,7 @@ def _grader(settings_json: str):
 
     settings = Settings.model_validate_json(settings_json)
     catalogue = _catalogue(settings)
+    prepare_database(settings.db_url)
     queue = open_queue(settings.db_url, rubrics=rubrics_from_catalogue(catalogue))
     def feedback():
         from grader.api import FeedbackWriter

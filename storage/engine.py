@@ -20,6 +20,7 @@ class Base(DeclarativeBase):
 
 
 _create_lock = threading.Lock()
+_open: weakref.WeakValueDictionary[str, Engine] = weakref.WeakValueDictionary()
 
 
 @lru_cache(maxsize=8)
@@ -40,7 +41,15 @@ def engine_for(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     with _create_lock:
         Base.metadata.create_all(engine)
+    _open[url] = engine
     return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections of ``url``'s engine, if one is open (tests dropping a database; shutdown)."""
+    engine = _open.get(url)
+    if engine is not None:
+        engine.dispose()
 
 
 def session_factory(url: str) -> sessionmaker:

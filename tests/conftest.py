@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from stackwise.config import enforce_offline
+from tests.pg_server import database_url, postgres_server, postgres_url  # noqa: F401 (fixtures for every test)
 
 enforce_offline()
 

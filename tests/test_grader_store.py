@@ -99,8 +99,9 @@ def to_review(queue: GraderQueue, learner: str = "learner-1", reasons: list[str]
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'grader.db'}"
+def db_url(database_url: str) -> str:
+    """Every test here runs on SQLite and on a throwaway PostgreSQL server (tests/pg_server.py)."""
+    return database_url
 
 
 @pytest.fixture
@@ -289,6 +290,7 @@ def test_audit_log_cannot_be_modified(queue: GraderQueue, db_url: str) -> None:
     with engine_for(db_url).connect() as conn:  # below the ORM, the database refuses too
         with pytest.raises(DatabaseError, match="append-only"):
             conn.execute(text("UPDATE grader_audit_log SET actor = 'mallory'"))
+        conn.rollback()  # PostgreSQL aborts the whole transaction on the error
         with pytest.raises(DatabaseError, match="append-only"):
             conn.execute(text("DELETE FROM grader_audit_log"))
     assert [(e.event_type, e.actor) for e in queue.audit_log(sid)] == [("received", "learner-1")]

@@ -74,8 +74,14 @@ def key(tmp_path_factory):
 
 
 @pytest.fixture
-def queue(tmp_path) -> GraderQueue:
-    return GraderQueue(f"sqlite:///{tmp_path / 'stackwise.db'}", rubrics=rubrics_from_catalogue(catalogue()))
+def db_url(database_url: str) -> str:
+    """Every test here runs on SQLite and on a throwaway PostgreSQL server (tests/pg_server.py)."""
+    return database_url
+
+
+@pytest.fixture
+def queue(db_url) -> GraderQueue:
+    return GraderQueue(db_url, rubrics=rubrics_from_catalogue(catalogue()))
 
 
 def make_service(queue: GraderQueue, key, database_url: str, **kwargs: Any) -> IssuanceService:
@@ -85,9 +91,9 @@ def make_service(queue: GraderQueue, key, database_url: str, **kwargs: Any) -> I
 
 
 @pytest.fixture
-def service(queue, key, tmp_path):
+def service(queue, key, db_url):
     """The issuance service on the test's database, subscribed to the grader's event (as the composition root)."""
-    service = make_service(queue, key, f"sqlite:///{tmp_path / 'stackwise.db'}")
+    service = make_service(queue, key, db_url)
     service.subscribe()
     yield service
     service.close()
@@ -245,10 +251,10 @@ def test_an_unknown_submission_is_refused(service):
         service.issue("does-not-exist")
 
 
-def test_catch_up_issues_what_the_event_missed(queue, key, tmp_path):
+def test_catch_up_issues_what_the_event_missed(queue, key, db_url):
     """Without a subscriber (e.g. the process stopped), issue_pending issues the passed submissions later."""
     sid = seed(queue, "pass")
-    unsubscribed = make_service(queue, key, f"sqlite:///{tmp_path / 'stackwise.db'}")
+    unsubscribed = make_service(queue, key, db_url)
     assert unsubscribed.for_submission(sid) is None
     issued = unsubscribed.issue_pending()
     assert [i.submission_id for i in issued] == [sid]
@@ -396,10 +402,10 @@ def test_did_document_and_issuer_profile(service):
     assert did_web_for_url("https://example.org/badges/") == "did:web:example.org:badges"
 
 
-def test_a_credential_from_elsewhere_does_not_verify(service, queue, tmp_path):
+def test_a_credential_from_elsewhere_does_not_verify(service, queue, tmp_path, db_url):
     """Signed by another key claiming our issuer id: the proof check says the key is not the issuer's."""
     other_key = load_or_create_issuer_key(tmp_path / "other-key.json")
-    forger = make_service(queue, other_key, f"sqlite:///{tmp_path / 'stackwise.db'}")
+    forger = make_service(queue, other_key, db_url)
     sid = seed(queue, "review")
     decide(queue, sid, "approve", comment="fine")  # the subscribed service issues it with the real key
     service_doc = service.for_submission(sid).document
@@ -421,7 +427,7 @@ def test_credential_ids_are_accepted_in_every_form():
         assert credential_uuid(junk) is None
 
 
-def test_the_issuance_audit_log_is_append_only(service, queue, tmp_path):
+def test_the_issuance_audit_log_is_append_only(service, queue, tmp_path, db_url):
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
@@ -430,7 +436,7 @@ def test_the_issuance_audit_log_is_append_only(service, queue, tmp_path):
 
     service.revoke(service.for_submission(seed(queue, "pass")).id, "test", "registrar")
     assert [e.event_type for e in service.audit_log()] == ["issued", "revoked"]
-    engine = create_engine(f"sqlite:///{tmp_path / 'stackwise.db'}")
+    engine = create_engine(db_url)
     with Session(engine) as session:
         entry = session.get(AuditRow, 1)
         entry.actor = "someone else"
@@ -445,8 +451,8 @@ def test_the_issuance_audit_log_is_append_only(service, queue, tmp_path):
 # ---------------------------------------------------------------------------------------------- concurrency
 
 
-def test_concurrent_issuance_never_shares_a_slot_or_issues_twice(queue, key, tmp_path):
-    url = f"sqlite:///{tmp_path / 'stackwise.db'}"
+def test_concurrent_issuance_never_shares_a_slot_or_issues_twice(queue, key, db_url):
+    url = db_url
     submissions = [seed(queue, "pass", learner=f"webkey-{i}") for i in range(12)]  # nobody subscribed yet
     services = [make_service(queue, key, url) for _ in range(3)]  # as if three processes
     results: dict[tuple[int, str], str] = {}
@@ -498,14 +504,14 @@ def test_baked_badges_carry_the_credential_and_still_verify(service, queue):
 
 
 @pytest.fixture
-def cli_env(tmp_path, monkeypatch, key):
+def cli_env(tmp_path, db_url, monkeypatch, key):
     """The CLI on this test's database and issuer key file (its wiring builds the services from these)."""
     from stackwise.config import get_settings
     from stackwise.wiring import issuance_service
 
     key_file = tmp_path / "keys" / "issuer-ed25519.json"
     monkeypatch.setenv("STACKWISE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("STACKWISE_DATABASE_URL", f"sqlite:///{tmp_path / 'stackwise.db'}")
+    monkeypatch.setenv("STACKWISE_DATABASE_URL", db_url)
     monkeypatch.setenv("STACKWISE_ISSUER_KEY_FILE", str(key_file))
     monkeypatch.setenv("STACKWISE_PUBLIC_URL", PUBLIC_URL)
     get_settings.cache_clear()

@@ -37,8 +37,9 @@ from tests.test_grader_store import (
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'grader.db'}"
+def db_url(database_url: str) -> str:
+    """Every test here runs on SQLite and on a throwaway PostgreSQL server (tests/pg_server.py)."""
+    return database_url
 
 
 @pytest.fixture

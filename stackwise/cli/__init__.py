@@ -20,7 +20,7 @@ from stackwise.config import enforce_offline
 enforce_offline()
 
 # the command modules register in this order, which is the order `stackwise --help` lists
-from stackwise.cli import catalogue, assistant, serve, grader, worker, review, evaluation, issuance, model  # noqa: E402,F401  # isort: skip
+from stackwise.cli import catalogue, assistant, serve, grader, worker, review, evaluation, issuance, model, database  # noqa: E402,F401  # isort: skip
 from stackwise.cli.common import app  # noqa: E402
 
 __all__ = ["app", "main"]
