@@ -4,7 +4,7 @@ the bot only enqueue when ``STACKWISE_GRADING=workers``, and SIGTERM stops a wor
 
 Real SQLite file databases shared by threads and processes, the real grader service with the shipped
 (model-free) grading engine, the real CLI in a subprocess; feedback writing (the model) is off. The PostgreSQL
-variant runs where ``tests.pg_server`` is present (``FOR UPDATE SKIP LOCKED``).
+variant runs on the throwaway server of ``tests.pg_server`` (``FOR UPDATE SKIP LOCKED``).
 """
 
 from __future__ import annotations
@@ -27,11 +27,7 @@ from grader.service import GraderService
 from grader.store import GradeRow
 from grader.worker import GradingWorker
 from storage import session_factory
-
-try:  # the throwaway PostgreSQL server's fixture, where that module is present
-    from tests.pg_server import postgres_server  # noqa: F401
-except ImportError:
-    postgres_server = None
+from tests.pg_server import _dispose, new_database
 
 CREDENTIAL = "data-strategy"
 EVIDENCE = ("Data strategy report. I interviewed six teams, ranked twelve use cases by value and feasibility, "
@@ -131,11 +127,8 @@ def test_two_workers_racing_on_one_queue_grade_each_submission_exactly_once(db_u
     race(db_url, catalogue, scorer, workers=2, count=8)
 
 
-@pytest.mark.skipif(postgres_server is None, reason="the PostgreSQL fixture module (tests/pg_server.py) is not here")
-def test_workers_on_postgresql_claim_with_skip_locked(request, catalogue, scorer):
-    from tests.pg_server import _dispose, new_database
-
-    url = new_database(request.getfixturevalue("postgres_server"))
+def test_workers_on_postgresql_claim_with_skip_locked(postgres_server, catalogue, scorer):
+    url = new_database(postgres_server)
     try:
         race(url, catalogue, scorer, workers=3, count=6)
     finally:
