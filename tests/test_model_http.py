@@ -7,12 +7,7 @@ Run model tests under ``flock /tmp/stackwise-model.lock``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +18,7 @@ import pytest
 from llm import assemble, get_spec, load_model, model_label
 from llm.base import TextModel
 from llm.http_backend import HttpModel, ModelServerError, ModelServerUnavailable, NoLogprobsError
+from llm.http_server import free_port, llama_server
 from stackwise.config import Settings
 from stackwise.wiring import model_config
 
@@ -34,52 +30,12 @@ LETTERS = [{"role": "system", "content": "Answer with one letter."},
 HAIKU = [{"role": "user", "content": "Write a haiku about compilers."}]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def llama_server(model_path: Path, *, api_key: str | None = None, n_ctx: int = 2048,
-                 wait_s: float = 180.0) -> Iterator[str]:
-    """Run llama-cpp-python's OpenAI-compatible server on ``model_path``; yield its base URL (``.../v1``)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", ALIAS,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-           "--n_threads", str(max(1, min(4, os.cpu_count() or 1)))]
-    if api_key:
-        cmd += ["--api_key", api_key]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited ({proc.returncode}): {proc.stderr.read()[-2000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/models", headers=headers, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not answer {url}/models within {wait_s:.0f} s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     cfg = model_config()
     path = assemble(get_spec(cfg.model), cfg.models_path)
     t0 = time.perf_counter()
-    with llama_server(path, api_key=KEY) as url:
+    with llama_server(path, alias=ALIAS, api_key=KEY) as url:
         print(f"\n[http] llama_cpp.server up at {url} in {time.perf_counter() - t0:.1f} s")
         yield url
 
