@@ -106,8 +106,8 @@ class HttpModel:
                                     timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)))
         self._json_format: str | None = "json_schema"  # then "json_object", then None: what the server takes
         self._tokenize: str | None = "/extras/tokenize"  # llama-cpp-python; then vLLM/llama.cpp's /tokenize
-        self.name = model or self._first_model()
         self.stats = {"requests": 0, "retries": 0}
+        self.name = model or self._first_model()
 
     @property
     def label(self) -> str:
