@@ -302,7 +302,7 @@ class HttpModel:
         root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
         while self._tokenize is not None:
             path = self._tokenize
-            body = ({"input": text} if path == "/extras/tokenize"
+            body = ({"model": self.name, "input": text} if path == "/extras/tokenize"
                     else {"model": self.name, "prompt": text, "content": text, "add_special_tokens": False})
             try:
                 data = self._request("POST", root + path, body)
