@@ -124,13 +124,15 @@ class HttpModel:
             return exc.retry_after
         return wait_exponential(multiplier=self.backoff_s, max=10.0)(state)
 
-    def _retrying(self) -> Retrying:
+    def _retrying(self, retries: int | None = None) -> Retrying:
+        retries = self.retries if retries is None else retries
+
         def before_sleep(state: RetryCallState) -> None:
             self.stats["retries"] += 1
             exc = state.outcome.exception() if state.outcome else None
             log.info("model server %s: %s; retry %d of %d", self.url, exc, state.attempt_number, self.retries)
 
-        return Retrying(stop=stop_after_attempt(self.retries + 1), wait=self._wait, reraise=True,
+        return Retrying(stop=stop_after_attempt(retries + 1), wait=self._wait, reraise=True,
                         retry=retry_if_exception(lambda e: isinstance(e, _Retryable)), before_sleep=before_sleep)
 
     def _check(self, response: httpx.Response, path: str) -> None:
@@ -143,12 +145,12 @@ class HttpModel:
 
     def _fail(self, exc: BaseException, path: str) -> ModelServerError:
         if isinstance(exc, _Retryable) and str(exc).startswith("HTTP"):
-            return ModelServerError(f"model server {self.url}{path} answered {exc} after {self.retries + 1} "
-                                    "attempts")
+            return ModelServerError(f"model server {self.url}{path} answered {exc} (retries exhausted)")
         return ModelServerUnavailable(f"model server {self.url} is not reachable ({exc}); start it or fix "
                                       "STACKWISE_MODEL_URL")
 
-    def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None, *,
+                 retries: int | None = None) -> Any:
         def once() -> Any:
             self.stats["requests"] += 1
             try:
@@ -162,7 +164,7 @@ class HttpModel:
                 raise ModelServerError(f"model server {self.url}{path} did not answer JSON") from exc
 
         try:
-            return self._retrying()(once)
+            return self._retrying(retries)(once)
         except _Retryable as exc:
             raise self._fail(exc, path) from None
 
@@ -201,13 +203,13 @@ class HttpModel:
                 fmt = {"type": "json_schema", "json_schema": {"name": "reply", "schema": dict(json_schema)}}
             else:  # llama-cpp-python's and llama.cpp's form
                 fmt = {"type": "json_object", "schema": dict(json_schema)}
-            try:
-                return self._text(self._request("POST", "/chat/completions", {**body, "response_format": fmt}),
-                                  stop)
+            try:  # probed without retries: llama-cpp-python's server answers 500 to the json_schema form
+                return self._text(self._request("POST", "/chat/completions", {**body, "response_format": fmt},
+                                                retries=0), stop)
+            except ModelServerUnavailable:
+                raise
             except ModelServerError as exc:
-                if "HTTP 400" not in str(exc) and "HTTP 422" not in str(exc):
-                    raise
-                log.info("model server %s does not take response_format %s", self.url, self._json_format)
+                log.info("model server %s does not take response_format %s (%s)", self.url, self._json_format, exc)
                 self._json_format = "json_object" if self._json_format == "json_schema" else None
         return self._text(self._request("POST", "/chat/completions", body), stop)
 

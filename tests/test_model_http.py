@@ -165,7 +165,7 @@ def test_retries_run_out_with_one_line_naming_the_url():
     seen: list[httpx.Request] = []
     model = HttpModel("http://fake:1/v1", model="m", retries=2, backoff_s=0.01,
                       transport=_flaky([httpx.Response(503) for _ in range(3)], seen))
-    with pytest.raises(ModelServerError, match=r"http://fake:1/v1/chat/completions answered HTTP 503 after 3"):
+    with pytest.raises(ModelServerError, match=r"fake:1/v1/chat/completions answered HTTP 503 \(retries exhausted"):
         model.chat(YES_NO)
     assert len(seen) == 3
 
@@ -194,3 +194,16 @@ def test_settings_select_the_http_runtime_and_keep_the_key_secret(tmp_path, monk
     assert KEY not in s.model_dump_json() and KEY not in repr(s)
     cfg = model_config(s)
     assert cfg.runtime == "http" and cfg.api_key.get_secret_value() == KEY and KEY not in repr(cfg)
+
+
+def test_a_json_schema_falls_back_to_the_form_the_server_takes():
+    """llama-cpp-python's server answers 500 to OpenAI's json_schema form and takes json_object + schema."""
+    import json
+
+    seen: list[httpx.Request] = []
+    answers = [httpx.Response(500), httpx.Response(200, json=_completion('{"answer": 42}'))]
+    model = HttpModel("http://fake:1/v1", model="m", backoff_s=0.01, transport=_flaky(answers, seen))
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}}
+    assert json.loads(model.chat(YES_NO, json_schema=schema)) == {"answer": 42}
+    forms = [json.loads(r.content)["response_format"] for r in seen]
+    assert [f["type"] for f in forms] == ["json_schema", "json_object"] and forms[1]["schema"] == schema
