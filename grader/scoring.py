@@ -226,4 +226,5 @@ class RubricScorer:
     def score(self, credential: Credential, evidence: str) -> RubricScore:
         started = time.perf_counter()
         criteria = [self.score_criterion(evidence, c, credential) for c in credential.rubric.criteria]
-        return RubricScore(criteria, self.model.name, self.prompt.id, round(time.perf_counter() - started, 3))
+        graded_by = getattr(self.model, "label", None) or self.model.name  # http:<name>@<host> on a server
+        return RubricScore(criteria, graded_by, self.prompt.id, round(time.perf_counter() - started, 3))

@@ -63,6 +63,7 @@ __all__ = [
     "get_spec",
     "load_model",
     "model_info",
+    "model_label",
     "model_path",
     "render_model_info",
     "unload_model",
@@ -80,6 +81,9 @@ def model_path(config: ModelConfig) -> Path:
 
 
 def _key(config: ModelConfig, runtime: str) -> tuple:
+    if runtime == "http":
+        return (runtime, config.url, config.served_model, config.api_key, config.timeout_s, config.retries,
+                config.seed)
     return (config.model, runtime, str(config.models_path.resolve()), config.n_ctx, config.n_threads, config.seed)
 
 
@@ -100,6 +104,8 @@ def load_model(config: ModelConfig, runtime: Runtime | None = None) -> TextModel
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
+        if rt == "http":
+            return _load_http(config, key)
         spec = get_spec(config.model)
         path = assemble(spec, config.models_path)
         t0 = time.perf_counter()
@@ -123,6 +129,24 @@ def load_model(config: ModelConfig, runtime: Runtime | None = None) -> TextModel
         _LOAD_SECONDS[key] = time.perf_counter() - t0
         _LOADED[key] = model
         return model
+
+
+def _load_http(config: ModelConfig, key: tuple) -> TextModel:
+    from llm.http_backend import HttpModel
+
+    if not config.url:
+        raise ValueError("the http runtime needs the model server's URL (STACKWISE_MODEL_URL)")
+    t0 = time.perf_counter()
+    model = HttpModel(config.url, model=config.served_model, timeout_s=config.timeout_s, retries=config.retries,
+                      api_key=config.api_key.get_secret_value() if config.api_key else None, seed=config.seed)
+    _LOAD_SECONDS[key] = time.perf_counter() - t0
+    _LOADED[key] = model
+    return model
+
+
+def model_label(model: object) -> str:
+    """What to record as the model that graded: the name, or ``http:<name>@<host>`` for a model server."""
+    return str(getattr(model, "label", None) or getattr(model, "name", "unknown"))
 
 
 # ------------------------------------------------------------------------------------ model info

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-Runtime = Literal["llama_cpp", "transformers"]
-RUNTIMES: tuple[str, ...] = ("llama_cpp", "transformers")
+Runtime = Literal["llama_cpp", "transformers", "http"]
+RUNTIMES: tuple[str, ...] = ("llama_cpp", "transformers", "http")
 
 
 class ModelConfig(BaseModel):
@@ -29,3 +29,11 @@ class ModelConfig(BaseModel):
     n_ctx: int = 4096
     n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     seed: int = 0
+    # the "http" runtime (llm.http_backend): an OpenAI-compatible server instead of the bundled file
+    url: str | None = None
+    """The server's OpenAI base URL (``http://host:port/v1``); required by the ``http`` runtime."""
+    served_model: str | None = None
+    """The served model's name (``None``: the first one the server lists)."""
+    api_key: SecretStr | None = None
+    timeout_s: float = 120.0
+    retries: int = 3

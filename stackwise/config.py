@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Offline guards: set before any Hugging Face / Chroma / Gradio / ragas import can read them.
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home)
     catalogue: Path = BUNDLED_CATALOGUE
-    runtime: Literal["llama_cpp", "transformers"] = "llama_cpp"
+    runtime: Literal["llama_cpp", "transformers", "http"] = "llama_cpp"  # "http" by default once model_url is set
     model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
     model_dir: Path | None = None
     chroma_dir: Path | None = None
@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     n_ctx: int = 4096
     seed: int = 0
     telegram_token: SecretStr | None = None
+    # the model on an OpenAI-compatible server (vLLM, llama.cpp's server, Ollama, TGI): llm.http_backend
+    model_url: str | None = Field(default=None, description="the server's OpenAI base URL, e.g. "
+                                  "http://127.0.0.1:8080/v1; setting it selects the http runtime")
+    model_name: str | None = Field(default=None, description="the served model's name (default: the first one "
+                                   "the server lists)")
+    model_api_key: SecretStr | None = Field(default=None, exclude=True, description="sent as a Bearer token; "
+                                            "never logged or serialised")
+    model_api_key_file: Path | None = Field(default=None, description="a file whose first line is the API key")
+    model_timeout_s: float = Field(default=120, gt=0, description="timeout of one request to the model server")
+    model_retries: int = Field(default=3, ge=0, description="retries (exponential backoff) on 429/5xx/refused")
     grader_strategy: Literal["engine", "rubric", "letters", "thresholds"] = "engine"
     grader_questions: Literal["checks", "letters", "both", "none"] = Field(
         default="both", description="what 'grader build-base' and the evals ask the model per criterion; the "
@@ -103,6 +113,28 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
             raise ValueError("public_url must be an http:// or https:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _http_runtime(self) -> Settings:
+        if self.model_url and "runtime" not in self.model_fields_set:
+            self.runtime = "http"
+        if self.runtime == "http" and not self.model_url:
+            raise ValueError("STACKWISE_RUNTIME=http needs STACKWISE_MODEL_URL (the model server's URL)")
+        return self
+
+    @property
+    def model_key(self) -> SecretStr | None:
+        """The model server's API key: STACKWISE_MODEL_API_KEY, else the first line of STACKWISE_MODEL_API_KEY_FILE.
+        (The key is left out of serialised settings, so a copy rebuilt from JSON reads the environment again.)"""
+        key = self.model_api_key or (SecretStr(v) if (v := os.environ.get("STACKWISE_MODEL_API_KEY")) else None)
+        if key is None and self.model_api_key_file is not None:
+            try:
+                lines = self.model_api_key_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ValueError(f"cannot read STACKWISE_MODEL_API_KEY_FILE {self.model_api_key_file}: "
+                                 f"{exc.strerror}") from None
+            key = SecretStr(lines[0].strip()) if lines and lines[0].strip() else None
+        return key
 
     @property
     def models_path(self) -> Path:

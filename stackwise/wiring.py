@@ -25,7 +25,9 @@ def model_config(settings: Settings | None = None) -> ModelConfig:
     enforce_offline()  # HF_HUB_OFFLINE=1 etc. before transformers reads them
     settings = settings or get_settings()
     return ModelConfig(model=settings.model, runtime=settings.runtime, models_path=settings.models_path,
-                       n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed)
+                       n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed,
+                       url=settings.model_url, served_model=settings.model_name, api_key=settings.model_key,
+                       timeout_s=settings.model_timeout_s, retries=settings.model_retries)
 
 
 def _catalogue(settings: Settings):
@@ -101,7 +103,10 @@ def make_scorer(settings: Settings, strategy: str | None = None, model=None):
         scorer = EngineScorer(EvidenceReader(minilm_embedder()), combiner, "none", "-")
     else:
         checks = CheckReader(model or load_model(model_config(settings)), questions)  # type: ignore[arg-type]
-        scorer = EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, checks.model.name,
+        from llm import model_label
+
+        # recorded with each grade: the model's name, or http:<name>@<host> for a model server
+        scorer = EngineScorer(EvidenceReader(minilm_embedder(), checks), combiner, model_label(checks.model),
                               checks.prompt.id)
     if settings.grader_injection_judge:  # read by grade_evidence; the rules alone without it
         scorer.injection_judge = ModelJudge(lambda: model or load_model(model_config(settings)))
