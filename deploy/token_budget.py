@@ -47,16 +47,17 @@ class _Recorder:
 
 
 def tokenizer():
-    from transformers import AutoTokenizer
-
+    """The bundled model's tokenizer (converted from the GGUF once, into the cache the transformers runtime uses)."""
+    from llm import assemble
     from llm.registry import get_spec
+    from llm.transformers_backend import load_tokenizer
     from stackwise.config import get_settings
 
     settings = get_settings()
-    path = settings.models_path / f"{get_spec(settings.model).filename}.hf-tokenizer"
-    if not path.is_dir():
-        raise SystemExit(f"error: no tokenizer at {path}; run `stackwise setup` first")
-    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    spec = get_spec(settings.model)
+    path = assemble(spec, settings.models_path)
+    return load_tokenizer(path, settings.models_path / f"{spec.filename}.hf-tokenizer",
+                          spec.sha256 or f"{spec.filename}:{spec.size}")
 
 
 def count(tok, messages: list[dict[str, str]]) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from llm import assemble, get_spec, load_model
 from llm.http_backend import HttpModel
-from llm.http_server import llama_server
+from stackwise.loopback import llama_server
 from stackwise.wiring import model_config
 
 CHATS = [

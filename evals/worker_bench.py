@@ -11,15 +11,21 @@ got exactly one grade. Nothing asserts on timing.
 
 By default feedback and the injection judge are off, so the grade is the shipped engine alone (embeddings and
 the fitted combiner: no LLM) and the figure is the queue's and the engine's. ``--feedback`` turns model feedback
-on (each worker then loads the model, or reaches ``STACKWISE_MODEL_URL``): run that alone on the machine::
+on (each worker then loads the model, or reaches ``STACKWISE_MODEL_URL``). ``--model-server`` starts one
+llama.cpp OpenAI-compatible server on the bundled model (:mod:`stackwise.loopback`, all cores) and points every
+worker at it, feedback and judge on: the throughput of N workers against one model server. ``--postgres`` puts
+the queue on a throwaway PostgreSQL server instead of SQLite. Run the model ones alone on the machine::
 
     python -m evals.worker_bench --workers 1 2 4 --submissions 24
     flock /tmp/stackwise-model.lock python -m evals.worker_bench --workers 1 2 --submissions 4 --feedback
+    flock /tmp/stackwise-model.lock python -m evals.worker_bench --workers 1 2 4 --submissions 8 --model-server \
+        --postgres
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,11 +41,12 @@ from evals.grading_evidence import load_evidence_dir
 from grader.api import GraderQueue, Status, SubmissionIn
 
 DONE = {Status.passed, Status.failed, Status.review, Status.error}
+_server_env: dict[str, str] = {}  # STACKWISE_MODEL_URL and its key when --model-server started one
 
 
 def _env(home: Path, db_url: str, feedback: bool, workers: int) -> dict[str, str]:
     threads = str(max(1, (os.cpu_count() or 1) // workers))  # the cores split between workers, not oversubscribed
-    return {**os.environ, "OMP_NUM_THREADS": threads, "STACKWISE_N_THREADS": threads,
+    return {**os.environ, **_server_env, "OMP_NUM_THREADS": threads, "STACKWISE_N_THREADS": threads,
             "STACKWISE_HOME": str(home), "STACKWISE_DATABASE_URL": db_url,
             "STACKWISE_GRADING": "workers", "STACKWISE_GRADER_FEEDBACK": str(feedback).lower(),
             "STACKWISE_GRADER_INJECTION_JUDGE": str(feedback).lower()}
@@ -139,16 +146,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--submissions", type=int, default=24)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file per worker count")
     parser.add_argument("--feedback", action="store_true", help="model feedback and injection judge on (LLM)")
+    parser.add_argument("--model-server", action="store_true",
+                        help="start one llama.cpp server on the bundled model for every worker (implies --feedback)")
+    parser.add_argument("--postgres", action="store_true", help="the queue on a throwaway PostgreSQL server")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     args = parser.parse_args(argv)
     if args.submissions < 1 or any(w < 1 for w in args.workers):
         parser.error("--workers and --submissions must be positive")
-    rows = []
-    for workers in args.workers:
-        rows.append(run_one(workers, args.submissions, db_url=args.database_url, feedback=args.feedback,
-                            warm_up=args.warm_up))
-        print(render(rows[-1:]).splitlines()[-1], flush=True)
-    print(render(rows))
+    from stackwise import loopback
+
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            server = stack.enter_context(loopback.postgres_server())
+            args.database_url = loopback.new_schema(server, "bench")
+        if args.model_server:
+            path, name = loopback.bundled_model()
+            key = "sk-bench-" + uuid.uuid4().hex
+            url = stack.enter_context(loopback.llama_server(path, alias=name, api_key=key))
+            _server_env.update({"STACKWISE_MODEL_URL": url, "STACKWISE_MODEL_API_KEY": key})
+            args.feedback = True
+            print(f"one model server for every worker: {name} at {url}", flush=True)
+        rows = []
+        for workers in args.workers:
+            rows.append(run_one(workers, args.submissions, db_url=args.database_url, feedback=args.feedback,
+                                warm_up=args.warm_up))
+            print(render(rows[-1:]).splitlines()[-1], flush=True)
+        print(render(rows))
 
 
 def _assessor():

@@ -252,8 +252,10 @@ class ReviewQueue(QueueRecords):
                               rate=s["kept"] / s["reviewed"], changes=s["changes"])
                 for cid, s in sorted(stats.items())]
 
-    def record_feedback(self, submission_id: str, feedback: list[CriterionFeedback], seconds: float) -> bool:
-        """Attach the model-written feedback to the submission's latest engine grade (False when there is none)."""
+    def record_feedback(self, submission_id: str, feedback: list[CriterionFeedback], seconds: float,
+                        model: str | None = None) -> bool:
+        """Attach the model-written feedback to the submission's latest engine grade (False when there is none);
+        the audit entry names the model that wrote it (``http:<name>@<host>`` for a model server)."""
         with self._sessions.begin() as session:
             grade_id = session.scalar(select(func.max(GradeRow.id)).where(GradeRow.submission_id == submission_id))
             record = session.get(EngineRecordRow, grade_id) if grade_id is not None else None
@@ -261,7 +263,8 @@ class ReviewQueue(QueueRecords):
                 return False
             record.feedback = {f.criterion_id: f.model_dump(exclude={"criterion_id"}) for f in feedback}
             record.feedback_seconds = seconds
-            append_audit(session, "feedback", submission_id, "grader", {"seconds": seconds})
+            append_audit(session, "feedback", submission_id, "grader",
+                         {"seconds": seconds, **({"model": model} if model else {})})
         return True
 
     def assessor_decisions(self, credential_id: str | None = None) -> list[DecidedSubmission]:

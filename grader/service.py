@@ -31,6 +31,7 @@ from grader.models import (
 from grader.queue import DEFAULT_GRADING_LEASE_SECONDS, GraderQueue, InvalidTransition, NotLeaseHolder
 from grader.scoring import Refittable, Scorer
 from knowledge.schema import Catalogue
+from llm import model_label
 from llm.priority import background_priority
 
 logger = logging.getLogger(__name__)
@@ -360,6 +361,7 @@ class GraderService:
         try:
             with background_priority():
                 feedback, seconds = self.write_feedback(report)
-            self.queue.record_feedback(submission_id, feedback, seconds)
+            self.queue.record_feedback(submission_id, feedback, seconds,
+                                       model=model_label(self._feedback.model) if self._feedback else None)
         except Exception:  # feedback is an extra: the decision stands without it
             logger.exception("writing feedback for submission %s failed", submission_id)

@@ -40,7 +40,9 @@ from llm.priority import PriorityLock
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 
 
-def _load_tokenizer(model_path: Path, cache_dir: Path | None, source_id: str) -> Any:
+def load_tokenizer(model_path: Path, cache_dir: Path | None, source_id: str) -> Any:
+    """The GGUF's tokenizer as a transformers tokenizer, converted once into ``cache_dir`` (kept while its
+    ``SOURCE`` stamp equals ``source_id``)."""
     from transformers import AutoTokenizer
 
     if cache_dir is not None:
@@ -127,7 +129,7 @@ class TransformersModel:
         self.seed = seed
         sid = source_id or f"{self.model_path.name}:{self.model_path.stat().st_size}"
         cache = Path(tokenizer_cache) if tokenizer_cache is not None else None
-        self.tokenizer = _load_tokenizer(self.model_path, cache, sid)
+        self.tokenizer = load_tokenizer(self.model_path, cache, sid)
         if not self.tokenizer.chat_template:
             raise RuntimeError(f"{model_path}: the GGUF has no chat template")
         with _quiet_transformers():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -16,6 +17,15 @@ log = logging.getLogger(__name__)
 
 class SetupError(RuntimeError):
     """Something the install step should have prepared is missing; the message says what to run."""
+
+
+def _frozen(settings: Settings) -> str:
+    """``settings`` as the JSON the per-process caches below are keyed on and rebuilt from: the Telegram token left
+    out, the model server's API key (never serialised otherwise) kept so that the rebuilt settings still carry it."""
+    data = json.loads(settings.model_dump_json(exclude={"telegram_token"}))
+    if settings.model_api_key is not None:
+        data["model_api_key"] = settings.model_api_key.get_secret_value()
+    return json.dumps(data, sort_keys=True)
 
 
 def model_config(settings: Settings | None = None) -> ModelConfig:
@@ -70,7 +80,7 @@ def _assistant(settings_json: str):
 def assistant_service(settings: Settings | None = None):
     """The process-wide assistant for these settings (catalogue loaded, index synced, model lazy)."""
     settings = settings or get_settings()
-    return _assistant(settings.model_dump_json(exclude={"telegram_token"}))
+    return _assistant(_frozen(settings))
 
 
 def combiner_path(settings: Settings):
@@ -177,7 +187,7 @@ def grader_service(settings: Settings | None = None):
     (when the issuer key cannot be set up, a warning is logged and ``issue_pending`` catches up later).
     """
     settings = settings or get_settings()
-    settings_json = settings.model_dump_json(exclude={"telegram_token"})
+    settings_json = _frozen(settings)
     grader = _grader(settings_json)
     try:
         _issuance(settings_json)
@@ -217,4 +227,4 @@ def issuance_service(settings: Settings | None = None):
     """The process-wide issuance service for these settings, subscribed to the grader's ready-to-issue event
     (so building it is what turns automatic issuance on). Issuer key from ``STACKWISE_ISSUER_KEY_FILE``."""
     settings = settings or get_settings()
-    return _issuance(settings.model_dump_json(exclude={"telegram_token"}))
+    return _issuance(_frozen(settings))

@@ -8,7 +8,9 @@ import socket
 import pytest
 
 from stackwise.config import enforce_offline
-from tests.pg_server import database_url, postgres_server, postgres_url  # noqa: F401 (fixtures for every test)
+from tests.chroma_server import chroma_url  # noqa: F401 (fixtures for every test)
+from tests.model_server import assistant_over_http, model_server  # noqa: F401
+from tests.pg_server import database_url, postgres_server, postgres_url  # noqa: F401
 
 enforce_offline()
 
@@ -74,3 +76,4 @@ def assistant(shared_settings):
     from stackwise.wiring import assistant_service
 
     return assistant_service(shared_settings)
+

@@ -15,8 +15,17 @@ from assistant.understanding import matched_tools, read_holdings
 
 
 @pytest.fixture
-def service(assistant):
+def service(request, assistant):
+    """The assistant with the in-process model; ``http`` (the tests marked ``over_both``) the same assistant
+    with its model on the OpenAI-compatible server, CI's loopback one or the session's own."""
+    if getattr(request, "param", "in_process") == "http":
+        return request.getfixturevalue("assistant_over_http")
     return assistant
+
+
+#: the model-backed slice also runs over HTTP: reading (grammar-constrained JSON), holdings, translating; an answer
+#: from retrieval over HTTP is tests/test_topology.py's chat
+over_both = pytest.mark.parametrize("service", ["in_process", "http"], indirect=True)
 
 
 def money(route) -> str:
@@ -134,6 +143,7 @@ def cat_ids(service) -> set[str]:
 
 
 @pytest.mark.model
+@over_both
 def test_holdings_change_only_when_stated_and_the_reply_says_so(service):
     learner = "l-stated"
     service.forget(learner)
@@ -162,6 +172,7 @@ def test_route_follow_up_is_about_the_route(service):
 
 
 @pytest.mark.model
+@over_both
 def test_questions_in_german_are_answered_in_german_with_the_figures(service):
     learner = "l-de"
     service.forget(learner)

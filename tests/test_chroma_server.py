@@ -1,4 +1,4 @@
-"""The catalogue index on a real Chroma server (``chroma run`` on 127.0.0.1, started by the fixture):
+"""The catalogue index on a real Chroma server (``chroma run`` on 127.0.0.1: CI's, else the fixture's own):
 index, re-index, search, the assistant through it, and a clear error when the server is down."""
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ from knowledge.index import CatalogueIndex, ChromaServer, IndexUnavailable
 from knowledge.search import search
 from stackwise.cli import app
 from stackwise.config import BUNDLED_CATALOGUE, get_settings
+from stackwise.loopback import chroma_server, free_port
 from tests import catalogue_factory as f
-from tests.chroma_server import chroma_server, free_port
 
 QUERIES = ["credentials about AI ethics", "building dashboards to visualise data", "cloud security basics",
            "machine learning with Python"]
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
-    with chroma_server(tmp_path_factory.mktemp("chroma-server") / "data") as url:
-        yield url
+def server_url(chroma_url):
+    return chroma_url
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The http runtime (llm.http_backend) against a real OpenAI-compatible server: llama-cpp-python's
-``python -m llama_cpp.server`` on the bundled model, started on 127.0.0.1 by a module fixture. Faults the real
-server cannot be made to produce on demand (429/503 then success, no logprobs) use an ``httpx.MockTransport``.
+``python -m llama_cpp.server`` on the bundled model, on 127.0.0.1 (CI's, else the fixture's own: tests.model_server).
+Faults the real server cannot be made to produce on demand (429/503 then success, no logprobs) use an
+``httpx.MockTransport``.
 
 Run model tests under ``flock /tmp/stackwise-model.lock``.
 """
@@ -8,21 +9,19 @@ Run model tests under ``flock /tmp/stackwise-model.lock``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from llm import assemble, get_spec, load_model, model_label
+from llm import load_model, model_label
 from llm.base import TextModel
 from llm.http_backend import HttpModel, ModelServerError, ModelServerUnavailable, NoLogprobsError
-from llm.http_server import free_port, llama_server
 from stackwise.config import Settings
+from stackwise.loopback import free_port
 from stackwise.wiring import model_config
 
-ALIAS = "qwen2.5-coder-1.5b"
 KEY = "sk-test-5f1c9e-do-not-log"
 YES_NO = [{"role": "user", "content": "Is 2+2 equal to 4? Answer Yes or No."}]
 LETTERS = [{"role": "system", "content": "Answer with one letter."},
@@ -31,27 +30,27 @@ HAIKU = [{"role": "user", "content": "Write a haiku about compilers."}]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    cfg = model_config()
-    path = assemble(get_spec(cfg.model), cfg.models_path)
-    t0 = time.perf_counter()
-    with llama_server(path, alias=ALIAS, api_key=KEY) as url:
-        print(f"\n[http] llama_cpp.server up at {url} in {time.perf_counter() - t0:.1f} s")
-        yield url
+def server(model_server) -> str:
+    return model_server.url
 
 
 @pytest.fixture(scope="module")
-def remote(server) -> Iterator[HttpModel]:
-    model = HttpModel(server, api_key=KEY, timeout_s=120, retries=1)
+def key(model_server) -> str:
+    return model_server.api_key
+
+
+@pytest.fixture(scope="module")
+def remote(server, key) -> Iterator[HttpModel]:
+    model = HttpModel(server, api_key=key, timeout_s=120, retries=1)
     yield model
     model.close()
 
 
 # ------------------------------------------------------------------------------------- the real server
 @pytest.mark.model
-def test_chat_and_streaming_give_text(remote):
+def test_chat_and_streaming_give_text(remote, model_server):
     assert isinstance(remote, TextModel)
-    assert remote.name == ALIAS  # the first model GET /models lists
+    assert remote.name == model_server.alias  # the first model GET /models lists
     text = remote.chat(HAIKU, max_tokens=24)
     pieces = list(remote.stream_chat(HAIKU, max_tokens=24))
     print(f"\n[http] chat: {text!r}; {len(pieces)} streamed pieces")
@@ -94,26 +93,26 @@ def test_distributions_agree_with_the_in_process_backend(remote):
 
 
 @pytest.mark.model
-def test_the_key_is_a_bearer_token_and_never_logged(server, caplog):
+def test_the_key_is_a_bearer_token_and_never_logged(server, key, caplog):
     with pytest.raises(ModelServerError, match="HTTP 401"):
         HttpModel(server, api_key="wrong", retries=0)
     caplog.set_level(logging.DEBUG)
-    model = HttpModel(server, api_key=KEY, retries=0)
+    model = HttpModel(server, api_key=key, retries=0)
     assert model.chat(YES_NO, max_tokens=2)
-    assert KEY not in repr(model) and KEY not in caplog.text
+    assert key not in repr(model) and key not in caplog.text
     assert server in caplog.text or "127.0.0.1" in caplog.text  # the requests were logged, the key was not
     model.close()
 
 
 @pytest.mark.model
-def test_load_model_and_the_grade_label(server, monkeypatch):
+def test_load_model_and_the_grade_label(server, key, model_server, monkeypatch):
     from llm import ModelConfig
 
     cfg = ModelConfig(runtime="http", models_path=Path("/nonexistent"), url=server.removesuffix("/v1"),
-                      api_key=KEY, retries=0)
+                      api_key=key, retries=0)
     model = load_model(cfg)
     assert model.runtime == "http" and model is load_model(cfg)
-    assert model_label(model) == f"http:{ALIAS}@127.0.0.1:{server.split(':')[2].split('/')[0]}"
+    assert model_label(model) == f"http:{model_server.alias}@127.0.0.1:{server.split(':')[2].split('/')[0]}"
 
 
 # -------------------------------------------------------------------------------------------- faults
