@@ -269,7 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          model_threads=args.model_threads) as found:
             shown = ", ".join(f"{k}={v}" for k, v in found.items() if k != ENV["model_key"])
             print(f"[loopback] up in {time.perf_counter() - started:.1f} s: {shown}", flush=True)
-            return subprocess.call(command, env={**os.environ, **found})
+            # the command sees exactly the servers started here (not an outer runner's, when nested)
+            outer = {k: v for k, v in os.environ.items() if k not in ENV.values()}
+            return subprocess.call(command, env={**outer, **found})
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
