@@ -8,20 +8,15 @@ built; the one test that makes the model answer is marked ``model``.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
 
+from stackwise.loopback import free_port  # re-exported: other test modules import it from here
+
 AI_LEADERSHIP = "ai-leadership-certificate"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

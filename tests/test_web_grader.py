@@ -11,7 +11,6 @@ database through the queue's own API (create → start grading → record an AI 
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from grader.models import (
 from grader.queue import GraderQueue, rubrics_from_catalogue
 from grader.reasons import REASONS
 from grader.service import GraderService
+from stackwise.loopback import free_port  # re-exported: other test modules import it from here
 
 # gradio's own queueing code trips pandas 3 deprecation warnings on every event; they are not ours
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
@@ -46,12 +46,6 @@ SLOTS = 6  # stackwise.web.grader_render.MAX_CRITERIA
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
