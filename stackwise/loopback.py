@@ -271,7 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[loopback] up in {time.perf_counter() - started:.1f} s: {shown}", flush=True)
             # the command sees exactly the servers started here (not an outer runner's, when nested)
             outer = {k: v for k, v in os.environ.items() if k not in ENV.values()}
-            return subprocess.call(command, env={**outer, **found})
+            try:
+                return subprocess.call(command, env={**outer, **found})
+            except OSError as exc:  # no such command, not executable
+                print(f"error: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
+                return 2
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

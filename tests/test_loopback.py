@@ -67,3 +67,9 @@ def test_a_ready_server_is_stopped_when_the_block_ends():
     with server_process(command, name="http.server", ready=answers(f"http://127.0.0.1:{port}/"), wait_s=30) as proc:
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
     assert proc.poll() is not None
+
+
+def test_a_command_that_cannot_run_is_named(capsys):
+    code = main(["--no-model", "--no-chroma", "--no-postgres", "--", "/nonexistent/command"])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: cannot run '/nonexistent/command': No such file or directory" in err
