@@ -225,6 +225,33 @@ async def test_a_failed_send_is_retried_and_a_blocked_chat_is_not(world):
 
 
 @pytest.mark.asyncio
+async def test_a_send_whose_record_the_database_refused_is_not_sent_again(world):
+    from sqlalchemy.exc import OperationalError
+
+    web = world.process(issuance=False)
+    user, fake = user_id(), FakeTelegram()
+    async with running_bot(world.process(issuance=False), fake, push_seconds=3600) as app:
+        pushes = app.bot_data["pushes"]
+        await wait_for(lambda: pushes.polls >= 1)
+        record, refusals = pushes.deliveries.record, []
+
+        def locked_once(*args, **kwargs):  # the fault: the database is locked just after Telegram took the send
+            if not refusals:
+                refusals.append(args)
+                raise OperationalError("INSERT INTO notify_deliveries", {}, Exception("database is locked"))
+            return record(*args, **kwargs)
+
+        pushes.deliveries.record = locked_once
+        await asyncio.to_thread(review_then, web, f"telegram:{user}", "reject", "Add the costed roadmap.")
+        assert await pushes.deliver_due(app.bot) == 1
+        assert len(refusals) == 1 and len(fake.to(user)) == 1
+        assert await pushes.deliver_due(app.bot) == 0  # the next poll writes the record instead of sending again
+        assert len(fake.to(user)) == 1
+        pushes.deliveries.record = record
+        assert pushes.deliveries.recorded("telegram", [refusals[0][1]]) == {refusals[0][1]}
+
+
+@pytest.mark.asyncio
 async def test_web_learners_get_no_telegram_message(world):
     web = world.process()
     fake = FakeTelegram()

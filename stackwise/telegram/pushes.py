@@ -11,7 +11,8 @@ new status to the shared database; :class:`Pushes` polls :meth:`grader.api.Grade
 Telegram learners (and each issuable submission's credential), sends whatever the
 :class:`stackwise.notify.DeliveryLog` does not hold, and records each send after Telegram accepted it. So
 a bot that was down delivers on its next start, a send that failed is retried on the next poll, and nothing
-is sent twice (all sends of one bot go through one lock). The loop is an asyncio task started in the
+is sent twice (all sends of one bot go through one lock, and a send whose record the database refused is held
+as sent in memory until the record is written). The loop is an asyncio task started in the
 application's ``post_init`` (python-telegram-bot's JobQueue needs APScheduler, which is not installed); it
 polls every :data:`POLL_SECONDS` and sooner when this process grades a submission or issues a credential.
 
@@ -74,6 +75,7 @@ class Pushes:
         self.poll_seconds = poll_seconds
         self.awaiting: set[str] = set()  # submissions whose /done result this process sends when grading ends
         self._lock = asyncio.Lock()
+        self._sent_unrecorded: set[str] = set()  # sent, but the database refused the record (see _record_sent)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.polls = 0  # polls the running loop has finished
@@ -148,8 +150,10 @@ class Pushes:
             key = credential_key(issued.submission_id)
             if await asyncio.to_thread(self.deliveries.recorded, CHANNEL, [key]):
                 return False
+            if key in self._sent_unrecorded:
+                return False
             await self._send_credential(bot, chat_id, issued)
-            await asyncio.to_thread(self.deliveries.record, CHANNEL, key)
+            await self._record_sent(key)
             return True
 
     async def _deliver(self, bot: Bot, rows: list[tuple[str, str, Status, datetime]]) -> int:
@@ -157,7 +161,8 @@ class Pushes:
             return 0
         keys = [outcome_key(sid, status.value, at) for sid, _l, status, at in rows]
         keys += [credential_key(sid) for sid, _l, status, _at in rows if status in ISSUABLE_STATUSES]
-        done = await asyncio.to_thread(self.deliveries.recorded, CHANNEL, keys)
+        await self._flush_unrecorded()
+        done = await asyncio.to_thread(self.deliveries.recorded, CHANNEL, keys) | self._sent_unrecorded
         credentials: dict[str, IssuedCredential] = {}
         if self.issuance is not None:  # read only the credentials still to send: an idle poll is two queries
             for sid, _learner, status, _at in rows:
@@ -200,8 +205,22 @@ class Pushes:
         except Exception:
             logger.exception("could not send %s to its learner; trying again at the next poll", key)
             return 0
-        await asyncio.to_thread(self.deliveries.record, CHANNEL, key)
+        await self._record_sent(key)
         return 1
+
+    async def _record_sent(self, key: str) -> None:
+        """Record a send Telegram accepted. If the database refuses the record (locked, unreachable), the key is
+        held in memory as sent, so the next poll writes the record instead of sending the message again."""
+        try:
+            await asyncio.to_thread(self.deliveries.record, CHANNEL, key)
+        except Exception:
+            logger.exception("sent %s but could not record it; recording it at the next poll", key)
+            self._sent_unrecorded.add(key)
+
+    async def _flush_unrecorded(self) -> None:
+        for key in sorted(self._sent_unrecorded):
+            await asyncio.to_thread(self.deliveries.record, CHANNEL, key)  # raises again: the poll ends, key kept
+            self._sent_unrecorded.discard(key)
 
     async def _send_outcome(self, bot: Bot, chat_id: int, submission_id: str, learner: str) -> None:
         view = await asyncio.to_thread(self.grader.queue.get_submission, submission_id, learner_id=learner)
