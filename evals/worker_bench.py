@@ -41,12 +41,12 @@ from evals.grading_evidence import load_evidence_dir
 from grader.api import GraderQueue, Status, SubmissionIn
 
 DONE = {Status.passed, Status.failed, Status.review, Status.error}
-_server_env: dict[str, str] = {}  # STACKWISE_MODEL_URL and its key when --model-server started one
 
 
-def _env(home: Path, db_url: str, feedback: bool, workers: int) -> dict[str, str]:
+def _env(home: Path, db_url: str, feedback: bool, workers: int, server: dict[str, str]) -> dict[str, str]:
+    """A worker's environment; ``server`` holds STACKWISE_MODEL_URL and its key when one model server serves all."""
     threads = str(max(1, (os.cpu_count() or 1) // workers))  # the cores split between workers, not oversubscribed
-    return {**os.environ, **_server_env, "OMP_NUM_THREADS": threads, "STACKWISE_N_THREADS": threads,
+    return {**os.environ, **server, "OMP_NUM_THREADS": threads, "STACKWISE_N_THREADS": threads,
             "STACKWISE_HOME": str(home), "STACKWISE_DATABASE_URL": db_url,
             "STACKWISE_GRADING": "workers", "STACKWISE_GRADER_FEEDBACK": str(feedback).lower(),
             "STACKWISE_GRADER_INJECTION_JUDGE": str(feedback).lower()}
@@ -79,14 +79,15 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
-def run_one(workers: int, submissions: int, *, db_url: str | None, feedback: bool, warm_up: bool) -> dict:
-    """One worker count: returns its figures."""
+def run_one(workers: int, submissions: int, *, db_url: str | None, feedback: bool, warm_up: bool,
+            server: dict[str, str] | None = None) -> dict:
+    """One worker count: returns its figures (``server``: the model server's environment, see :func:`_env`)."""
     home = Path(tempfile.mkdtemp(prefix="stackwise-worker-bench-"))
     db_url = db_url or f"sqlite:///{home / 'bench.db'}"
     queue = GraderQueue(db_url)
     items = [i for i in load_evidence_dir() if i.split == "test"]
     tag = uuid.uuid4().hex[:6]
-    procs = _start(workers, _env(home, db_url, feedback, workers), tag)
+    procs = _start(workers, _env(home, db_url, feedback, workers, server or {}), tag)
     try:
         if warm_up:  # the first grade in each process pays for lazy loads: one per worker, not timed
             # other evidence than the timed ones (a copy of another learner's evidence goes to review)
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--workers and --submissions must be positive")
     from stackwise import loopback
 
+    server: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         if args.postgres:
             server = stack.enter_context(loopback.postgres_server())
@@ -163,13 +165,13 @@ def main(argv: list[str] | None = None) -> None:
             path, name = loopback.bundled_model()
             key = "sk-bench-" + uuid.uuid4().hex
             url = stack.enter_context(loopback.llama_server(path, alias=name, api_key=key))
-            _server_env.update({"STACKWISE_MODEL_URL": url, "STACKWISE_MODEL_API_KEY": key})
+            server = {"STACKWISE_MODEL_URL": url, "STACKWISE_MODEL_API_KEY": key}
             args.feedback = True
             print(f"one model server for every worker: {name} at {url}", flush=True)
         rows = []
         for workers in args.workers:
             rows.append(run_one(workers, args.submissions, db_url=args.database_url, feedback=args.feedback,
-                                warm_up=args.warm_up))
+                                warm_up=args.warm_up, server=server))
             print(render(rows[-1:]).splitlines()[-1], flush=True)
         print(render(rows))
 

@@ -28,7 +28,10 @@ stamp=.venv/.stackwise-installed
 want="$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
-  # torch is pinned to the CPU build (see README); constraints keep transitive versions to a verified set
+  # torch is pinned to the CPU build (see README); constraints keep transitive versions to a verified set.
+  # llama-cpp-python builds from source: skip its multimodal library (mtmd), which Stackwise never loads and
+  # which is a third of the compile.
+  export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
   .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
   echo "$want" > "$stamp"
 fi

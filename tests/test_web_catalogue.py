@@ -411,5 +411,5 @@ def test_browse_filter_open_and_ask_in_the_browser_at_phone_width(browser, assis
         expect(page.locator("#learner-key textarea, #learner-key input").first).to_have_value(re.compile(r"^swk-"))
         box.press("Enter")
         source = page.locator(".message.bot").last.get_by_role("link", name=f"{credential.title} ({credential.id})")
-        expect(source).to_have_attribute("href", f"/catalogue/{credential.id}", timeout=60_000)
+        expect(source).to_have_attribute("href", f"/catalogue/{credential.id}", timeout=300_000)
         page.close()

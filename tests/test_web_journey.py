@@ -108,7 +108,7 @@ def test_browse_ask_submit_review_share_and_verify(browser, journey):  # noqa: F
     box.press("Enter")
     answer = page.locator(".message.bot").last
     if price:
-        expect(answer).to_contain_text(price, timeout=90_000)
+        expect(answer).to_contain_text(price, timeout=300_000)
     expect(answer.get_by_role("link", name=re.compile(re.escape(f"({CREDENTIAL})")))).to_have_attribute(
         "href", re.compile(f"/catalogue/{CREDENTIAL}$"))
     no_violations(page, "chat")
