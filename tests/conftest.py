@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 
 import pytest
@@ -37,6 +38,25 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
 def _guarded_connect_ex(self: socket.socket, address: object) -> int:
     _check_address(address)
     return _real_connect_ex(self, address)
+
+
+FULL_ENV = "STACKWISE_TEST_FULL"
+
+
+def full_run() -> bool:
+    """``./test.sh --full`` (``STACKWISE_TEST_FULL=1``): every item of the evaluation sets, not CI's slice."""
+    return os.environ.get(FULL_ENV, "") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Items marked ``exhaustive`` (the rest of an evaluation set beyond the slice CI runs) are skipped, with
+    the command that runs them, unless this is a full run."""
+    if full_run():
+        return
+    skip = pytest.mark.skip(reason=f"beyond CI's slice of its evaluation set: ./test.sh --full runs it ({FULL_ENV}=1)")
+    for item in items:
+        if item.get_closest_marker("exhaustive") is not None:
+            item.add_marker(skip)
 
 
 def pytest_configure(config: pytest.Config) -> None:

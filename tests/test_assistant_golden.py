@@ -137,6 +137,7 @@ MODEL_REFUSAL_ITEMS = ["u01-quantum-degree", "u02-job-guarantee"]
 
 
 @pytest.mark.model
+@pytest.mark.exhaustive  # about 2 minutes; CI has the same checks on one question each in test_assistant_service
 def test_real_model_cites_info_answers_and_refuses_unanswerable(settings, golden):
     service = assistant_service(settings)
     by_id = {i.id: i for i in golden.items}
