@@ -158,9 +158,7 @@ def main(argv: list[str] | None = None) -> None:
 
     server: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        if args.postgres:
-            server = stack.enter_context(loopback.postgres_server())
-            args.database_url = loopback.new_schema(server, "bench")
+        postgres = stack.enter_context(loopback.postgres_server()) if args.postgres else None
         if args.model_server:
             path, name = loopback.bundled_model()
             key = "sk-bench-" + uuid.uuid4().hex
@@ -170,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"one model server for every worker: {name} at {url}", flush=True)
         rows = []
         for workers in args.workers:
-            rows.append(run_one(workers, args.submissions, db_url=args.database_url, feedback=args.feedback,
+            # a fresh schema per worker count: one run's evidence would be a near-duplicate in the next
+            db_url = loopback.new_schema(postgres, f"bench{workers}") if postgres is not None else args.database_url
+            rows.append(run_one(workers, args.submissions, db_url=db_url, feedback=args.feedback,
                                 warm_up=args.warm_up, server=server))
             print(render(rows[-1:]).splitlines()[-1], flush=True)
         print(render(rows))
