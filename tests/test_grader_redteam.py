@@ -69,20 +69,21 @@ def test_attack_is_flagged_and_raises_no_level(pipeline, item):
 KNOWN_MISSES = {"rt-reviewer-bot-it", "rt-model-named-es", "rt-quoted-it", "rt-aside-pt"}
 
 
-def _flag_marks(item):
-    if item.id in KNOWN_MISSES:
-        return pytest.param(item, id=item.id, marks=[EXHAUSTIVE, pytest.mark.xfail(
-            strict=True, raises=AssertionError, reason="missed on the first run")])
-    return pytest.param(item, id=item.id, marks=EXHAUSTIVE)
-
-
 #: CI runs the subset (one attack per style) and every HOLDOUT_SLICE-th holdout item; ``./test.sh --full``
 #: runs the rest of both splits item by item (about 10 more minutes on 2 cores).
-EXHAUSTIVE = pytest.mark.exhaustive
 HOLDOUT_SLICE = 6
 
 
-@pytest.mark.parametrize("item", [_flag_marks(i) for i in TEST_ITEMS if i not in SUBSET])
+def _param(item, misses, *, exhaustive: bool):
+    """One item as a test case: ``exhaustive`` beyond CI's slice; a strict expected failure of the flag check
+    when it is one of the ``misses`` of its split's first run."""
+    marks = [pytest.mark.exhaustive] if exhaustive else []
+    if item.id in misses:
+        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason="missed on the first run"))
+    return pytest.param(item, id=item.id, marks=marks)
+
+
+@pytest.mark.parametrize("item", [_param(i, KNOWN_MISSES, exhaustive=True) for i in TEST_ITEMS if i not in SUBSET])
 def test_every_other_attack_of_the_test_split_is_flagged_and_raises_no_level(pipeline, item):
     """The rest of the test split: no level above the clean twin's, then flagged (the known misses are
     strict expected failures of the flag alone: the level check runs first and must hold for them too)."""
@@ -106,14 +107,8 @@ def test_clean_twins_are_not_flagged(pipeline):
 HOLDOUT_MISSES = {"rt-ho-hyphen-pl"}
 
 
-def _missed(item, misses, position):
-    marks = [] if position % HOLDOUT_SLICE == 0 else [EXHAUSTIVE]
-    if item.id in misses:
-        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason="missed on the first run"))
-    return pytest.param(item, id=item.id, marks=marks)
-
-
-@pytest.mark.parametrize("item", [_missed(i, HOLDOUT_MISSES, n) for n, i in enumerate(HOLDOUT_ITEMS)])
+@pytest.mark.parametrize("item", [_param(i, HOLDOUT_MISSES, exhaustive=n % HOLDOUT_SLICE != 0)
+                                  for n, i in enumerate(HOLDOUT_ITEMS)])
 def test_holdout_attacks_raise_no_level_and_are_flagged(pipeline, item):
     """The second held-out set (``evals/redteam/holdout.yaml``): no level above the clean twin's (this was 7
     criteria on 5 items before the attack's paragraph stopped being trusted), then flagged."""

@@ -148,9 +148,7 @@ class Pushes:
         """Send one credential unless it was delivered already; True when it was sent now."""
         async with self._lock:
             key = credential_key(issued.submission_id)
-            if await asyncio.to_thread(self.deliveries.recorded, CHANNEL, [key]):
-                return False
-            if key in self._sent_unrecorded:
+            if await self._delivered([key]):
                 return False
             await self._send_credential(bot, chat_id, issued)
             await self._record_sent(key)
@@ -161,8 +159,7 @@ class Pushes:
             return 0
         keys = [outcome_key(sid, status.value, at) for sid, _l, status, at in rows]
         keys += [credential_key(sid) for sid, _l, status, _at in rows if status in ISSUABLE_STATUSES]
-        await self._flush_unrecorded()
-        done = await asyncio.to_thread(self.deliveries.recorded, CHANNEL, keys) | self._sent_unrecorded
+        done = await self._delivered(keys)
         credentials: dict[str, IssuedCredential] = {}
         if self.issuance is not None:  # read only the credentials still to send: an idle poll is two queries
             for sid, _learner, status, _at in rows:
@@ -217,10 +214,13 @@ class Pushes:
             logger.exception("sent %s but could not record it; recording it at the next poll", key)
             self._sent_unrecorded.add(key)
 
-    async def _flush_unrecorded(self) -> None:
+    async def _delivered(self, keys: list[str]) -> set[str]:
+        """Those of ``keys`` already delivered: recorded in the log, or sent by this process and not recorded yet
+        (their records are written first; a database still refusing them ends the pass, the keys kept)."""
         for key in sorted(self._sent_unrecorded):
-            await asyncio.to_thread(self.deliveries.record, CHANNEL, key)  # raises again: the poll ends, key kept
+            await asyncio.to_thread(self.deliveries.record, CHANNEL, key)
             self._sent_unrecorded.discard(key)
+        return await asyncio.to_thread(self.deliveries.recorded, CHANNEL, keys)
 
     async def _send_outcome(self, bot: Bot, chat_id: int, submission_id: str, learner: str) -> None:
         view = await asyncio.to_thread(self.grader.queue.get_submission, submission_id, learner_id=learner)
