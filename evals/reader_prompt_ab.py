@@ -13,7 +13,7 @@ from pathlib import Path
 
 import assistant.reading as reading
 from evals import question_sets as qs
-from prompts import load_prompt
+from prompts import PromptNotFound, load_prompt
 from stackwise.config import Settings, get_settings
 
 
@@ -37,7 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--versions", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--every", type=int, default=3, help="every N-th held-out item")
     args = parser.parse_args(argv)
-    ids = [i.id for i in qs.load_set("heldout").items][::max(1, args.every)]
+    if args.every < 1:
+        parser.error("--every must be positive")
+    for version in args.versions:  # an unknown version is named before the model runs, not after
+        try:
+            load_prompt("assistant_read", version)
+        except PromptNotFound as exc:
+            parser.error(str(exc))
+    ids = [i.id for i in qs.load_set("heldout").items][::args.every]
     for version in args.versions:
         run = run_version(version, ids)
         m = run.modes[0]
